@@ -1,0 +1,36 @@
+using PresenceActors.Presence;
+
+namespace PresenceActors.Users;
+
+/// <summary>Something the rules ask the outside world to do. The actor performs it and feeds the outcome back as an input.</summary>
+public abstract record PresenceEffect;
+
+/// <summary>Send a UC status to the UC front end (DESIGN 3.3).</summary>
+public sealed record SendUcUpdate(UcUpdate Update) : PresenceEffect;
+
+/// <summary>setPresence(Busy, InACall) with our session id (U1), or its keep-alive.</summary>
+public sealed record SetTeamsSession(long Operation, TimeSpan Expiration) : PresenceEffect;
+
+/// <summary>clearPresence with our session id (U2). A 404 counts as success.</summary>
+public sealed record ClearTeamsSession(long Operation) : PresenceEffect;
+
+/// <summary>Read the user's current Teams presence and feed it back as a <see cref="TeamsPresenceSource.Read"/> observation.</summary>
+public sealed record ReadTeamsPresence : PresenceEffect;
+
+/// <summary>(Re)arm the user's single timer; it fires a <see cref="TimerFired"/> input.</summary>
+public sealed record ArmTimer(DateTimeOffset DueAt) : PresenceEffect;
+
+public sealed record CancelTimer : PresenceEffect;
+
+/// <summary>The UC front-end payload of DESIGN 3.3.</summary>
+public sealed record UcUpdate(
+    long Sequence,
+    string UcUserId,
+    string TeamsUserId,
+    UcStatus Status,
+    string Reason,
+    DateTimeOffset OccurredAt)
+{
+    public const string TeamsCallStarted = "teams-call-started";
+    public const string TeamsCallEnded = "teams-call-ended";
+}

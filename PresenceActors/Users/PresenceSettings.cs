@@ -1,0 +1,60 @@
+using System.Collections.Immutable;
+using PresenceActors.Presence;
+
+namespace PresenceActors.Users;
+
+/// <summary>Tunables of the presence rules (DESIGN section 1). Production defaults.</summary>
+public sealed record PresenceSettings
+{
+    /// <summary>Teams activities that count as "in a call". InAMeeting is calendar-driven and deliberately absent.</summary>
+    public ImmutableHashSet<TeamsActivity> CallActivities { get; init; } =
+        [TeamsActivity.InACall, TeamsActivity.InAConferenceCall];
+
+    /// <summary>expirationDuration of our setPresence session; Graph accepts PT5M to PT4H.</summary>
+    public TimeSpan SessionTtl { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often our session is re-sent while a UC call lasts; must be shorter than the TTL.</summary>
+    public TimeSpan SessionRefresh { get; init; } = TimeSpan.FromMinutes(4);
+
+    /// <summary>After our clearPresence, a notification still showing a call may be a late echo (Graph delivers within 1 min): a read confirms it first.</summary>
+    public TimeSpan EchoGrace { get; init; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>First retry delay after a failed effect; doubles per consecutive failure up to <see cref="MaxRetryDelay"/>.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Restored at the end of a Teams call when the UC status before it was never reported.</summary>
+    public UcStatus FallbackUcStatus { get; init; } = UcStatus.Available;
+
+    /// <summary>Transitions kept per user for inspection.</summary>
+    public int HistoryLength { get; init; } = 20;
+
+    public static PresenceSettings Default { get; } = new();
+
+    public bool IsCall(TeamsActivity activity) => CallActivities.Contains(activity);
+
+    public TimeSpan Backoff(int consecutiveFailures)
+    {
+        var factor = Math.Pow(2, Math.Clamp(consecutiveFailures - 1, 0, 20));
+        var delay = TimeSpan.FromTicks((long)Math.Min(RetryDelay.Ticks * factor, MaxRetryDelay.Ticks));
+        return delay < RetryDelay ? RetryDelay : delay;
+    }
+
+    /// <summary>One message per invalid setting, naming it; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (CallActivities.IsEmpty)
+            problems.Add("CallActivities must name at least one Teams activity (default InACall, InAConferenceCall).");
+        if (SessionTtl <= TimeSpan.Zero)
+            problems.Add("SessionTtl must be positive (Graph accepts PT5M to PT4H).");
+        if (SessionRefresh <= TimeSpan.Zero || SessionRefresh >= SessionTtl)
+            problems.Add($"SessionRefresh ({SessionRefresh}) must be positive and shorter than SessionTtl ({SessionTtl}), or Teams drops the busy state between refreshes.");
+        if (RetryDelay <= TimeSpan.Zero || MaxRetryDelay < RetryDelay)
+            problems.Add("RetryDelay must be positive and MaxRetryDelay at least RetryDelay.");
+        if (HistoryLength < 1)
+            problems.Add("HistoryLength must be at least 1.");
+        return problems;
+    }
+}
