@@ -299,7 +299,7 @@ public class PresenceRulesTests
         var e2 = t.Uc("Busy"); // E2
         Assert.Empty(e2);
         Assert.False(t.State.UcChangedDuringCall);
-        Assert.Null(t.State.Outbox.AwaitingEcho);
+        Assert.Empty(t.State.Outbox.Unechoed);
     }
 
     [Fact]
@@ -393,7 +393,7 @@ public class PresenceRulesTests
     }
 
     [Fact]
-    public void Failed_uc_update_is_resent_after_backoff_and_dropped_when_the_person_overrides_it()
+    public void Failed_uc_update_is_resent_after_backoff_and_superseded_when_the_person_overrides_it()
     {
         var s = new PresenceScenario();
         s.Uc("Available");
@@ -403,11 +403,16 @@ public class PresenceRulesTests
         Assert.Equal(send.Update, resent.Update);
         s.Apply(new UcUpdateFailed(send.Update.Sequence, "503") { At = s.Now });
 
-        s.Uc("Away"); // the person chose while our update could not be delivered
-        Assert.Null(s.State.Outbox.Pending);
-        Assert.Null(s.State.TimerDueAt);
+        // The person chose while our Busy could still arrive: their choice is re-sent with a higher sequence.
+        var reassert = Assert.Single(s.Uc("Away").OfType<SendUcUpdate>());
+        Assert.Equal(("Away", 2L), (reassert.Update.Status.Value, reassert.Update.Sequence));
+        s.Succeed([reassert]);
+        s.Uc("Busy"); // the stale Busy reached UC after all
+        s.Uc("Away"); // then our re-assertion
         s.Succeed(s.Teams("Available", "Available"));
-        Assert.Equal(["Busy"], s.UcUpdates.Select(u => u.Status.Value).Distinct());
+        Assert.Equal(["Busy", "Away"], s.UcUpdates.Select(u => u.Status.Value).Distinct());
+        Assert.Equal("Away", s.State.UcCurrent?.Value);
+        Assert.False(s.State.HoldsWork);
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public enum SessionOperationKind
 }
 
 /// <summary>A setPresence or clearPresence that has been asked for and not yet answered.</summary>
-public sealed record SessionOperation(long Id, SessionOperationKind Kind, DateTimeOffset IssuedAt, DateTimeOffset IntendedExpiry);
+public sealed record SessionOperation(long Id, SessionOperationKind Kind, DateTimeOffset IssuedAt);
 
 /// <summary>Our Graph presence session for this user, as far as the service knows it.</summary>
 public sealed record TeamsSession
@@ -50,13 +50,16 @@ public sealed record UcOutbox
 
     public DateTimeOffset? RetryAt { get; init; }
 
-    /// <summary>E2: the status we sent and whose report from the UC back end will be our own echo.</summary>
-    public UcStatus? AwaitingEcho { get; init; }
+    /// <summary>
+    /// E2: updates issued whose report from the UC back end has not come back yet. Any of them may still reach UC
+    /// (the front end only drops a lower sequence after a higher one), so a report of any of them is our own echo.
+    /// </summary>
+    public ImmutableList<UcUpdate> Unechoed { get; init; } = [];
 
-    /// <summary>What UC showed when we issued the update that awaits its echo: a report of it is older news, not a change.</summary>
-    public UcStatus? StatusBeforeUpdate { get; init; }
+    /// <summary>What UC showed before the oldest unechoed update: a report of it is older news, not a change.</summary>
+    public UcStatus? StatusBeforeUpdates { get; init; }
 
-    public DateTimeOffset? IssuedAt { get; init; }
+    internal const int MaxUnechoed = 8;
 }
 
 /// <summary>The outcome of one input: the new state, what to do, and whether the input must be journaled.</summary>
@@ -79,6 +82,9 @@ public sealed record UserPresenceState
 
     /// <summary>What the UC status is as far as we know (reported by the UC back end, or sent by us).</summary>
     public UcStatus? UcCurrent { get; init; }
+
+    /// <summary>The status in the UC back end's newest report: a report repeating it carries no status change.</summary>
+    public UcStatus? UcLastReported { get; init; }
 
     /// <summary>The UC back end's own time of its newest report.</summary>
     public DateTimeOffset? UcReportedAt { get; init; }
@@ -286,9 +292,10 @@ public sealed record UserPresenceState
                     Pending = update,
                     Failures = 0,
                     RetryAt = null,
-                    AwaitingEcho = status,
-                    StatusBeforeUpdate = _s.UcCurrent,
-                    IssuedAt = now,
+                    Unechoed = _s.Outbox.Unechoed.Add(update) is var unechoed && unechoed.Count > UcOutbox.MaxUnechoed
+                        ? unechoed.RemoveAt(0)
+                        : unechoed,
+                    StatusBeforeUpdates = _s.Outbox.Unechoed.IsEmpty ? _s.UcCurrent : _s.Outbox.StatusBeforeUpdates,
                 },
                 UcCurrent = status,
             });
@@ -321,11 +328,26 @@ public sealed record UserPresenceState
 
         private void ApplyUcStatus(UcStatus status, DateTimeOffset reportedAt)
         {
-            var outbox = _s.Outbox;
-            if (outbox.AwaitingEcho is { } echo && status.Matches(echo))
+            if (status.Matches(_s.UcLastReported))
             {
-                Set(_s with { UcCurrent = status, Outbox = outbox with { AwaitingEcho = null, StatusBeforeUpdate = null } });
-                return; // E2: our own update reported back.
+                if (status.Value != _s.UcLastReported!.Value)
+                    Set(_s with { UcLastReported = status });
+                return; // a repeat (a phone-only report, a redelivery): no status change
+            }
+
+            Set(_s with { UcLastReported = status });
+            var outbox = _s.Outbox;
+            var echoed = outbox.Unechoed.Find(u => status.Matches(u.Status)); // the oldest: newer ones may still follow
+            if (echoed is not null)
+            {
+                // E2: our own update reported back; older ones can no longer reach UC after it.
+                var rest = outbox.Unechoed.RemoveAll(u => u.Sequence <= echoed.Sequence);
+                Set(_s with
+                {
+                    UcCurrent = rest.IsEmpty ? status : _s.UcCurrent, // newer updates are still heading for UC
+                    Outbox = outbox with { Unechoed = rest, StatusBeforeUpdates = rest.IsEmpty ? null : status },
+                });
+                return;
             }
 
             if (status.Matches(_s.UcCurrent))
@@ -336,12 +358,12 @@ public sealed record UserPresenceState
             }
 
             var duringCall = _s.TeamsCallActive || _s.RestorePending;
-            var olderThanOurUpdate = outbox.AwaitingEcho is not null
-                && (reportedAt < outbox.IssuedAt || status.Matches(outbox.StatusBeforeUpdate));
-            if (olderThanOurUpdate)
+            var olderThanOurUpdates = !outbox.Unechoed.IsEmpty
+                && (reportedAt < outbox.Unechoed[0].OccurredAt || status.Matches(outbox.StatusBeforeUpdates));
+            if (olderThanOurUpdates)
             {
                 // UC reporting what it showed before our update reached it.
-                if (duringCall && reportedAt < _s.TeamsCallStartedAt && !status.Matches(outbox.StatusBeforeUpdate))
+                if (duringCall && reportedAt < _s.TeamsCallStartedAt && !status.Matches(outbox.StatusBeforeUpdates))
                 {
                     Set(_s with { UcPrior = status });
                     Note("T1", $"UC changed to {status} just before the Teams call; prior corrected");
@@ -350,12 +372,24 @@ public sealed record UserPresenceState
                 return;
             }
 
-            // Someone else changed UC: their choice is newer than any update still waiting to be delivered.
+            // Someone else changed UC. Updates already acknowledged have been applied before this change.
             Set(_s with
             {
                 UcCurrent = status,
-                Outbox = outbox with { AwaitingEcho = null, StatusBeforeUpdate = null, Pending = null, RetryAt = null, Failures = 0 },
+                Outbox = outbox with
+                {
+                    Unechoed = outbox.Unechoed.RemoveAll(u => u.Sequence <= outbox.LastAcknowledged),
+                    StatusBeforeUpdates = status,
+                },
             });
+            if (outbox.Pending is { } superseded)
+            {
+                // Someone else changed UC while our update may still be on its way: re-assert their choice with a
+                // higher sequence, so that the front end ends on it whatever order the two arrive in.
+                Set(_s with { UcCurrent = superseded.Status });
+                IssueUcUpdate(status, superseded.Reason);
+            }
+
             if (duringCall)
             {
                 Set(_s with { UcChangedDuringCall = true });
@@ -410,7 +444,7 @@ public sealed record UserPresenceState
             if (session.InFlight is { } op)
             {
                 session = op.Kind == SessionOperationKind.Set
-                    ? session with { InFlight = null, ExpiresAt = Later(session.ExpiresAt, op.IntendedExpiry), RefreshDueAt = now }
+                    ? session with { InFlight = null, ExpiresAt = Later(session.ExpiresAt, now + settings.SessionTtl), RefreshDueAt = now }
                     : session with { InFlight = null };
             }
 
@@ -457,8 +491,8 @@ public sealed record UserPresenceState
                 Session = _s.Session with
                 {
                     InFlight = null,
-                    // It may have reached Graph before failing: assume it holds, so that it is cleared later.
-                    ExpiresAt = Later(_s.Session.ExpiresAt, op.IntendedExpiry),
+                    // It may have reached Graph at any moment until now: assume it holds a full TTL, so that it is cleared later.
+                    ExpiresAt = Later(_s.Session.ExpiresAt, now + settings.SessionTtl),
                     RefreshDueAt = now,
                     Failures = failures,
                     RetryAt = now + settings.Backoff(failures),
@@ -511,7 +545,7 @@ public sealed record UserPresenceState
                     Session = session with
                     {
                         LastOperation = id,
-                        InFlight = new SessionOperation(id, SessionOperationKind.Set, now, now + settings.SessionTtl),
+                        InFlight = new SessionOperation(id, SessionOperationKind.Set, now),
                     },
                 });
                 _effects.Add(new SetTeamsSession(id, settings.SessionTtl));
@@ -533,7 +567,7 @@ public sealed record UserPresenceState
                     Session = session with
                     {
                         LastOperation = id,
-                        InFlight = new SessionOperation(id, SessionOperationKind.Clear, now, expiresAt),
+                        InFlight = new SessionOperation(id, SessionOperationKind.Clear, now),
                     },
                 });
                 _effects.Add(new ClearTeamsSession(id));
