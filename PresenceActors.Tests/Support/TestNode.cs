@@ -1,0 +1,70 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using PresenceActors.Cluster;
+using PresenceActors.Persistence;
+using PresenceActors.Users;
+
+namespace PresenceActors.Tests.Support;
+
+/// <summary>One in-process node with the product's real wiring (cluster, sharding, SQLite persistence) and test ports.</summary>
+internal sealed class TestNode : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private TestNode(IHost host) => _host = host;
+
+
+    public ActorSystem System => _host.Services.GetRequiredService<ActorSystem>();
+
+    public IActorRef Users => ActorRegistry.For(System).Get<UserPresenceRegion>();
+
+    /// <summary>Akka's TestKit on this node's actor system (AwaitAssert, probes, ExpectMsg).</summary>
+    public Akka.TestKit.Xunit2.TestKit Kit => _kit ??= new Akka.TestKit.Xunit2.TestKit(System);
+
+    private Akka.TestKit.Xunit2.TestKit? _kit;
+
+    public static async Task<TestNode> StartAsync(string databaseFile, RecordingFrontEnd frontEnd, RecordingTeams teams, UserPresenceOptions? users = null)
+    {
+        var host = new HostBuilder()
+            .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning))
+            .ConfigureServices(services =>
+            {
+                services.AddSingleton<IUcFrontEndPort>(frontEnd);
+                services.AddSingleton<ITeamsPresencePort>(teams);
+                services.AddPresenceNode(new PresenceNodeOptions
+                {
+                    Cluster = new PresenceClusterOptions { Port = 0 },
+                    Persistence = new PresencePersistenceOptions { ConnectionString = databaseFile },
+                    Users = users ?? new UserPresenceOptions(),
+                });
+            })
+            .Build();
+        await host.StartAsync();
+        return new TestNode(host);
+    }
+
+    public async Task<UserPresenceState> StateOfAsync(string userId) =>
+        (await Users.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(userId), TimeSpan.FromSeconds(15))).State;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}
+
+/// <summary>A temporary SQLite file, deleted with its WAL files afterwards.</summary>
+internal sealed class TempDatabase : IDisposable
+{
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"presence-test-{Guid.NewGuid():N}.db");
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            File.Delete(Path + suffix);
+    }
+}

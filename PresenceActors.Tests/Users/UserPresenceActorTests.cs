@@ -1,0 +1,157 @@
+using Akka.Actor;
+using PresenceActors.Tests.Support;
+using PresenceActors.Users;
+using Xunit;
+using static PresenceActors.Users.UserPresenceCommands;
+
+namespace PresenceActors.Tests.Users;
+
+/// <summary>The actor on the real wiring: sharding on a self-joined node, journal and snapshots in a SQLite file.</summary>
+public class UserPresenceActorTests
+{
+    private static readonly UserPresenceOptions FastKeepAlive = new()
+    {
+        Rules = PresenceSettings.Default with { SessionTtl = TimeSpan.FromSeconds(3), SessionRefresh = TimeSpan.FromMilliseconds(400) },
+        SnapshotEvery = 5,
+    };
+
+    [Fact]
+    public async Task Teams_call_survives_a_restart_and_its_end_restores_the_prior_status()
+    {
+        using var db = new TempDatabase();
+        var frontEnd = new RecordingFrontEnd();
+        var teams = new RecordingTeams();
+
+        await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams))
+        {
+            node.Users.Tell(new LinkUser("u1", "uc-1"));
+            node.Users.Tell(new ReportUcPresence("u1", "Lunch (custom)", false, DateTimeOffset.UtcNow));
+            node.Users.Tell(new ObserveTeamsPresence("u1", "Busy", "InACall", "0001", TeamsPresenceSource.Notification));
+            var busy = await frontEnd.NextAsync();
+            Assert.Equal(("Busy", UcUpdate.TeamsCallStarted, 1L), (busy.Status.Value, busy.Reason, busy.Sequence));
+            Assert.True((await node.StateOfAsync("u1")).TeamsCallActive);
+        }
+
+        await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams))
+        {
+            var recovered = await node.StateOfAsync("u1");
+            Assert.True(recovered.TeamsCallActive);
+            Assert.Equal("Lunch (custom)", recovered.UcPrior?.Value);
+
+            node.Users.Tell(new ObserveTeamsPresence("u1", "Available", "Available", "0002", TeamsPresenceSource.Notification));
+            var restore = await frontEnd.NextAsync();
+            Assert.Equal(("Lunch (custom)", UcUpdate.TeamsCallEnded, 2L), (restore.Status.Value, restore.Reason, restore.Sequence));
+            Assert.Equal("uc-1", restore.UcUserId);
+        }
+    }
+
+    [Fact]
+    public async Task Uc_call_keep_alive_resumes_by_itself_after_a_restart_and_the_final_clear_happens()
+    {
+        using var db = new TempDatabase();
+        var frontEnd = new RecordingFrontEnd();
+        var teams = new RecordingTeams();
+
+        await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams, FastKeepAlive))
+        {
+            node.Users.Tell(new LinkUser("u2", "uc-2"));
+            node.Users.Tell(new ReportUcPresence("u2", "Available", true, DateTimeOffset.UtcNow));
+            Assert.Equal("set u2 3s", await teams.NextAsync());
+            Assert.Equal("set u2 3s", await teams.NextAsync()); // keep-alive
+        }
+
+        while (teams.All.TryDequeue(out _)) { }
+        await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams, FastKeepAlive))
+        {
+            // No message is sent to u2: remembered entities restart it, and it re-arms its keep-alive.
+            await node.Kit.AwaitAssertAsync(
+                () => Assert.True(teams.All.Count(c => c == "set u2 3s") >= 3, string.Join(", ", teams.All)),
+                TimeSpan.FromSeconds(15));
+
+            node.Users.Tell(new ReportUcPresence("u2", "Available", false, DateTimeOffset.UtcNow));
+            await node.Kit.AwaitAssertAsync(() =>
+            {
+                var calls = teams.All.ToList();
+                Assert.True(calls.LastIndexOf("clear u2") > calls.LastIndexOf("set u2 3s"), string.Join(", ", calls));
+            }, TimeSpan.FromSeconds(15));
+            await node.Kit.AwaitAssertAsync(async () =>
+            {
+                var state = await node.StateOfAsync("u2");
+                Assert.Null(state.Session.ExpiresAt);
+                Assert.False(state.HoldsWork);
+            });
+            Assert.Empty(frontEnd.All);
+        }
+    }
+
+    [Fact]
+    public async Task Pending_uc_update_is_delivered_after_a_restart()
+    {
+        using var db = new TempDatabase();
+        var frontEnd = new RecordingFrontEnd { Failing = true };
+        var teams = new RecordingTeams();
+
+        await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams))
+        {
+            node.Users.Tell(new LinkUser("u3", "uc-3"));
+            node.Users.Tell(new ReportUcPresence("u3", "Away", false, DateTimeOffset.UtcNow));
+            node.Users.Tell(new ObserveTeamsPresence("u3", "Busy", "InACall", null, TeamsPresenceSource.Notification));
+            await node.Kit.AwaitAssertAsync(async () => Assert.Equal(1, (await node.StateOfAsync("u3")).Outbox.Failures));
+        }
+
+        frontEnd.Failing = false;
+        await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams))
+        {
+            var delivered = await frontEnd.NextAsync();
+            Assert.Equal(("Busy", 1L), (delivered.Status.Value, delivered.Sequence));
+            await node.Kit.AwaitAssertAsync(async () => Assert.Null((await node.StateOfAsync("u3")).Outbox.Pending));
+        }
+    }
+
+    [Fact]
+    public async Task Snapshots_replace_the_journal_and_recovery_gives_the_same_state()
+    {
+        using var db = new TempDatabase();
+        var frontEnd = new RecordingFrontEnd();
+        var teams = new RecordingTeams();
+        UserPresenceState before;
+
+        await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams, FastKeepAlive))
+        {
+            node.Users.Tell(new LinkUser("u4", "uc-4"));
+            for (var i = 0; i < 6; i++)
+            {
+                node.Users.Tell(new ObserveTeamsPresence("u4", "Busy", "InACall", $"{2 * i:D4}", TeamsPresenceSource.Notification));
+                node.Users.Tell(new ObserveTeamsPresence("u4", "Available", "Available", $"{2 * i + 1:D4}", TeamsPresenceSource.Notification));
+            }
+
+            await node.Kit.AwaitAssertAsync(async () => Assert.Equal(12, (await node.StateOfAsync("u4")).Outbox.LastAcknowledged));
+            before = await node.StateOfAsync("u4");
+            await node.Kit.AwaitAssertAsync(() => Assert.Equal((1L, 0L), CountRows(db.Path, "u4")), TimeSpan.FromSeconds(15));
+        }
+
+        await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams, FastKeepAlive))
+        {
+            var after = await node.StateOfAsync("u4");
+            Assert.Equal(before.Outbox.LastSequence, after.Outbox.LastSequence);
+            Assert.Equal(before.Teams, after.Teams);
+            Assert.Equal(before.History, after.History);
+        }
+
+        // After recovery from the snapshot, only the snapshot and the journal's high-water mark remain.
+        Assert.Equal((1L, 0L), CountRows(db.Path, "u4"));
+    }
+
+    /// <summary>(snapshots, journal rows not marked deleted) of one user.</summary>
+    private static (long Snapshots, long LiveEvents) CountRows(string file, string userId)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.Parameters.AddWithValue("$id", UserPresenceActor.PersistenceIdFor(userId));
+        command.CommandText = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = $id";
+        var snapshots = (long)command.ExecuteScalar()!;
+        command.CommandText = "SELECT COUNT(*) FROM journal WHERE persistence_id = $id AND deleted = 0";
+        return (snapshots, (long)command.ExecuteScalar()!);
+    }
+}

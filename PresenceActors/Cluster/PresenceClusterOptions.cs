@@ -1,0 +1,18 @@
+namespace PresenceActors.Cluster;
+
+/// <summary>Akka remoting and cluster membership of this Facade node.</summary>
+public sealed record PresenceClusterOptions
+{
+    public const string SystemName = "presence";
+
+    /// <summary>Address the node binds to.</summary>
+    public string Hostname { get; init; } = "127.0.0.1";
+
+    /// <summary>Address other nodes reach this one at; defaults to <see cref="Hostname"/>.</summary>
+    public string? PublicHostname { get; init; }
+
+    public int Port { get; init; } = 4053;
+
+    /// <summary>Static seed nodes (akka.tcp://presence@host:port). Empty: this node forms a cluster of its own.</summary>
+    public IReadOnlyList<string> SeedNodes { get; init; } = [];
+}

@@ -1,0 +1,16 @@
+namespace PresenceActors.Persistence;
+
+public enum PersistenceProvider
+{
+    Sqlite,
+    PostgreSql,
+}
+
+/// <summary>Where journals and snapshots live: a SQLite file for one node, PostgreSQL for a cluster.</summary>
+public sealed record PresencePersistenceOptions
+{
+    public PersistenceProvider Provider { get; init; } = PersistenceProvider.Sqlite;
+
+    /// <summary>For SQLite: a file path or a full connection string. For PostgreSQL: an Npgsql connection string.</summary>
+    public string ConnectionString { get; init; } = "data/presence.db";
+}

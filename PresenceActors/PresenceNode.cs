@@ -1,0 +1,40 @@
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using PresenceActors.Cluster;
+using PresenceActors.Persistence;
+using PresenceActors.Users;
+
+namespace PresenceActors;
+
+/// <summary>Everything one Facade node runs in its actor system.</summary>
+public sealed record PresenceNodeOptions
+{
+    public PresenceClusterOptions Cluster { get; init; } = new();
+
+    public PresencePersistenceOptions Persistence { get; init; } = new();
+
+    public UserPresenceOptions Users { get; init; } = new();
+}
+
+public static class PresenceNode
+{
+    /// <summary>
+    /// Adds the node's actor system. The ports (<see cref="IUcFrontEndPort"/>, <see cref="ITeamsPresencePort"/>) must be
+    /// registered by the caller: the Host wires the real ones, tests their doubles.
+    /// </summary>
+    public static IServiceCollection AddPresenceNode(
+        this IServiceCollection services, PresenceNodeOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? more = null) =>
+        services.AddAkka(PresenceClusterOptions.SystemName, (builder, provider) =>
+        {
+            builder
+                .ConfigureLoggers(loggers =>
+                {
+                    loggers.ClearLoggers();
+                    loggers.AddLoggerFactory();
+                })
+                .WithPresenceCluster(options.Cluster)
+                .WithPresencePersistence(options.Persistence)
+                .WithUserPresence(provider, options.Users);
+            more?.Invoke(builder, provider);
+        });
+}

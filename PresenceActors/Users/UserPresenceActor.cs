@@ -1,0 +1,178 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Akka.Persistence;
+using static PresenceActors.Users.UserPresenceCommands;
+using static PresenceActors.Users.UserPresenceQueries;
+
+namespace PresenceActors.Users;
+
+/// <summary>
+/// One user's presence: journals the inputs that change <see cref="UserPresenceState"/>, performs the effects the rules
+/// ask for through the two ports, and feeds their outcomes back as inputs. The rules themselves live in the state type.
+/// </summary>
+public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
+{
+    private const string TimerKey = "presence-timer";
+
+    private readonly UserPresenceOptions _options;
+    private readonly IUcFrontEndPort _frontEnd;
+    private readonly ITeamsPresencePort _teams;
+    private readonly TimeProvider _clock;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private UserPresenceState _state;
+
+    public UserPresenceActor(
+        string userId, UserPresenceOptions options, IUcFrontEndPort frontEnd, ITeamsPresencePort teams, TimeProvider clock)
+    {
+        _options = options;
+        _frontEnd = frontEnd;
+        _teams = teams;
+        _clock = clock;
+        _state = UserPresenceState.Initial(userId);
+        PersistenceId = PersistenceIdFor(userId);
+
+        Recover<SnapshotOffer>(offer => _state = (UserPresenceState)offer.Snapshot);
+        Recover<PresenceInput>(input => _state = _state.Handle(input, _options.Rules).State);
+        Recover<RecoveryCompleted>(_ =>
+        {
+            Decide(new Resumed { At = Now });
+            Context.SetReceiveTimeout(_options.PassivateAfter);
+        });
+
+        Command<LinkUser>(c => Decide(new UserLinked(c.UcUserId) { At = Now }));
+        Command<UnlinkUser>(_ => Decide(new UserUnlinked { At = Now }));
+        Command<ObserveTeamsPresence>(c =>
+            Decide(new TeamsPresenceObserved(c.Availability, c.Activity, c.SequenceNumber, c.Source) { At = Now }));
+        Command<ReportUcPresence>(c => Decide(new UcPresenceReported(c.Status, c.OnPhone, c.ReportedAt) { At = Now }));
+        Command<GetUserPresence>(_ => Sender.Tell(new UserPresenceView(_state.UserId, _state)));
+
+        Command<EffectOutcome>(outcome => Decide(outcome.Input with { At = Now }));
+        Command<TeamsPresenceRead>(read => Decide(new TeamsPresenceObserved(
+            read.Presence.Availability.Value, read.Presence.Activity.Value, read.Presence.SequenceNumber,
+            TeamsPresenceSource.Read) { At = Now }));
+        Command<ReadFailed>(failed => _log.Warning("Reading the Teams presence of {0} failed: {1}", _state.UserId, failed.Reason));
+        Command<TimerTick>(_ => Decide(new TimerFired { At = Now }));
+
+        Command<ReceiveTimeout>(_ =>
+        {
+            if (!_state.HoldsWork)
+                Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+        });
+        Command<SaveSnapshotSuccess>(s =>
+        {
+            DeleteMessages(s.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(f => _log.Warning("Snapshot of {0} failed: {1}", PersistenceId, f.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f => _log.Warning("Deleting journal of {0} failed: {1}", PersistenceId, f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    public override string PersistenceId { get; }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static string PersistenceIdFor(string userId) => $"user-presence-{userId}";
+
+    private DateTimeOffset Now => _clock.GetUtcNow();
+
+    private void Decide(PresenceInput input)
+    {
+        var decision = _state.Handle(input, _options.Rules);
+        if (!decision.Persist)
+        {
+            _state = decision.State;
+            Perform(decision.Effects);
+            return;
+        }
+
+        Persist(input, _ =>
+        {
+            var before = _state.History.Count == 0 ? null : _state.History[^1];
+            _state = decision.State;
+            LogTransitions(before);
+            Perform(decision.Effects);
+            if (LastSequenceNr % _options.SnapshotEvery == 0)
+                SaveSnapshot(_state);
+        });
+    }
+
+    private void LogTransitions(PresenceTransition? previousLast)
+    {
+        var history = _state.History;
+        var start = previousLast is null ? 0 : history.FindLastIndex(t => ReferenceEquals(t, previousLast)) + 1;
+        for (var i = start; i < history.Count; i++)
+        {
+            _log.Info("sync-decision user={0} uc={1} teams={2} ucStatus={3} rule={4}: {5}",
+                _state.UserId, _state.UcUserId ?? "-", _state.Teams?.ToString() ?? "-", _state.UcCurrent?.Value ?? "-",
+                history[i].Rule, history[i].Detail);
+        }
+    }
+
+    private void Perform(IReadOnlyList<PresenceEffect> effects)
+    {
+        var userId = _state.UserId;
+        foreach (var effect in effects)
+        {
+            switch (effect)
+            {
+                case SendUcUpdate send:
+                    Run(async ct => { await _frontEnd.DeliverAsync(send.Update, ct); return true; },
+                        _ => new EffectOutcome(new UcUpdateAcknowledged(send.Update.Sequence) { At = default }),
+                        reason => new EffectOutcome(new UcUpdateFailed(send.Update.Sequence, reason) { At = default }));
+                    break;
+                case SetTeamsSession set:
+                    Run(async ct => { await _teams.SetCallPresenceAsync(userId, set.Expiration, ct); return true; },
+                        _ => new EffectOutcome(new TeamsSessionSet(set.Operation, Now + set.Expiration) { At = default }),
+                        reason => new EffectOutcome(new TeamsSessionSetFailed(set.Operation, reason) { At = default }));
+                    break;
+                case ClearTeamsSession clear:
+                    Run(ct => _teams.ClearCallPresenceAsync(userId, ct),
+                        wasGone => new EffectOutcome(new TeamsSessionCleared(clear.Operation, wasGone) { At = default }),
+                        reason => new EffectOutcome(new TeamsSessionClearFailed(clear.Operation, reason) { At = default }));
+                    break;
+                case ReadTeamsPresence:
+                    Run(ct => _teams.ReadPresenceAsync(userId, ct), presence => new TeamsPresenceRead(presence), reason => new ReadFailed(reason));
+                    break;
+                case ArmTimer arm:
+                    var delay = arm.DueAt - Now;
+                    Timers.StartSingleTimer(TimerKey, TimerTick.Instance, delay < TimeSpan.Zero ? TimeSpan.Zero : delay);
+                    break;
+                case CancelTimer:
+                    Timers.Cancel(TimerKey);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Runs a port call off the actor's thread, bounded by the effect timeout, and pipes its outcome back.</summary>
+    private void Run<T>(Func<CancellationToken, Task<T>> call, Func<T, object> success, Func<string, object> failure)
+    {
+        var timeout = new CancellationTokenSource(_options.EffectTimeout);
+        Task.Run(() => call(timeout.Token), timeout.Token)
+            .ContinueWith(t =>
+            {
+                timeout.Dispose();
+                return t.IsCompletedSuccessfully ? success(t.Result) : failure(Describe(t));
+            }, TaskScheduler.Default)
+            .PipeTo(Self);
+    }
+
+    private static string Describe(Task task) =>
+        task.IsCanceled ? "timed out" : task.Exception?.GetBaseException().Message ?? "failed";
+
+    /// <summary>The outcome of an effect, carried back into the actor as the input it becomes.</summary>
+    private sealed record EffectOutcome(PresenceInput Input) : INoSerializationVerificationNeeded;
+
+    private sealed record TeamsPresenceRead(Presence.TeamsPresence Presence) : INoSerializationVerificationNeeded;
+
+    private sealed record ReadFailed(string Reason) : INoSerializationVerificationNeeded;
+
+    private sealed class TimerTick : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly TimerTick Instance = new();
+    }
+}
