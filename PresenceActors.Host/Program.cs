@@ -1,3 +1,4 @@
+using Akka.Hosting;
 using PresenceActors;
 using PresenceActors.Host;
 
@@ -6,7 +7,7 @@ var node = builder.Configuration.GetSection("Presence").Get<PresenceNodeOptions>
 
 builder.Services.AddPresencePorts();
 builder.Services.AddPresenceNode(node, (akka, _) =>
-    akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "cluster.hocon"), Akka.Hosting.HoconAddMode.Append));
+    akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "cluster.hocon"), HoconAddMode.Append));
 builder.Services.AddHealthChecks();
 
 var app = builder.Build();
