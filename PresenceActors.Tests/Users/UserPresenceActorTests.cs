@@ -109,6 +109,27 @@ public class UserPresenceActorTests
     }
 
     [Fact]
+    public async Task Idle_users_passivate_but_users_in_a_call_stay()
+    {
+        using var db = new TempDatabase();
+        var options = FastKeepAlive with { PassivateAfter = TimeSpan.FromMilliseconds(300) };
+        await using var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams(), options);
+        node.Users.Tell(new LinkUser("idle", "uc-idle"));
+        node.Users.Tell(new LinkUser("calling", "uc-calling"));
+        node.Users.Tell(new ReportUcPresence("calling", "Available", true, DateTimeOffset.UtcNow));
+        await node.StateOfAsync("idle");
+
+        await node.Kit.AwaitAssertAsync(async () =>
+        {
+            var regionState = await node.Users.Ask<Akka.Cluster.Sharding.CurrentShardRegionState>(
+                Akka.Cluster.Sharding.GetShardRegionState.Instance, TimeSpan.FromSeconds(5));
+            var entities = regionState.Shards.SelectMany(s => s.EntityIds).ToHashSet();
+            Assert.DoesNotContain("idle", entities);
+            Assert.Contains("calling", entities);
+        }, TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
     public async Task Snapshots_replace_the_journal_and_recovery_gives_the_same_state()
     {
         using var db = new TempDatabase();
