@@ -1,0 +1,352 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using PresenceActors.Simulators.Common;
+
+namespace PresenceActors.Simulators.Graph;
+
+/// <summary>
+/// Delivers change notifications as Graph does (contract sections 4 to 6): several items per POST, rich notifications
+/// encrypted for the subscriber's certificate, validationTokens signed by the simulator's keys, retries with back-off
+/// while the receiver fails or is slow, and the misbehaviour tests ask for (drops, duplicates, reordering, latency).
+/// </summary>
+public sealed class NotificationDelivery : IAsyncDisposable
+{
+    /// <summary>The appid Graph's change-notification publisher puts into validationTokens.</summary>
+    public const string ChangeNotificationPublisherAppId = "0bf30f3b-4a52-48df-9a82-234910c4a086";
+
+    private readonly SimTenant _tenant;
+    private readonly SimJwt _signer;
+    private readonly HttpClient _http;
+    private readonly TimeProvider _clock;
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private readonly Random _random = new(4321);
+    private Pending? _heldBack;
+    private long _delivered;
+    private long _droppedByFault;
+    private long _abandoned;
+    private long _failedAttempts;
+
+    public NotificationDelivery(SimTenant tenant, SimJwt signer, TimeProvider clock)
+    {
+        _tenant = tenant;
+        _signer = signer;
+        _clock = clock;
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            // Receivers in tests and the sandbox use their own self-signed certificates; only loopback is ever called.
+            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+            ConnectTimeout = TimeSpan.FromSeconds(3),
+        })
+        {
+            Timeout = ResponseDeadline,
+        };
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Graph waits 3 s for the acknowledgement; a slower answer counts as a failure and is retried.</summary>
+    public TimeSpan ResponseDeadline { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long Graph keeps retrying a notification (documented: up to 4 hours).</summary>
+    public TimeSpan RetryWindow { get; set; } = TimeSpan.FromHours(4);
+
+    public SimDeliveryFaults Faults { get; set; } = new();
+
+    /// <summary>Notifications (items) acknowledged with 2xx by receivers.</summary>
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    public long DroppedByFault => Interlocked.Read(ref _droppedByFault);
+
+    /// <summary>Items given up on after the retry window.</summary>
+    public long Abandoned => Interlocked.Read(ref _abandoned);
+
+    public long FailedAttempts => Interlocked.Read(ref _failedAttempts);
+
+    /// <summary>Whether the URL may be called: the simulator only ever talks to this machine.</summary>
+    public static bool IsLoopback(Uri url) =>
+        url.IsLoopback || (IPAddress.TryParse(url.Host, out var ip) && IPAddress.IsLoopback(ip));
+
+    public void Publish(PresenceChange change)
+    {
+        foreach (var subscription in _tenant.SubscriptionsWatching(change.UserId))
+        {
+            var item = BuildItem(subscription, change);
+            if (_random.NextDouble() < Faults.DropRate)
+            {
+                Interlocked.Increment(ref _droppedByFault);
+                continue;
+            }
+
+            var pending = new Pending(subscription.NotificationUrl, subscription.ApplicationId, item, subscription.IncludeResourceData, _clock.GetUtcNow(), 0);
+            _queue.Writer.TryWrite(pending);
+            if (_random.NextDouble() < Faults.DuplicateRate)
+                _queue.Writer.TryWrite(pending);
+        }
+    }
+
+    /// <summary>A lifecycle notification (presence only ever gets reauthorizationRequired).</summary>
+    public async Task<bool> SendLifecycleAsync(SimSubscription subscription, string lifecycleEvent)
+    {
+        if (subscription.LifecycleNotificationUrl is null)
+            return false;
+        var body = new JsonObject
+        {
+            ["value"] = new JsonArray(new JsonObject
+            {
+                ["subscriptionId"] = subscription.Id,
+                ["subscriptionExpirationDateTime"] = subscription.ExpirationDateTime.ToString("O"),
+                ["tenantId"] = _tenant.TenantId,
+                ["clientState"] = subscription.ClientState,
+                ["lifecycleEvent"] = lifecycleEvent,
+            }),
+        };
+        return await PostAsync(subscription.LifecycleNotificationUrl, body);
+    }
+
+    /// <summary>The validation handshake: the receiver must echo the URL-decoded token as text/plain within 10 s.</summary>
+    public async Task<bool> ValidateEndpointAsync(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps || !IsLoopback(uri))
+            return false;
+        var token = $"Validation: Testing client application reachability for subscription Request-Id: {Guid.NewGuid()}";
+        var separator = url.Contains('?') ? "&" : "?";
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{url}{separator}validationToken={Uri.EscapeDataString(token)}")
+        {
+            Content = new StringContent("", Encoding.UTF8, "text/plain"),
+        };
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            using var response = await _http.SendAsync(request, deadline.Token);
+            var echoed = await response.Content.ReadAsStringAsync(deadline.Token);
+            return response.StatusCode == HttpStatusCode.OK
+                   && response.Content.Headers.ContentType?.MediaType == "text/plain"
+                   && echoed == token;
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private JsonObject BuildItem(SimSubscription subscription, PresenceChange change)
+    {
+        var resource = $"communications/presences('{change.UserId}')";
+        var item = new JsonObject
+        {
+            ["subscriptionId"] = subscription.Id,
+            ["subscriptionExpirationDateTime"] = subscription.ExpirationDateTime.ToString("O"),
+            ["changeType"] = "updated",
+            ["clientState"] = subscription.ClientState,
+            ["tenantId"] = _tenant.TenantId,
+            ["organizationId"] = _tenant.TenantId,
+            ["resource"] = resource,
+            ["resourceData"] = new JsonObject
+            {
+                ["@odata.type"] = "#microsoft.graph.presence",
+                ["@odata.id"] = resource,
+                ["id"] = change.UserId,
+            },
+        };
+        if (subscription.IncludeResourceData && subscription.EncryptionCertificate is { } certificate)
+        {
+            var presence = new JsonObject
+            {
+                ["@odata.type"] = "#microsoft.graph.presence",
+                ["@odata.id"] = $"users/{change.UserId}/presence",
+                ["id"] = change.UserId,
+                ["availability"] = change.Availability,
+                ["activity"] = change.Activity,
+                ["sequenceNumber"] = change.SequenceNumber,
+            };
+            item["encryptedContent"] = Encrypt(Encoding.UTF8.GetBytes(presence.ToJsonString()), certificate, subscription.EncryptionCertificateId!);
+        }
+
+        return item;
+    }
+
+    /// <summary>
+    /// Contract section 5, mirrored: a fresh 32-byte key; AES-256-CBC with IV = key[0..16] and PKCS7; HMAC-SHA256 of the
+    /// ciphertext with the key; the key wrapped with RSA-OAEP (SHA-1) for the subscriber's certificate.
+    /// </summary>
+    internal static JsonObject Encrypt(byte[] plaintext, X509Certificate2 certificate, string certificateId)
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        using var aes = Aes.Create();
+        aes.Key = key;
+        var data = aes.EncryptCbc(plaintext, key.AsSpan(0, 16), PaddingMode.PKCS7);
+        var signature = HMACSHA256.HashData(key, data);
+        using var rsa = certificate.GetRSAPublicKey() ?? throw new InvalidOperationException("The encryption certificate has no RSA key.");
+        var wrapped = rsa.Encrypt(key, RSAEncryptionPadding.OaepSHA1);
+        return new JsonObject
+        {
+            ["data"] = Convert.ToBase64String(data),
+            ["dataSignature"] = Convert.ToBase64String(signature),
+            ["dataKey"] = Convert.ToBase64String(wrapped),
+            ["encryptionCertificateId"] = certificateId,
+            ["encryptionCertificateThumbprint"] = certificate.Thumbprint,
+        };
+    }
+
+    /// <summary>One validationToken per (application, tenant) present in a POST that carries resource data.</summary>
+    internal string ValidationToken(string applicationId)
+    {
+        var now = _clock.GetUtcNow().ToUnixTimeSeconds();
+        return _signer.Sign(new JsonObject
+        {
+            ["aud"] = applicationId,
+            ["iss"] = $"https://sts.windows.net/{_tenant.TenantId}/",
+            ["iat"] = now,
+            ["nbf"] = now - 60,
+            ["exp"] = now + 3600,
+            ["appid"] = ChangeNotificationPublisherAppId,
+            ["azp"] = ChangeNotificationPublisherAppId,
+            ["appidacr"] = "2",
+            ["tid"] = _tenant.TenantId,
+            ["ver"] = "1.0",
+        });
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _queue.Reader;
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (!await reader.WaitToReadAsync(_stop.Token))
+                    return;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var batch = new List<Pending>();
+            if (_heldBack is { } held)
+            {
+                batch.Add(held);
+                _heldBack = null;
+            }
+
+            while (batch.Count < 100 && reader.TryRead(out var next))
+            {
+                if (next.NotBefore > _clock.GetUtcNow())
+                {
+                    _ = RequeueLaterAsync(next);
+                    continue;
+                }
+
+                if (_heldBack is null && batch.Count == 0 && _random.NextDouble() < Faults.ReorderRate)
+                {
+                    _heldBack = next; // goes out after whatever comes next
+                    continue;
+                }
+
+                batch.Add(next);
+            }
+
+            if (batch.Count == 0)
+            {
+                if (_heldBack is not null)
+                    _queue.Writer.TryWrite(_heldBack with { }); // nothing came after it: let it go alone
+                _heldBack = null;
+                continue;
+            }
+
+            if (Faults.LatencyMs > 0)
+                await Task.Delay(TimeSpan.FromMilliseconds(Faults.LatencyMs), _clock);
+
+            foreach (var group in batch.GroupBy(p => p.Url))
+                await DeliverAsync(group.Key, group.ToList());
+        }
+    }
+
+    private async Task DeliverAsync(string url, List<Pending> items)
+    {
+        var body = new JsonObject { ["value"] = new JsonArray(items.Select(i => (JsonNode)i.Item.DeepClone()).ToArray()) };
+        var richApps = items.Where(i => i.Rich).Select(i => i.ApplicationId).Distinct().ToList();
+        if (richApps.Count > 0)
+            body["validationTokens"] = new JsonArray(richApps.Select(a => (JsonNode)JsonValue.Create(ValidationToken(a))!).ToArray());
+
+        if (await PostAsync(url, body))
+        {
+            Interlocked.Add(ref _delivered, items.Count);
+            return;
+        }
+
+        Interlocked.Increment(ref _failedAttempts);
+        var now = _clock.GetUtcNow();
+        foreach (var item in items)
+        {
+            if (now - item.FirstAttempt > RetryWindow)
+            {
+                Interlocked.Increment(ref _abandoned);
+                continue;
+            }
+
+            var delay = TimeSpan.FromMilliseconds(Math.Min(60_000, 250 * Math.Pow(2, item.Attempts)));
+            _ = RequeueLaterAsync(item with { Attempts = item.Attempts + 1, NotBefore = now + delay });
+        }
+    }
+
+    private async Task RequeueLaterAsync(Pending pending)
+    {
+        var wait = pending.NotBefore - _clock.GetUtcNow();
+        if (wait > TimeSpan.Zero)
+        {
+            try
+            {
+                await Task.Delay(wait, _clock, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
+        _queue.Writer.TryWrite(pending with { NotBefore = DateTimeOffset.MinValue });
+    }
+
+    private async Task<bool> PostAsync(string url, JsonObject body)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !IsLoopback(uri))
+            return false;
+        try
+        {
+            using var content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+            using var response = await _http.PostAsync(uri, content, _stop.Token);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _queue.Writer.TryComplete();
+        try
+        {
+            await _loop;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _http.Dispose();
+        _stop.Dispose();
+    }
+
+    private sealed record Pending(string Url, string ApplicationId, JsonObject Item, bool Rich, DateTimeOffset FirstAttempt, int Attempts)
+    {
+        public DateTimeOffset NotBefore { get; init; } = DateTimeOffset.MinValue;
+    }
+}
