@@ -26,7 +26,6 @@ public sealed class NotificationDelivery : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private readonly Random _random = new(4321);
-    private Pending? _heldBack;
     private long _delivered;
     private long _droppedByFault;
     private long _abandoned;
@@ -228,35 +227,20 @@ public sealed class NotificationDelivery : IAsyncDisposable
             }
 
             var batch = new List<Pending>();
-            if (_heldBack is { } held)
-            {
-                batch.Add(held);
-                _heldBack = null;
-            }
-
+            Pending? heldBack = null;
             while (batch.Count < 100 && reader.TryRead(out var next))
             {
-                if (next.NotBefore > _clock.GetUtcNow())
-                {
-                    _ = RequeueLaterAsync(next);
-                    continue;
-                }
-
-                if (_heldBack is null && batch.Count == 0 && _random.NextDouble() < Faults.ReorderRate)
-                {
-                    _heldBack = next; // goes out after whatever comes next
-                    continue;
-                }
-
-                batch.Add(next);
+                if (heldBack is null && batch.Count == 0 && _random.NextDouble() < Faults.ReorderRate)
+                    heldBack = next; // goes out after whatever comes next
+                else
+                    batch.Add(next);
             }
 
-            if (batch.Count == 0)
+            if (heldBack is not null)
             {
-                if (_heldBack is not null)
-                    _queue.Writer.TryWrite(_heldBack with { }); // nothing came after it: let it go alone
-                _heldBack = null;
-                continue;
+                if (batch.Count == 0)
+                    await WaitForOvertakerAsync(reader, batch);
+                batch.Add(heldBack);
             }
 
             if (Faults.LatencyMs > 0)
@@ -264,6 +248,21 @@ public sealed class NotificationDelivery : IAsyncDisposable
 
             foreach (var group in batch.GroupBy(p => p.Url))
                 await DeliverAsync(group.Key, group.ToList());
+        }
+    }
+
+    /// <summary>Gives a later notification a short chance to overtake a held-back one.</summary>
+    private async Task WaitForOvertakerAsync(ChannelReader<Pending> reader, List<Pending> batch)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        wait.CancelAfter(TimeSpan.FromMilliseconds(500));
+        try
+        {
+            if (await reader.WaitToReadAsync(wait.Token) && reader.TryRead(out var overtaking))
+                batch.Add(overtaking);
+        }
+        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+        {
         }
     }
 
