@@ -33,7 +33,8 @@ public class SampleJournalTests
         var inUcCall = await node.StateOfAsync("sample-uc-call");
         Assert.True(inUcCall.UcOnPhone);
         Assert.NotNull(inUcCall.Session.ExpiresAt);
-        Assert.NotNull(inUcCall.TimerDueAt); // the resumed actor re-armed its keep-alive
+        // The resumed actor re-arms its keep-alive (after setting the session again if it lapsed since the sample was written).
+        await node.Kit.AwaitAssertAsync(async () => Assert.NotNull((await node.StateOfAsync("sample-uc-call")).TimerDueAt), TimeSpan.FromSeconds(15));
 
         var snapshotted = await node.StateOfAsync("sample-snapshotted");
         Assert.Equal((8L, 8L), (snapshotted.Outbox.LastSequence, snapshotted.Outbox.LastAcknowledged));

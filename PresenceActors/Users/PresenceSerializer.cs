@@ -1,26 +1,13 @@
-using System.Collections.Frozen;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Akka.Actor;
-using System.Runtime.Serialization;
-using Akka.Serialization;
+using PresenceActors.Serialization;
 
 namespace PresenceActors.Users;
 
-/// <summary>
-/// JSON with stable string manifests for everything the user feature journals, snapshots or sends across nodes.
-/// Journaled events are a public contract: a manifest never changes meaning, so renaming a class breaks nothing;
-/// renaming a property does, and the checked-in sample journal test catches it.
-/// </summary>
-public sealed class PresenceSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+/// <summary>Everything the user feature journals, snapshots or sends across nodes, with stable manifests.</summary>
+public sealed class PresenceSerializer(ExtendedActorSystem system) : ManifestJsonSerializer(system, Manifests)
 {
     public const int Id = 4101;
 
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        Converters = { new JsonStringEnumConverter() },
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
 
     private static readonly (string Manifest, Type Type)[] Manifests =
     [
@@ -48,26 +35,11 @@ public sealed class PresenceSerializer(ExtendedActorSystem system) : SerializerW
         ("q-view", typeof(UserPresenceQueries.UserPresenceView)),
     ];
 
-    private static readonly FrozenDictionary<Type, string> ByType = Manifests.ToFrozenDictionary(m => m.Type, m => m.Manifest);
-    private static readonly FrozenDictionary<string, Type> ByManifest = Manifests.ToFrozenDictionary(m => m.Manifest, m => m.Type);
-
     /// <summary>The types this serializer must be bound to.</summary>
     public static IReadOnlyList<Type> BoundTypes { get; } =
         [typeof(PresenceInput), typeof(UserPresenceState), typeof(IUserPresenceMessage)];
 
-    public static IReadOnlyCollection<Type> SerializableTypes => ByType.Keys;
+    public static new IReadOnlyCollection<Type> SerializableTypes => Manifests.Select(m => m.Type).ToList();
 
     public override int Identifier => Id;
-
-    public override string Manifest(object o) =>
-        ByType.TryGetValue(o.GetType(), out var manifest)
-            ? manifest
-            : throw new ArgumentException($"{o.GetType().FullName} has no manifest in {nameof(PresenceSerializer)}; add one before persisting or sending it.");
-
-    public override byte[] ToBinary(object obj) => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Json);
-
-    public override object FromBinary(byte[] bytes, string manifest) =>
-        ByManifest.TryGetValue(manifest, out var type)
-            ? JsonSerializer.Deserialize(bytes, type, Json) ?? throw new SerializationException($"Manifest '{manifest}' decoded to null.")
-            : throw new SerializationException($"Unknown presence manifest '{manifest}': written by a newer version?");
 }

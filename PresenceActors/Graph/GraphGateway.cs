@@ -1,0 +1,331 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Azure.Identity;
+using Microsoft.Graph;
+using Microsoft.Graph.Communications.GetPresencesByUserId;
+using Microsoft.Graph.Models;
+using Microsoft.Graph.Models.ODataErrors;
+using Microsoft.Graph.Users.Item.Presence.ClearPresence;
+using Microsoft.Graph.Users.Item.Presence.SetPresence;
+using Microsoft.Kiota.Authentication.Azure;
+using Microsoft.Kiota.Http.HttpClientLibrary.Middleware.Options;
+using PresenceActors.Presence;
+using PresenceActors.Users;
+
+namespace PresenceActors.Graph;
+
+/// <summary>A directory user the service can watch.</summary>
+public sealed record DirectoryUser(string Id, string UserPrincipalName, string? Mail, string? DisplayName);
+
+/// <summary>A presence read from Graph (GET or getPresencesByUserId).</summary>
+public sealed record ObservedPresence(string UserId, string Availability, string Activity, string? SequenceNumber);
+
+public sealed record SubscriptionInfo(string Id, DateTimeOffset ExpiresAt, string Resource);
+
+/// <summary>What a presence subscription is created with.</summary>
+public sealed record SubscriptionRequest(
+    Uri NotificationUrl,
+    Uri LifecycleNotificationUrl,
+    string ClientState,
+    X509Certificate2 EncryptionCertificate,
+    string EncryptionCertificateId,
+    DateTimeOffset Expiration);
+
+/// <summary>A technical user cannot get a token; <see cref="Explanation"/> says why and what to do.</summary>
+public sealed class TechnicalAccountException(string account, int? aadsts, string explanation, Exception inner)
+    : Exception($"Technical user {account} cannot sign in: {explanation}", inner)
+{
+    public string Account { get; } = account;
+
+    public int? Aadsts { get; } = aadsts;
+
+    public string Explanation { get; } = explanation;
+}
+
+/// <summary>Graph answered 404 for a subscription: it no longer exists and must be re-created.</summary>
+public sealed class SubscriptionGoneException(string subscriptionId) : Exception($"Subscription {subscriptionId} no longer exists at Graph.");
+
+/// <summary>Looks up Teams users by object id, UPN or mail.</summary>
+public interface IUserDirectory
+{
+    Task<DirectoryUser?> ResolveAsync(string idUpnOrMail, CancellationToken cancellationToken);
+}
+
+/// <summary>The Graph calls the subscription pool makes: subscriptions per technical user, bulk presence reads.</summary>
+public interface ISubscriptionGraph
+{
+    void RegisterAccount(TechnicalAccountCredentials credentials);
+
+    bool HasCredentials(string account);
+
+    Task<SubscriptionInfo> CreateSubscriptionAsync(string account, IReadOnlyCollection<string> userIds, SubscriptionRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Renews (and so reauthorizes) a subscription; throws <see cref="SubscriptionGoneException"/> on 404.</summary>
+    Task<DateTimeOffset> RenewSubscriptionAsync(string account, string subscriptionId, DateTimeOffset expiration, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a subscription; one that is already gone counts as deleted.</summary>
+    Task DeleteSubscriptionAsync(string account, string subscriptionId, CancellationToken cancellationToken);
+
+    Task<bool> SubscriptionExistsAsync(string account, string subscriptionId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<SubscriptionInfo>> ListSubscriptionsAsync(string account, CancellationToken cancellationToken);
+
+    /// <summary>getPresencesByUserId in chunks of 650 with the application credential.</summary>
+    Task<IReadOnlyList<ObservedPresence>> ReadPresencesAsync(IReadOnlyList<string> userIds, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Microsoft Graph through the real SDK (Microsoft.Graph + Azure.Identity). The application credential writes and reads
+/// presence and looks up users; each technical user's own credential (ROPC) owns its presence subscription, because
+/// Graph has no application permission for presence subscriptions. The SDK's retry handler honours 429 Retry-After.
+/// </summary>
+public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUserDirectory, IDisposable
+{
+    public const int MaxIdsPerCall = 650;
+    private static readonly string[] GraphScopes = ["https://graph.microsoft.com/.default"];
+
+    private readonly GraphOptions _options;
+    private readonly GraphServiceClient _app;
+    private readonly ConcurrentDictionary<string, GraphServiceClient> _accounts = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, (DirectoryUser? User, DateTimeOffset At)> _users = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<IDisposable> _owned = [];
+    private readonly TimeProvider _clock;
+
+    public GraphGateway(GraphOptions options, TimeProvider? clock = null)
+    {
+        _options = options;
+        _clock = clock ?? TimeProvider.System;
+        var credential = new ClientSecretCredential(options.TenantId, options.ClientId, options.ClientSecret,
+            new ClientSecretCredentialOptions { AuthorityHost = options.AuthorityHost, DisableInstanceDiscovery = IsNonPublicAuthority, Transport = Transport() });
+        _app = Client(credential, options.RequestTimeout);
+        foreach (var account in options.TechnicalAccounts)
+            RegisterAccount(account);
+    }
+
+    private bool IsNonPublicAuthority => !_options.AuthorityHost.Host.EndsWith("microsoftonline.com", StringComparison.OrdinalIgnoreCase);
+
+    public void RegisterAccount(TechnicalAccountCredentials credentials) =>
+        _accounts[credentials.Username] = Client(UserCredential(credentials), _options.SubscriptionTimeout);
+
+    public bool HasCredentials(string account) => _accounts.ContainsKey(account);
+
+    // The one place the obsolete ROPC credential is used: technical users have no other non-interactive sign-in for
+    // delegated presence subscriptions (contract section 8); it stops working once MFA is enforced for them.
+#pragma warning disable CS0618
+    private UsernamePasswordCredential UserCredential(TechnicalAccountCredentials credentials) =>
+        new(credentials.Username, credentials.Password, _options.TenantId, _options.ClientId,
+            new UsernamePasswordCredentialOptions { AuthorityHost = _options.AuthorityHost, DisableInstanceDiscovery = IsNonPublicAuthority, Transport = Transport() });
+#pragma warning restore CS0618
+
+    private GraphServiceClient Client(TokenCredential credential, TimeSpan timeout)
+    {
+        var handlers = GraphClientFactory.CreateDefaultHandlers();
+        for (var i = 0; i < handlers.Count; i++)
+        {
+            if (handlers[i] is Microsoft.Kiota.Http.HttpClientLibrary.Middleware.RetryHandler)
+                handlers[i] = new Microsoft.Kiota.Http.HttpClientLibrary.Middleware.RetryHandler(new RetryHandlerOption { MaxRetry = _options.MaxRetries });
+        }
+
+        var http = GraphClientFactory.Create(handlers, finalHandler: Handler());
+        http.Timeout = timeout;
+        _owned.Add(http);
+        var auth = new AzureIdentityAuthenticationProvider(credential, allowedHosts: [_options.GraphHost.Host], scopes: GraphScopes);
+        return new GraphServiceClient(http, auth, _options.GraphBaseUrl.ToString().TrimEnd('/'));
+    }
+
+    private HttpClientTransport Transport()
+    {
+        var http = new HttpClient(Handler());
+        _owned.Add(http);
+        return new HttpClientTransport(http);
+    }
+
+    /// <summary>TLS as usual, plus the explicitly trusted certificates (a simulator's) pinned by thumbprint.</summary>
+    private SocketsHttpHandler Handler()
+    {
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        if (_options.TrustedCertificates.Count > 0)
+        {
+            var pinned = _options.TrustedCertificates.Select(c => c.Thumbprint).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                errors == SslPolicyErrors.None || (certificate is not null && pinned.Contains(new X509Certificate2(certificate).Thumbprint));
+        }
+
+        return handler;
+    }
+
+    // ---------- ITeamsPresencePort (application credential) ----------
+
+    public async Task SetCallPresenceAsync(string userId, TimeSpan expiration, CancellationToken cancellationToken) =>
+        await _app.Users[userId].Presence.SetPresence.PostAsync(new SetPresencePostRequestBody
+        {
+            SessionId = _options.ClientId, Availability = "Busy", Activity = "InACall", ExpirationDuration = expiration,
+        }, cancellationToken: cancellationToken);
+
+    public async Task<bool> ClearCallPresenceAsync(string userId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _app.Users[userId].Presence.ClearPresence.PostAsync(new ClearPresencePostRequestBody { SessionId = _options.ClientId },
+                cancellationToken: cancellationToken);
+            return false;
+        }
+        catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.NotFound)
+        {
+            return true; // U2: the session is already gone
+        }
+    }
+
+    public async Task<TeamsPresence> ReadPresenceAsync(string userId, CancellationToken cancellationToken)
+    {
+        var presence = await _app.Users[userId].Presence.GetAsync(cancellationToken: cancellationToken)
+                       ?? throw new InvalidOperationException($"Graph returned no presence for {userId}.");
+        return TeamsPresence.Parse(presence.Availability ?? "PresenceUnknown", presence.Activity ?? "PresenceUnknown", presence.SequenceNumber);
+    }
+
+    // ---------- IUserDirectory ----------
+
+    public async Task<DirectoryUser?> ResolveAsync(string idUpnOrMail, CancellationToken cancellationToken)
+    {
+        if (_users.TryGetValue(idUpnOrMail, out var cached) && _clock.GetUtcNow() - cached.At < _options.UserCacheLifetime)
+            return cached.User;
+        User? found;
+        try
+        {
+            found = await _app.Users[idUpnOrMail].GetAsync(r => r.QueryParameters.Select = ["id", "userPrincipalName", "mail", "displayName"], cancellationToken);
+        }
+        catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.NotFound)
+        {
+            // Not an id or UPN: try mail.
+            var escaped = idUpnOrMail.Replace("'", "''");
+            var byMail = await _app.Users.GetAsync(r =>
+            {
+                r.QueryParameters.Filter = $"mail eq '{escaped}'";
+                r.QueryParameters.Select = ["id", "userPrincipalName", "mail", "displayName"];
+            }, cancellationToken);
+            found = byMail?.Value?.FirstOrDefault();
+        }
+
+        var user = found?.Id is null ? null : new DirectoryUser(found.Id, found.UserPrincipalName ?? found.Id, found.Mail, found.DisplayName);
+        var now = _clock.GetUtcNow();
+        _users[idUpnOrMail] = (user, now);
+        if (user is not null)
+            _users[user.Id] = (user, now);
+        return user;
+    }
+
+    // ---------- ISubscriptionGraph ----------
+
+    public async Task<SubscriptionInfo> CreateSubscriptionAsync(
+        string account, IReadOnlyCollection<string> userIds, SubscriptionRequest request, CancellationToken cancellationToken)
+    {
+        if (userIds.Count is 0 or > MaxIdsPerCall)
+            throw new ArgumentOutOfRangeException(nameof(userIds), userIds.Count, $"A presence subscription watches 1 to {MaxIdsPerCall} users.");
+        var resource = $"/communications/presences?$filter=id in ({string.Join(",", userIds.Select(id => $"'{id}'"))})";
+        var created = await AsAccount(account, graph => graph.Subscriptions.PostAsync(new Subscription
+        {
+            ChangeType = "updated",
+            Resource = resource,
+            NotificationUrl = request.NotificationUrl.ToString(),
+            LifecycleNotificationUrl = request.LifecycleNotificationUrl.ToString(),
+            ExpirationDateTime = request.Expiration,
+            ClientState = request.ClientState,
+            IncludeResourceData = true,
+            EncryptionCertificate = Convert.ToBase64String(request.EncryptionCertificate.Export(X509ContentType.Cert)),
+            EncryptionCertificateId = request.EncryptionCertificateId,
+            LatestSupportedTlsVersion = "v1_2",
+        }, cancellationToken: cancellationToken));
+        return new SubscriptionInfo(created!.Id!, created.ExpirationDateTime ?? request.Expiration, resource);
+    }
+
+    public async Task<DateTimeOffset> RenewSubscriptionAsync(string account, string subscriptionId, DateTimeOffset expiration, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var renewed = await AsAccount(account, graph => graph.Subscriptions[subscriptionId].PatchAsync(
+                new Subscription { ExpirationDateTime = expiration }, cancellationToken: cancellationToken));
+            return renewed?.ExpirationDateTime ?? expiration;
+        }
+        catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.NotFound)
+        {
+            throw new SubscriptionGoneException(subscriptionId);
+        }
+    }
+
+    public async Task DeleteSubscriptionAsync(string account, string subscriptionId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await AsAccount(account, async graph =>
+            {
+                await graph.Subscriptions[subscriptionId].DeleteAsync(cancellationToken: cancellationToken);
+                return true;
+            });
+        }
+        catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    public async Task<bool> SubscriptionExistsAsync(string account, string subscriptionId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await AsAccount(account, graph => graph.Subscriptions[subscriptionId].GetAsync(cancellationToken: cancellationToken));
+            return true;
+        }
+        catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    public async Task<IReadOnlyList<SubscriptionInfo>> ListSubscriptionsAsync(string account, CancellationToken cancellationToken)
+    {
+        var all = await AsAccount(account, graph => graph.Subscriptions.GetAsync(cancellationToken: cancellationToken));
+        return (all?.Value ?? [])
+            .Where(s => s.Resource?.Contains("communications/presences", StringComparison.OrdinalIgnoreCase) == true)
+            .Select(s => new SubscriptionInfo(s.Id!, s.ExpirationDateTime ?? DateTimeOffset.MinValue, s.Resource!))
+            .ToList();
+    }
+
+    public async Task<IReadOnlyList<ObservedPresence>> ReadPresencesAsync(IReadOnlyList<string> userIds, CancellationToken cancellationToken)
+    {
+        var result = new List<ObservedPresence>(userIds.Count);
+        foreach (var chunk in userIds.Chunk(MaxIdsPerCall))
+        {
+            var response = await _app.Communications.GetPresencesByUserId.PostAsGetPresencesByUserIdPostResponseAsync(
+                new GetPresencesByUserIdPostRequestBody { Ids = [.. chunk] }, cancellationToken: cancellationToken);
+            result.AddRange((response?.Value ?? [])
+                .Where(p => p.Id is not null)
+                .Select(p => new ObservedPresence(p.Id!, p.Availability ?? "PresenceUnknown", p.Activity ?? "PresenceUnknown", p.SequenceNumber)));
+        }
+
+        return result;
+    }
+
+    private async Task<T> AsAccount<T>(string account, Func<GraphServiceClient, Task<T>> call)
+    {
+        if (!_accounts.TryGetValue(account, out var graph))
+            throw new TechnicalAccountException(account, null, "no password is configured for this technical user (azure.activedirectory.technical.users[N].password)", new KeyNotFoundException(account));
+        try
+        {
+            return await call(graph);
+        }
+        catch (AuthenticationFailedException e)
+        {
+            var code = EntraErrors.CodeIn(e.ToString());
+            throw new TechnicalAccountException(account, code, code is { } c ? EntraErrors.Explain(c) : e.Message, e);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var owned in _owned)
+            owned.Dispose();
+    }
+}

@@ -1,0 +1,42 @@
+using System.Security.Cryptography.X509Certificates;
+
+namespace PresenceActors.Graph;
+
+/// <summary>A technical user: owns one presence subscription for up to 650 users (Graph allows one per user and app).</summary>
+public sealed record TechnicalAccountCredentials(string Username, string Password)
+{
+    public override string ToString() => Username; // never the password
+}
+
+/// <summary>How the service reaches Microsoft Graph and Entra ID (seed keys azure.activedirectory.*).</summary>
+public sealed record GraphOptions
+{
+    public string TenantId { get; init; } = "";
+
+    public string ClientId { get; init; } = "";
+
+    public string ClientSecret { get; init; } = "";
+
+    public Uri AuthorityHost { get; init; } = new("https://login.microsoftonline.com/");
+
+    public Uri GraphBaseUrl { get; init; } = new("https://graph.microsoft.com/v1.0/");
+
+    public IReadOnlyList<TechnicalAccountCredentials> TechnicalAccounts { get; init; } = [];
+
+    /// <summary>Extra certificates trusted for Graph and Entra TLS (a simulator's self-signed one); empty in production.</summary>
+    public IReadOnlyList<X509Certificate2> TrustedCertificates { get; init; } = [];
+
+    /// <summary>Timeout of presence reads and writes.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Subscription calls can take 20 to 60 s at Graph (contract section 3), so they get more.</summary>
+    public TimeSpan SubscriptionTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>How many times the SDK's retry handler retries 429/503/504 (honouring Retry-After).</summary>
+    public int MaxRetries { get; init; } = 5;
+
+    /// <summary>How long a resolved Teams user stays cached.</summary>
+    public TimeSpan UserCacheLifetime { get; init; } = TimeSpan.FromMinutes(30);
+
+    public Uri GraphHost => new(GraphBaseUrl.GetLeftPart(UriPartial.Authority));
+}

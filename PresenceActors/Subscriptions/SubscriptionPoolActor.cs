@@ -1,0 +1,269 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Akka.Persistence;
+using PresenceActors.Graph;
+using static PresenceActors.Subscriptions.SubscriptionPoolCommands;
+
+namespace PresenceActors.Subscriptions;
+
+/// <summary>
+/// The only place that knows which technical account watches which user (a persistent cluster singleton). It journals
+/// assignments so they survive restarts without reshuffling, runs one <see cref="TechnicalAccountActor"/> per account,
+/// moves users off accounts that drain or cannot sign in, lists who is left unwatched, and paces the reconciliation.
+/// </summary>
+public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
+{
+    private const int SnapshotEvery = 100;
+
+    private readonly ISubscriptionGraph _graph;
+    private readonly SubscriptionPoolOptions _options;
+    private readonly IReadOnlyList<string> _configuredAccounts;
+    private readonly IActorRef _users;
+    private readonly TimeProvider _clock;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, IActorRef> _children = new(StringComparer.OrdinalIgnoreCase);
+    private SubscriptionPoolState _state;
+    private int _lastUnwatchedLogged = -1;
+
+    public SubscriptionPoolActor(ISubscriptionGraph graph, SubscriptionPoolOptions options, IReadOnlyList<string> configuredAccounts,
+        IActorRef users, TimeProvider clock)
+    {
+        _graph = graph;
+        _options = options;
+        _configuredAccounts = configuredAccounts;
+        _users = users;
+        _clock = clock;
+        _state = new SubscriptionPoolState { Capacity = options.Capacity };
+
+        Recover<SnapshotOffer>(offer => _state = ((PoolSnapshot)offer.Snapshot).ToState(options.Capacity));
+        Recover<PoolEvent>(e => _state = _state.Apply(e));
+        Recover<RecoveryCompleted>(_ => Start());
+
+        Command<WatchUsers>(w =>
+        {
+            var fresh = w.UserIds.Where(id => !_state.Users.ContainsKey(id)).Distinct().ToImmutableArray();
+            if (!fresh.IsEmpty)
+                Record([new UsersWatched(fresh)], rebalance: true);
+            Sender.Tell(new CommandResult(true, $"{fresh.Length} user(s) added to the pool"));
+        });
+        Command<UnwatchUsers>(u =>
+        {
+            var known = u.UserIds.Where(_state.Users.ContainsKey).Distinct().ToImmutableArray();
+            if (!known.IsEmpty)
+                Record([new UsersUnwatched(known)], rebalance: true);
+            Sender.Tell(new CommandResult(true, $"{known.Length} user(s) removed from the pool"));
+        });
+        Command<AddAccount>(a =>
+        {
+            if (_state.Accounts.TryGetValue(a.Account, out var existing) && !existing.Draining)
+            {
+                Sender.Tell(new CommandResult(false, $"Technical account {a.Account} is already in the pool."));
+                return;
+            }
+
+            Record([new AccountAdded(a.Account)], rebalance: true);
+            Sender.Tell(new CommandResult(true, _graph.HasCredentials(a.Account)
+                ? $"Technical account {a.Account} added; users spread onto it."
+                : $"Technical account {a.Account} added, but no password is configured for it on this node (azure.activedirectory.technical.users[N])."));
+        });
+        Command<RemoveAccount>(r =>
+        {
+            if (!_state.Accounts.ContainsKey(r.Account))
+            {
+                Sender.Tell(new CommandResult(false, $"No technical account {r.Account} in the pool."));
+                return;
+            }
+
+            Record([new AccountDraining(r.Account)], rebalance: true);
+            Sender.Tell(new CommandResult(true, $"Technical account {r.Account} is draining: its users move, then its subscription is deleted."));
+        });
+        Command<ReauthorizationRequired>(r =>
+        {
+            var account = _state.Accounts.Values.FirstOrDefault(a => a.SubscriptionId == r.SubscriptionId);
+            if (account is not null && _children.TryGetValue(account.Name, out var child))
+                child.Tell(TechnicalAccountActor.Renew.Instance);
+            else
+                _log.Warning("reauthorization-unknown subscription={0}: no account holds it", r.SubscriptionId);
+        });
+        Command<Resync>(r =>
+        {
+            if (r.UserIds.IsEmpty)
+            {
+                ReconcileAll();
+            }
+            else
+            {
+                foreach (var group in r.UserIds.Where(_state.Users.ContainsKey).GroupBy(id => _state.Users[id]))
+                {
+                    if (group.Key is { } account && _children.TryGetValue(account, out var child))
+                        child.Tell(new TechnicalAccountActor.ReadUsers([.. group]));
+                }
+            }
+
+            Sender.Tell(new CommandResult(true, "resync started"));
+        });
+        Command<GetPoolStatus>(_ => Sender.Tell(Status()));
+
+        Command<AccountReport.Established>(e => Record([new SubscriptionEstablished(e.Account, e.SubscriptionId, e.ExpiresAt, e.Members)], rebalance: false));
+        Command<AccountReport.Renewed>(e => Record([new SubscriptionRenewed(e.Account, e.ExpiresAt)], rebalance: false));
+        Command<AccountReport.Dropped>(e =>
+        {
+            var events = new List<PoolEvent> { new SubscriptionDropped(e.Account) };
+            if (_state.Accounts.TryGetValue(e.Account, out var account) && account.Draining && _state.MembersOf(e.Account).IsEmpty)
+                events.Add(new AccountRemoved(e.Account));
+            Record(events, rebalance: false);
+        });
+        Command<AccountReport.Health>(h =>
+        {
+            if (_state.Accounts.TryGetValue(h.Account, out var account) && account.Healthy != h.Healthy)
+                Record([new AccountHealthChanged(h.Account, h.Healthy, h.Problem)], rebalance: true);
+        });
+        Command<ReconcileTick>(_ => ReconcileAll());
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning("pool snapshot failed: {0}", f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    public override string PersistenceId => "subscription-pool";
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private void Start()
+    {
+        var missing = _configuredAccounts.Where(a => !_state.Accounts.ContainsKey(a)).Select(a => (PoolEvent)new AccountAdded(a)).ToList();
+        Record(missing, rebalance: true, force: true);
+        Timers.StartPeriodicTimer("reconcile", ReconcileTick.Instance, _options.ReconcileEvery);
+    }
+
+    /// <summary>Journals the events, moves users where the new state wants them, and tells every account what to watch.</summary>
+    private void Record(IReadOnlyList<PoolEvent> events, bool rebalance, bool force = false)
+    {
+        if (events.Count == 0 && !force)
+            return;
+        if (events.Count > 0)
+            PersistAll(events, Applied);
+        DeferAsync(rebalance, AfterJournal);
+    }
+
+    private void AfterJournal(bool rebalance)
+    {
+        var moves = rebalance ? _state.Rebalance() : ImmutableDictionary<string, string?>.Empty;
+        if (moves.IsEmpty)
+        {
+            SyncChildren();
+            return;
+        }
+
+        Persist(new UsersAssigned(moves), e =>
+        {
+            Applied(e);
+            SyncChildren();
+        });
+    }
+
+    private void Applied(PoolEvent e)
+    {
+        _state = _state.Apply(e);
+        if (LastSequenceNr % SnapshotEvery == 0)
+            SaveSnapshot(PoolSnapshot.From(_state));
+    }
+
+    private void SyncChildren()
+    {
+        var members = _state.Users.Where(u => u.Value is not null).GroupBy(u => u.Value!, StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.Select(u => u.Key).ToImmutableHashSet(), StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, account) in _state.Accounts)
+        {
+            var desired = members.GetValueOrDefault(name) ?? [];
+            if (!_children.TryGetValue(name, out var child))
+            {
+                child = Context.ActorOf(TechnicalAccountActor.Props(name, account, desired, _graph, _options, _users, _clock), ChildName(name));
+                _children[name] = child;
+            }
+            else
+            {
+                child.Tell(new TechnicalAccountActor.DesiredMembers(desired));
+            }
+
+            if (account.Draining && desired.IsEmpty && account.SubscriptionId is null)
+                Self.Tell(new AccountReport.Dropped(name));
+        }
+
+        foreach (var gone in _children.Keys.Where(k => !_state.Accounts.ContainsKey(k)).ToList())
+        {
+            Context.Stop(_children[gone]);
+            _children.Remove(gone);
+        }
+
+        PublishKnownSubscriptions();
+        ReportUnwatched();
+    }
+
+    private void PublishKnownSubscriptions()
+    {
+        var known = new KnownSubscriptions(_state.Accounts.Values.Select(a => a.SubscriptionId).OfType<string>().ToImmutableHashSet());
+        DistributedPubSub.Get(Context.System).Mediator.Tell(new Publish(KnownSubscriptions.Topic, known));
+        Context.System.EventStream.Publish(known);
+    }
+
+    private void ReportUnwatched()
+    {
+        var unwatched = _state.Unwatched;
+        PresenceMetrics.SetUnwatched(unwatched.Count, _state.Users.Count - unwatched.Count);
+        if (unwatched.Count == _lastUnwatchedLogged)
+            return;
+        _lastUnwatchedLogged = unwatched.Count;
+        if (unwatched.Count > 0)
+        {
+            _log.Error("users-unwatched count={0}: no healthy technical account has room (650 users each); add an account (`accounts add`). First: {1}",
+                unwatched.Count, string.Join(", ", unwatched.Take(20)));
+        }
+    }
+
+    /// <summary>Checks every subscription and reads every watched user, spread out to stay within the configured budget.</summary>
+    private void ReconcileAll()
+    {
+        var spacing = TimeSpan.FromSeconds(30.0 / _options.ReconcileRequestsPer30Seconds);
+        var slot = 0;
+        foreach (var (name, child) in _children)
+        {
+            var requests = 1 + (_state.MembersOf(name).Count + GraphGateway.MaxIdsPerCall - 1) / GraphGateway.MaxIdsPerCall;
+            Context.System.Scheduler.ScheduleTellOnce(spacing * slot, child, TechnicalAccountActor.Reconcile.Instance, Self);
+            slot += requests;
+        }
+    }
+
+    private PoolStatus Status()
+    {
+        var load = _state.Load;
+        var unwatched = _state.Unwatched;
+        var accounts = _state.Accounts.Values.Select(a => new AccountStatus(
+            a.Name, load.GetValueOrDefault(a.Name), _state.Capacity, a.SubscriptionId, a.ExpiresAt, a.Subscribed.Count,
+            a.Healthy, a.Draining, _graph.HasCredentials(a.Name), a.Problem)).ToImmutableArray();
+        return new PoolStatus(accounts, _state.Users.Count - unwatched.Count, unwatched.Count, [.. unwatched.Take(50)]);
+    }
+
+    private static string ChildName(string account) =>
+        "account-" + Uri.EscapeDataString(account.ToLowerInvariant()).Replace("%", "_");
+
+    private sealed class ReconcileTick : INoSerializationVerificationNeeded
+    {
+        public static readonly ReconcileTick Instance = new();
+    }
+}
+
+/// <summary>The pool's snapshot: its state in a plain shape for the serializer.</summary>
+public sealed record PoolSnapshot(ImmutableArray<AccountState> Accounts, ImmutableDictionary<string, string?> Users) : ISubscriptionPoolMessage
+{
+    public static PoolSnapshot From(SubscriptionPoolState state) => new([.. state.Accounts.Values], state.Users);
+
+    public SubscriptionPoolState ToState(int capacity) => new()
+    {
+        Capacity = capacity,
+        Accounts = Accounts.ToImmutableSortedDictionary(a => a.Name, a => a, StringComparer.OrdinalIgnoreCase),
+        Users = Users,
+    };
+}

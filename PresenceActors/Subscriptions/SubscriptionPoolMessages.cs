@@ -1,0 +1,56 @@
+using System.Collections.Immutable;
+
+namespace PresenceActors.Subscriptions;
+
+/// <summary>Registry key of the subscription pool singleton (its proxy on every node).</summary>
+public sealed class SubscriptionPoolKey;
+
+/// <summary>Marker binding the pool's protocol, events and snapshot to <see cref="SubscriptionSerializer"/>.</summary>
+public interface ISubscriptionPoolMessage;
+
+public static class SubscriptionPoolCommands
+{
+    public sealed record WatchUsers(ImmutableArray<string> UserIds) : ISubscriptionPoolMessage;
+
+    public sealed record UnwatchUsers(ImmutableArray<string> UserIds) : ISubscriptionPoolMessage;
+
+    /// <summary>Adds a technical account by username; its password comes from every node's configuration.</summary>
+    public sealed record AddAccount(string Account) : ISubscriptionPoolMessage;
+
+    /// <summary>Drains the account: its users move to others, then its subscription is deleted.</summary>
+    public sealed record RemoveAccount(string Account) : ISubscriptionPoolMessage;
+
+    /// <summary>Graph's lifecycle event for a subscription: renew (which reauthorizes) now.</summary>
+    public sealed record ReauthorizationRequired(string SubscriptionId) : ISubscriptionPoolMessage;
+
+    /// <summary>Reads the presence of these users (all watched users when empty) and checks every subscription now.</summary>
+    public sealed record Resync(ImmutableArray<string> UserIds) : ISubscriptionPoolMessage;
+
+    /// <summary>Answered with <see cref="PoolStatus"/>.</summary>
+    public sealed record GetPoolStatus : ISubscriptionPoolMessage;
+
+    /// <summary>Answered with <see cref="CommandResult"/>.</summary>
+    public sealed record CommandResult(bool Ok, string Message) : ISubscriptionPoolMessage;
+}
+
+public sealed record AccountStatus(
+    string Account,
+    int Users,
+    int Capacity,
+    string? SubscriptionId,
+    DateTimeOffset? ExpiresAt,
+    int SubscribedUsers,
+    bool Healthy,
+    bool Draining,
+    bool HasCredentials,
+    string? Problem);
+
+/// <summary>The pool at a glance, for `presence pool`, the status page and tests.</summary>
+public sealed record PoolStatus(ImmutableArray<AccountStatus> Accounts, int WatchedUsers, int UnwatchedUsers, ImmutableArray<string> UnwatchedSample)
+    : ISubscriptionPoolMessage;
+
+/// <summary>Published on every change: the subscription ids the webhook should accept on any node.</summary>
+public sealed record KnownSubscriptions(ImmutableHashSet<string> SubscriptionIds) : ISubscriptionPoolMessage
+{
+    public const string Topic = "presence-subscriptions";
+}

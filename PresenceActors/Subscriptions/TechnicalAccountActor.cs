@@ -1,0 +1,296 @@
+using System.Collections.Immutable;
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Microsoft.Graph.Models.ODataErrors;
+using PresenceActors.Graph;
+using PresenceActors.Users;
+
+namespace PresenceActors.Subscriptions;
+
+/// <summary>
+/// One technical user's single presence subscription: made to match the users the pool assigns (debounced, delete then
+/// create, since Graph cannot edit the list), renewed before expiry, re-created when Graph lost it, and used to read
+/// its users' presence in bulk. Graph calls run one at a time; other messages wait.
+/// </summary>
+public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnboundedStash
+{
+    private readonly string _account;
+    private readonly ISubscriptionGraph _graph;
+    private readonly SubscriptionPoolOptions _options;
+    private readonly IActorRef _users;
+    private readonly TimeProvider _clock;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    private string? _subscriptionId;
+    private DateTimeOffset? _expiresAt;
+    private ImmutableHashSet<string> _subscribed;
+    private ImmutableHashSet<string> _desired;
+    private int _failures;
+    private bool _healthy;
+
+    public TechnicalAccountActor(string account, AccountState initial, ImmutableHashSet<string> desired,
+        ISubscriptionGraph graph, SubscriptionPoolOptions options, IActorRef users, TimeProvider clock)
+    {
+        _account = account;
+        _graph = graph;
+        _options = options;
+        _users = users;
+        _clock = clock;
+        _subscriptionId = initial.SubscriptionId;
+        _expiresAt = initial.ExpiresAt;
+        _subscribed = initial.Subscribed;
+        _desired = desired;
+        _healthy = initial.Healthy;
+        Ready();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public IStash Stash { get; set; } = null!;
+
+    public static Props Props(string account, AccountState initial, ImmutableHashSet<string> desired,
+        ISubscriptionGraph graph, SubscriptionPoolOptions options, IActorRef users, TimeProvider clock) =>
+        Akka.Actor.Props.Create(() => new TechnicalAccountActor(account, initial, desired, graph, options, users, clock));
+
+    protected override void PreStart()
+    {
+        if (_subscriptionId is not null)
+            ScheduleRenewal();
+        if (!_desired.SetEquals(_subscribed) || (_subscriptionId is null && !_desired.IsEmpty))
+            Timers.StartSingleTimer("apply", Apply.Instance, TimeSpan.Zero);
+    }
+
+    private DateTimeOffset Now => _clock.GetUtcNow();
+
+    private void Ready()
+    {
+        Receive<DesiredMembers>(d =>
+        {
+            _desired = d.Members;
+            if (!_desired.SetEquals(_subscribed) && !Timers.IsTimerActive("apply"))
+                Timers.StartSingleTimer("apply", Apply.Instance, _options.Debounce);
+        });
+        Receive<Apply>(_ =>
+        {
+            Timers.Cancel("retry");
+            Run(ApplyAsync(_desired, _subscriptionId, _subscribed));
+        });
+        Receive<Renew>(_ =>
+        {
+            if (_subscriptionId is { } id)
+                Run(RenewAsync(id));
+        });
+        Receive<Reconcile>(_ => Run(ReconcileAsync(_subscriptionId, _desired)));
+        Receive<ReadUsers>(r => Run(ReadAsync(r.UserIds, "resync")));
+    }
+
+    /// <summary>Runs one Graph operation; messages arriving meanwhile wait in the stash.</summary>
+    private void Run(Task<object> operation)
+    {
+        operation.PipeTo(Self, failure: e => new Failed(e));
+        Become(() =>
+        {
+            Receive<Created>(OnCreated);
+            Receive<Deleted>(_ =>
+            {
+                SetSubscription(null, null, []);
+                Context.Parent.Tell(new AccountReport.Dropped(_account));
+                Succeeded();
+            });
+            Receive<Renewed>(r =>
+            {
+                _expiresAt = r.ExpiresAt;
+                Context.Parent.Tell(new AccountReport.Renewed(_account, r.ExpiresAt));
+                ScheduleRenewal();
+                Succeeded();
+            });
+            Receive<Gone>(_ =>
+            {
+                _log.Warning("subscription-lost account={0}: Graph no longer has subscription {1}; re-creating it", _account, _subscriptionId);
+                SetSubscription(null, null, []);
+                Context.Parent.Tell(new AccountReport.Dropped(_account));
+                Timers.StartSingleTimer("apply", Apply.Instance, TimeSpan.Zero);
+                Succeeded();
+            });
+            Receive<Done>(_ => Succeeded());
+            Receive<Failed>(OnFailed);
+            ReceiveAny(_ => Stash.Stash());
+        });
+    }
+
+    private void Succeeded()
+    {
+        _failures = 0;
+        if (!_healthy)
+        {
+            _healthy = true;
+            Context.Parent.Tell(new AccountReport.Health(_account, true, null));
+        }
+
+        Become(Ready);
+        Stash.UnstashAll();
+        if (!_desired.SetEquals(_subscribed) && !Timers.IsTimerActive("apply") && !Timers.IsTimerActive("retry"))
+            Timers.StartSingleTimer("apply", Apply.Instance, _options.Debounce);
+    }
+
+    private void OnCreated(Created created)
+    {
+        var added = created.Members.Except(_subscribed);
+        SetSubscription(created.Info.Id, created.Info.ExpiresAt, created.Members);
+        Context.Parent.Tell(new AccountReport.Established(_account, created.Info.Id, created.Info.ExpiresAt, [.. created.Members]));
+        _log.Info("subscription-created account={0} id={1} users={2} expires={3:O}", _account, created.Info.Id, created.Members.Count, created.Info.ExpiresAt);
+        ScheduleRenewal();
+        Succeeded();
+        // Changes made while the subscription was being replaced are caught by a bulk read of the users it now covers.
+        if (!added.IsEmpty)
+            Self.Tell(new ReadUsers([.. added]));
+    }
+
+    private void OnFailed(Failed failed)
+    {
+        _failures++;
+        var delay = TimeSpan.FromTicks(Math.Min(_options.MaxRetryDelay.Ticks, _options.RetryDelay.Ticks * (1L << Math.Min(_failures - 1, 16))));
+        if (failed.Cause is TechnicalAccountException token)
+        {
+            _log.Error("account-unhealthy account={0}: {1}", _account, token.Explanation);
+            if (_healthy)
+            {
+                _healthy = false;
+                Context.Parent.Tell(new AccountReport.Health(_account, false, token.Explanation));
+            }
+        }
+        else
+        {
+            _log.Warning("subscription-call-failed account={0} attempt={1}: {2}; retry in {3}", _account, _failures, failed.Cause.GetBaseException().Message, delay);
+        }
+
+        // Whatever failed is done again: making the subscription match, or (with one in place) renewing it.
+        Timers.StartSingleTimer("retry", _subscriptionId is null || !_desired.SetEquals(_subscribed) ? Apply.Instance : Renew.Instance, delay);
+        Become(Ready);
+        Stash.UnstashAll();
+    }
+
+    private void SetSubscription(string? id, DateTimeOffset? expiresAt, ImmutableHashSet<string> members)
+    {
+        _subscriptionId = id;
+        _expiresAt = expiresAt;
+        _subscribed = members;
+        if (id is null)
+            Timers.Cancel("renew");
+    }
+
+    private void ScheduleRenewal()
+    {
+        if (_expiresAt is not { } expires)
+            return;
+        var due = expires - _options.RenewBefore - Now;
+        Timers.StartSingleTimer("renew", Renew.Instance, due < TimeSpan.Zero ? TimeSpan.Zero : due);
+    }
+
+    private async Task<object> ApplyAsync(ImmutableHashSet<string> desired, string? current, ImmutableHashSet<string> subscribed)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        if (current is not null)
+        {
+            if (desired.SetEquals(subscribed))
+                return new Done();
+            await _graph.DeleteSubscriptionAsync(_account, current, timeout.Token); // the id list cannot be edited in place
+        }
+
+        if (desired.IsEmpty)
+            return new Deleted();
+
+        var request = new SubscriptionRequest(_options.NotificationUrl, _options.LifecycleNotificationUrl, _options.ClientState.Create(_account),
+            _options.EncryptionCertificate, _options.EncryptionCertificateId, Now + _options.SubscriptionLifetime);
+        try
+        {
+            return new Created(await _graph.CreateSubscriptionAsync(_account, desired, request, timeout.Token), desired);
+        }
+        catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.Conflict)
+        {
+            // Graph allows one presence subscription per user and app: one we no longer know about is in the way.
+            foreach (var stale in await _graph.ListSubscriptionsAsync(_account, timeout.Token))
+                await _graph.DeleteSubscriptionAsync(_account, stale.Id, timeout.Token);
+            return new Created(await _graph.CreateSubscriptionAsync(_account, desired, request, timeout.Token), desired);
+        }
+    }
+
+    private async Task<object> RenewAsync(string id)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        try
+        {
+            return new Renewed(await _graph.RenewSubscriptionAsync(_account, id, Now + _options.SubscriptionLifetime, timeout.Token));
+        }
+        catch (SubscriptionGoneException)
+        {
+            return new Gone();
+        }
+    }
+
+    private async Task<object> ReconcileAsync(string? id, ImmutableHashSet<string> members)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        if (id is not null && !await _graph.SubscriptionExistsAsync(_account, id, timeout.Token))
+            return new Gone();
+        if (!members.IsEmpty)
+            await ReadAsync([.. members], "reconciliation");
+        return new Done();
+    }
+
+    private async Task<object> ReadAsync(ImmutableArray<string> userIds, string why)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var presences = await _graph.ReadPresencesAsync(userIds, timeout.Token);
+        foreach (var p in presences)
+            _users.Tell(new UserPresenceCommands.ObserveTeamsPresence(p.UserId, p.Availability, p.Activity, p.SequenceNumber, TeamsPresenceSource.Read));
+        _log.Debug("presence-read account={0} reason={1} users={2}", _account, why, presences.Count);
+        return new Done();
+    }
+
+    // ---------- protocol with the pool (local, never serialized) ----------
+
+    public sealed record DesiredMembers(ImmutableHashSet<string> Members) : INoSerializationVerificationNeeded;
+
+    public sealed class Reconcile : INoSerializationVerificationNeeded
+    {
+        public static readonly Reconcile Instance = new();
+    }
+
+    public sealed class Renew : INoSerializationVerificationNeeded
+    {
+        public static readonly Renew Instance = new();
+    }
+
+    public sealed record ReadUsers(ImmutableArray<string> UserIds) : INoSerializationVerificationNeeded;
+
+    private sealed class Apply : INoSerializationVerificationNeeded
+    {
+        public static readonly Apply Instance = new();
+    }
+
+    private sealed record Created(SubscriptionInfo Info, ImmutableHashSet<string> Members);
+
+    private sealed record Renewed(DateTimeOffset ExpiresAt);
+
+    private sealed record Deleted;
+
+    private sealed record Gone;
+
+    private sealed record Done;
+
+    private sealed record Failed(Exception Cause);
+}
+
+/// <summary>What an account actor tells the pool, which journals it.</summary>
+public static class AccountReport
+{
+    public sealed record Established(string Account, string SubscriptionId, DateTimeOffset ExpiresAt, ImmutableArray<string> Members) : INoSerializationVerificationNeeded;
+
+    public sealed record Renewed(string Account, DateTimeOffset ExpiresAt) : INoSerializationVerificationNeeded;
+
+    public sealed record Dropped(string Account) : INoSerializationVerificationNeeded;
+
+    public sealed record Health(string Account, bool Healthy, string? Problem) : INoSerializationVerificationNeeded;
+}
