@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Azure.Core;
 using Azure.Core.Pipeline;
@@ -94,6 +93,7 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
     private readonly ConcurrentDictionary<string, (DirectoryUser? User, DateTimeOffset At)> _users = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<IDisposable> _owned = [];
     private readonly TimeProvider _clock;
+    private int _disposed;
 
     public GraphGateway(GraphOptions options, TimeProvider? clock = null)
     {
@@ -144,19 +144,7 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
         return new HttpClientTransport(http);
     }
 
-    /// <summary>TLS as usual, plus the explicitly trusted certificates (a simulator's) pinned by thumbprint.</summary>
-    private SocketsHttpHandler Handler()
-    {
-        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
-        if (_options.TrustedCertificates.Count > 0)
-        {
-            var pinned = _options.TrustedCertificates.Select(c => c.Thumbprint).ToHashSet(StringComparer.OrdinalIgnoreCase);
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                errors == SslPolicyErrors.None || (certificate is not null && pinned.Contains(new X509Certificate2(certificate).Thumbprint));
-        }
-
-        return handler;
-    }
+    private SocketsHttpHandler Handler() => PinnedTls.Handler(_options.TrustedCertificates);
 
     // ---------- ITeamsPresencePort (application credential) ----------
 
@@ -325,6 +313,8 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
         foreach (var owned in _owned)
             owned.Dispose();
     }

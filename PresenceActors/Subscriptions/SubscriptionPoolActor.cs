@@ -105,6 +105,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
             Sender.Tell(new CommandResult(true, "resync started"));
         });
         Command<GetPoolStatus>(_ => Sender.Tell(Status()));
+        Command<GetAssignment>(g => Sender.Tell(new Assignment(g.UserId, _state.Users.GetValueOrDefault(g.UserId))));
 
         Command<AccountReport.Established>(e => Record([new SubscriptionEstablished(e.Account, e.SubscriptionId, e.ExpiresAt, e.Members)], rebalance: false));
         Command<AccountReport.Renewed>(e => Record([new SubscriptionRenewed(e.Account, e.ExpiresAt)], rebalance: false));

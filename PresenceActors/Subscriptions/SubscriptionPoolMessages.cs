@@ -26,6 +26,11 @@ public static class SubscriptionPoolCommands
     /// <summary>Reads the presence of these users (all watched users when empty) and checks every subscription now.</summary>
     public sealed record Resync(ImmutableArray<string> UserIds) : ISubscriptionPoolMessage;
 
+    /// <summary>Answered with <see cref="Assignment"/>: which technical account watches the user.</summary>
+    public sealed record GetAssignment(string UserId) : ISubscriptionPoolMessage;
+
+    public sealed record Assignment(string UserId, string? Account) : ISubscriptionPoolMessage;
+
     /// <summary>Answered with <see cref="PoolStatus"/>.</summary>
     public sealed record GetPoolStatus : ISubscriptionPoolMessage;
 

@@ -28,6 +28,8 @@ public sealed class SubscriptionSerializer(ExtendedActorSystem system) : Manifes
         ("cmd-reauthorize", typeof(SubscriptionPoolCommands.ReauthorizationRequired)),
         ("cmd-resync", typeof(SubscriptionPoolCommands.Resync)),
         ("q-status", typeof(SubscriptionPoolCommands.GetPoolStatus)),
+        ("q-assignment", typeof(SubscriptionPoolCommands.GetAssignment)),
+        ("assignment", typeof(SubscriptionPoolCommands.Assignment)),
         ("result", typeof(SubscriptionPoolCommands.CommandResult)),
         ("status", typeof(PoolStatus)),
         ("known-subscriptions", typeof(KnownSubscriptions)),

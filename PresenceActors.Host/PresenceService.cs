@@ -1,0 +1,156 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using PresenceActors.Graph;
+using PresenceActors.Host.UcApi;
+using PresenceActors.Host.Webhooks;
+using PresenceActors.Registration;
+using PresenceActors.Subscriptions;
+using PresenceActors.UcFrontEnd;
+using PresenceActors.Users;
+using PresenceActors.Webhooks;
+
+namespace PresenceActors.Host;
+
+/// <summary>The bound ports of a running node (the configured ones, or those picked for port 0).</summary>
+public sealed class ListenerPorts
+{
+    public int Webhook { get; internal set; }
+
+    public int InternalApi { get; internal set; }
+
+    public int Admin { get; internal set; }
+}
+
+/// <summary>Composes one node of the service: Kestrel listeners, Graph, UC front ends, actors, endpoints.</summary>
+public static class PresenceService
+{
+    public static WebApplication Build(PresenceServiceOptions options, string[]? args = null, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args ?? []);
+        var listeners = new List<(string Role, Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions Listen)>();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            Listen(kestrel, "webhook", options.Webhook, listeners);
+            Listen(kestrel, "internal-api", options.InternalApi, listeners);
+            Listen(kestrel, "admin", options.Admin, listeners);
+        });
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ListenerPorts>();
+        services.AddSingleton(_ => new GraphGateway(options.Graph));
+        services.AddSingleton<ITeamsPresencePort>(sp => sp.GetRequiredService<GraphGateway>());
+        services.AddSingleton<ISubscriptionGraph>(sp => sp.GetRequiredService<GraphGateway>());
+        services.AddSingleton<IUserDirectory>(sp => sp.GetRequiredService<GraphGateway>());
+        services.AddSingleton(sp => new UcFrontEndEmitter(options.FrontEnds, sp.GetRequiredService<ILogger<UcFrontEndEmitter>>()));
+        services.AddSingleton<IUcFrontEndPort>(sp => sp.GetRequiredService<UcFrontEndEmitter>());
+
+        var clientState = new ClientStateSigner(options.ClientStateKey);
+        var certificates = new EncryptionCertificates(options.EncryptionCertificate, options.PreviousEncryptionCertificates);
+        services.AddSingleton(clientState);
+        services.AddSingleton(certificates);
+        services.AddSingleton<NotificationDecryptor>();
+        services.AddSingleton<KnownSubscriptionsCache>();
+        services.AddSingleton(new DuplicateFilter());
+        services.AddSingleton<WebhookMetrics>();
+        services.AddSingleton<WebhookTargets>();
+        services.AddSingleton(_ => new ValidationTokenValidator(options.OpenIdConfiguration, options.Graph.TenantId, options.Graph.ClientId,
+            new HttpClient(PinnedTls.Handler(options.Graph.TrustedCertificates)) { Timeout = TimeSpan.FromSeconds(10) }));
+        services.AddSingleton<GraphNotificationProcessor>();
+
+        var pool = new SubscriptionPoolOptions
+        {
+            NotificationUrl = options.WebhookReceiver,
+            LifecycleNotificationUrl = options.LifecycleUrl,
+            EncryptionCertificate = options.EncryptionCertificate,
+            EncryptionCertificateId = certificates.CurrentId,
+            ClientState = clientState,
+            SubscriptionLifetime = options.SubscriptionLifetime,
+            RenewBefore = options.RenewBefore,
+            Debounce = options.MembershipDebounce,
+            ReconcileEvery = options.ReconcileEvery,
+        };
+        services.AddPresenceNode(options.Node, (akka, provider) =>
+        {
+            akka.WithSubscriptionPool(provider, pool, [.. options.Graph.TechnicalAccounts.Select(a => a.Username)])
+                .WithUserRegistry()
+                .WithActors((system, registry) =>
+                {
+                    system.ActorOf(Props.Create(() => new KnownSubscriptionsListener(provider.GetRequiredService<KnownSubscriptionsCache>())), "known-subscriptions");
+                    var targets = provider.GetRequiredService<WebhookTargets>();
+                    targets.Users = registry.Get<UserPresenceRegion>();
+                    targets.Pool = registry.Get<SubscriptionPoolKey>();
+                });
+            var hocon = Path.Combine(AppContext.BaseDirectory, "hocon", "cluster.hocon");
+            if (File.Exists(hocon))
+                akka.AddHoconFile(hocon, HoconAddMode.Append);
+        });
+        services.AddHealthChecks();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var ports = app.Services.GetRequiredService<ListenerPorts>();
+            foreach (var (role, listen) in listeners)
+            {
+                var port = listen.IPEndPoint!.Port;
+                switch (role)
+                {
+                    case "webhook": ports.Webhook = port; break;
+                    case "internal-api": ports.InternalApi = port; break;
+                    default: ports.Admin = port; break;
+                }
+            }
+        });
+
+        // Each surface answers only on its own listener: Graph never reaches the internal API, nor the UC back end the admin.
+        app.Use(async (context, next) =>
+        {
+            var ports = context.RequestServices.GetRequiredService<ListenerPorts>();
+            var local = context.Connection.LocalPort;
+            var path = context.Request.Path;
+            var allowed = local == ports.Webhook ? path.StartsWithSegments("/graph")
+                : local == ports.InternalApi ? path.StartsWithSegments("/api")
+                : local == ports.Admin ? !path.StartsWithSegments("/graph") && !path.StartsWithSegments("/api")
+                : false;
+            if (!allowed)
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+
+            await next(context);
+        });
+        app.MapGraphWebhook(options.MaxWebhookBodyBytes);
+        app.MapUcApi(options.InternalApiKey);
+        app.MapPresenceHealth();
+        return app;
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, string role, ListenerOptions options,
+        List<(string, Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)> listeners)
+    {
+        kestrel.Listen(options.Address, options.Port, listen =>
+        {
+            if (options.Certificate is { } certificate)
+            {
+                listen.UseHttps(https =>
+                {
+                    https.ServerCertificate = certificate;
+                    https.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+                });
+            }
+            else if (!IPAddress.IsLoopback(options.Address))
+            {
+                throw new InvalidOperationException($"The {role} listener on {options.Address} needs a TLS certificate; only loopback may be plain HTTP.");
+            }
+
+            listeners.Add((role, listen));
+        });
+    }
+}

@@ -1,0 +1,63 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using PresenceActors.Graph;
+using PresenceActors.UcFrontEnd;
+
+namespace PresenceActors.Host;
+
+/// <summary>One HTTPS listener: where it binds and the certificate it presents.</summary>
+public sealed record ListenerOptions
+{
+    public IPAddress Address { get; init; } = IPAddress.Loopback;
+
+    /// <summary>0 picks a free port (tests).</summary>
+    public int Port { get; init; }
+
+    /// <summary>The TLS certificate; null serves plain HTTP (only for the loopback admin endpoint).</summary>
+    public X509Certificate2? Certificate { get; init; }
+}
+
+/// <summary>Everything a node of the service is configured with (DESIGN 3.4), already parsed and checked.</summary>
+public sealed record PresenceServiceOptions
+{
+    public PresenceNodeOptions Node { get; init; } = new();
+
+    public required GraphOptions Graph { get; init; }
+
+    public required UcFrontEndOptions FrontEnds { get; init; }
+
+    /// <summary>The public URL Graph posts to (webhook.receiver, ending in /graph/listen).</summary>
+    public required Uri WebhookReceiver { get; init; }
+
+    public required ListenerOptions Webhook { get; init; }
+
+    public required ListenerOptions InternalApi { get; init; }
+
+    public ListenerOptions Admin { get; init; } = new() { Port = 9110 };
+
+    /// <summary>Bearer key the UC back end sends to the internal API.</summary>
+    public required string InternalApiKey { get; init; }
+
+    /// <summary>Cluster-wide key of the clientState HMAC (at least 32 bytes).</summary>
+    public required byte[] ClientStateKey { get; init; }
+
+    public required X509Certificate2 EncryptionCertificate { get; init; }
+
+    public IReadOnlyList<X509Certificate2> PreviousEncryptionCertificates { get; init; } = [];
+
+    /// <summary>Where validationTokens' signing keys are published.</summary>
+    public Uri OpenIdConfiguration { get; init; } = new("https://login.microsoftonline.com/common/.well-known/openid-configuration");
+
+    /// <summary>Largest notification POST accepted (Graph batches stay far below).</summary>
+    public long MaxWebhookBodyBytes { get; init; } = 1024 * 1024;
+
+    public TimeSpan SubscriptionLifetime { get; init; } = TimeSpan.FromMinutes(55);
+
+    public TimeSpan RenewBefore { get; init; } = TimeSpan.FromMinutes(15);
+
+    public TimeSpan MembershipDebounce { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan ReconcileEvery { get; init; } = TimeSpan.FromMinutes(10);
+
+    public Uri LifecycleUrl => new(WebhookReceiver, "lifecycle");
+}

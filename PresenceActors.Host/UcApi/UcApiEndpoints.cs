@@ -1,0 +1,244 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Hosting;
+using PresenceActors.Graph;
+using PresenceActors.Registration;
+using PresenceActors.Subscriptions;
+using PresenceActors.Users;
+using static PresenceActors.Registration.UserRegistryCommands;
+
+namespace PresenceActors.Host.UcApi;
+
+/// <summary>
+/// The internal API the OpenScape UC back end calls (DESIGN 3.2, the GraphConnectorURL): register and remove users,
+/// reconcile the full list, read a user's state, report UC status and phone calls. Every call needs the bearer key.
+/// </summary>
+public static class UcApiEndpoints
+{
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
+
+    public static IEndpointRouteBuilder MapUcApi(this IEndpointRouteBuilder endpoints, string apiKey)
+    {
+        var expected = Encoding.UTF8.GetBytes($"Bearer {apiKey}");
+        var api = endpoints.MapGroup("/api/v1").AddEndpointFilter(async (context, next) =>
+        {
+            var presented = Encoding.UTF8.GetBytes(context.HttpContext.Request.Headers.Authorization.ToString());
+            if (!CryptographicOperations.FixedTimeEquals(presented, expected))
+            {
+                return Problem(401, "Authorization", "Send 'Authorization: Bearer <key>' with the internal API key configured for this service.");
+            }
+
+            return await next(context);
+        });
+
+        api.MapPut("/users/{ucUserId}", RegisterOne);
+        api.MapDelete("/users/{ucUserId}", async (string ucUserId, IRequiredActor<UserRegistryKey> registry) =>
+        {
+            var removed = await registry.ActorRef.Ask<LookupResult>(new Unregister(ucUserId), AskTimeout);
+            return removed.Mapping is null ? Problem(404, "ucUserId", $"UC user '{ucUserId}' is not registered.") : Results.NoContent();
+        });
+        api.MapPut("/users", ReconcileAll);
+        api.MapGet("/users/{ucUserId}", async (string ucUserId, IRequiredActor<UserRegistryKey> registry, IRequiredActor<UserPresenceRegion> users) =>
+        {
+            var mapping = (await registry.ActorRef.Ask<LookupResult>(new Lookup(ucUserId), AskTimeout)).Mapping;
+            if (mapping is null)
+                return Problem(404, "ucUserId", $"UC user '{ucUserId}' is not registered.");
+            var view = await users.ActorRef.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(mapping.TeamsUserId), AskTimeout);
+            return Results.Json(UserView.From(mapping, view.State));
+        });
+        api.MapPost("/users/{ucUserId}/presence", ReportPresence);
+        return endpoints;
+    }
+
+    private static async Task<IResult> RegisterOne(string ucUserId, HttpContext context, IUserDirectory directory,
+        IRequiredActor<UserRegistryKey> registry, IRequiredActor<SubscriptionPoolKey> pool)
+    {
+        var body = await ReadObject(context);
+        if (body.Error is not null)
+            return body.Error;
+        if (!TryString(body.Root, "teamsUser", out var teamsUser, out var error))
+            return error!;
+        var (result, problem) = await Register(ucUserId, teamsUser!, directory, registry.ActorRef, context.RequestAborted);
+        if (problem is not null)
+            return problem;
+        var assignment = await pool.ActorRef.Ask<SubscriptionPoolCommands.Assignment>(
+            new SubscriptionPoolCommands.GetAssignment(result!.Mapping.TeamsUserId), AskTimeout);
+        return Results.Json(new
+        {
+            ucUserId = result.Mapping.UcUserId,
+            teamsUserId = result.Mapping.TeamsUserId,
+            userPrincipalName = result.Mapping.UserPrincipalName,
+            technicalAccount = assignment.Account,
+            outcome = result.Outcome.ToString(),
+        });
+    }
+
+    private static async Task<(RegisterResult? Result, IResult? Problem)> Register(
+        string ucUserId, string teamsUser, IUserDirectory directory, IActorRef registry, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(ucUserId) || ucUserId.Length > 256)
+            return (null, Problem(400, "ucUserId", "ucUserId must be 1 to 256 characters."));
+        DirectoryUser? user;
+        try
+        {
+            user = await directory.ResolveAsync(teamsUser, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return (null, Problem(503, "teamsUser", $"Microsoft Graph could not be asked for '{teamsUser}': {e.Message}. Try again; run `doctor` if it persists."));
+        }
+
+        if (user is null)
+            return (null, Problem(404, "teamsUser", $"No Entra ID user '{teamsUser}' (tried object id, user principal name and mail)."));
+        var result = await registry.Ask<RegisterResult>(new Register(new UserMapping(ucUserId, user.Id, user.UserPrincipalName)), AskTimeout);
+        if (result.Outcome == RegistrationOutcome.Conflict)
+            return (result, Problem(409, "teamsUser", $"Teams user '{user.UserPrincipalName}' is already mapped to UC user '{result.ConflictingUcUserId}'; remove that mapping first."));
+        return (result, null);
+    }
+
+    private static async Task<IResult> ReconcileAll(HttpContext context, IUserDirectory directory, IRequiredActor<UserRegistryKey> registry)
+    {
+        var body = await ReadJson(context);
+        if (body.Error is not null)
+            return body.Error;
+        if (body.Root.ValueKind != JsonValueKind.Array)
+            return Problem(400, "body", "The body must be a JSON array of {\"ucUserId\", \"teamsUser\"} objects.");
+
+        var wanted = new Dictionary<string, string>(StringComparer.Ordinal);
+        var index = 0;
+        foreach (var item in body.Root.EnumerateArray())
+        {
+            if (!TryString(item, "ucUserId", out var uc, out var e1, $"[{index}].ucUserId") || !TryString(item, "teamsUser", out var teams, out var e2, $"[{index}].teamsUser"))
+                return e1 ?? Problem(400, $"[{index}].teamsUser", "teamsUser is required.");
+            if (!wanted.TryAdd(uc!, teams!))
+                return Problem(400, $"[{index}].ucUserId", $"ucUserId '{uc}' appears more than once.");
+            index++;
+        }
+
+        var existing = (await registry.ActorRef.Ask<MappingList>(new ListMappings(), AskTimeout)).Mappings;
+        var removed = new List<string>();
+        foreach (var mapping in existing.Where(m => !wanted.ContainsKey(m.UcUserId)))
+        {
+            await registry.ActorRef.Ask<LookupResult>(new Unregister(mapping.UcUserId), AskTimeout);
+            removed.Add(mapping.UcUserId);
+        }
+
+        var added = new List<string>();
+        var unchanged = new List<string>();
+        var failures = new List<object>();
+        foreach (var (uc, teams) in wanted)
+        {
+            var (result, problem) = await Register(uc, teams, directory, registry.ActorRef, context.RequestAborted);
+            if (problem is not null || result is null)
+                failures.Add(new { ucUserId = uc, teamsUser = teams, error = ProblemText(problem) });
+            else if (result.Outcome == RegistrationOutcome.Unchanged)
+                unchanged.Add(uc);
+            else
+                added.Add(uc);
+        }
+
+        return Results.Json(new { added, unchanged, removed, failures });
+    }
+
+    private static async Task<IResult> ReportPresence(string ucUserId, HttpContext context, TimeProvider clock,
+        IRequiredActor<UserRegistryKey> registry, IRequiredActor<UserPresenceRegion> users)
+    {
+        var body = await ReadObject(context);
+        if (body.Error is not null)
+            return body.Error;
+        if (!TryString(body.Root, "status", out var status, out var error))
+            return error!;
+        if (status!.Length > 100)
+            return Problem(400, "status", "status must be at most 100 characters.");
+        if (!body.Root.TryGetProperty("onPhone", out var onPhone) || onPhone.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            return Problem(400, "onPhone", "onPhone is required and must be true or false.");
+        var at = clock.GetUtcNow();
+        if (body.Root.TryGetProperty("at", out var atValue))
+        {
+            if (atValue.ValueKind != JsonValueKind.String
+                || !DateTimeOffset.TryParse(atValue.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out at))
+                return Problem(400, "at", "at must be an ISO 8601 timestamp, e.g. 2026-11-26T09:30:00Z.");
+        }
+
+        var mapping = (await registry.ActorRef.Ask<LookupResult>(new Lookup(ucUserId), AskTimeout)).Mapping;
+        if (mapping is null)
+            return Problem(404, "ucUserId", $"UC user '{ucUserId}' is not registered; PUT /api/v1/users/{ucUserId} first.");
+        users.ActorRef.Tell(new UserPresenceCommands.ReportUcPresence(mapping.TeamsUserId, status, onPhone.GetBoolean(), at));
+        return Results.Accepted();
+    }
+
+    private sealed record Parsed(JsonElement Root, IResult? Error);
+
+    private static async Task<Parsed> ReadJson(HttpContext context)
+    {
+        if (context.Request.ContentType is not { } type || !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+            return new Parsed(default, Problem(415, "Content-Type", "Send the body as application/json."));
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(context.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, context.RequestAborted);
+            return new Parsed(document.RootElement.Clone(), null);
+        }
+        catch (JsonException e)
+        {
+            return new Parsed(default, Problem(400, "body", $"The body is not valid JSON: {e.Message}"));
+        }
+    }
+
+    private static async Task<Parsed> ReadObject(HttpContext context)
+    {
+        var parsed = await ReadJson(context);
+        return parsed.Error is null && parsed.Root.ValueKind != JsonValueKind.Object
+            ? parsed with { Error = Problem(400, "body", "The body must be a JSON object.") }
+            : parsed;
+    }
+
+    private static bool TryString(JsonElement element, string property, out string? value, out IResult? error, string? field = null)
+    {
+        value = null;
+        error = null;
+        if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var found)
+            && found.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(found.GetString()))
+        {
+            value = found.GetString();
+            return true;
+        }
+
+        error = Problem(400, field ?? property, $"{property} is required and must be a non-empty string.");
+        return false;
+    }
+
+    private static string ProblemText(IResult? problem) =>
+        problem is IValueHttpResult { Value: Microsoft.AspNetCore.Mvc.ProblemDetails details } ? details.Detail ?? details.Title ?? "failed" : "failed";
+
+    internal static IResult Problem(int status, string field, string detail) =>
+        Results.Problem(detail: detail, statusCode: status, title: status == 401 ? "Unauthorized" : $"Problem with {field}",
+            extensions: new Dictionary<string, object?> { ["field"] = field });
+
+    /// <summary>A user's full presence state for the UC back end and operators.</summary>
+    public sealed record UserView(
+        string UcUserId,
+        string TeamsUserId,
+        string UserPrincipalName,
+        string? TeamsAvailability,
+        string? TeamsActivity,
+        string? TeamsSequenceNumber,
+        string? UcStatus,
+        string? UcPriorStatus,
+        bool TeamsCallActive,
+        bool UcCallActive,
+        bool RestorePending,
+        DateTimeOffset? SessionExpiresAt,
+        long LastUcSequence,
+        long LastUcAcknowledged,
+        IReadOnlyList<PresenceTransition> History)
+    {
+        public static UserView From(UserMapping mapping, UserPresenceState state) => new(
+            mapping.UcUserId, mapping.TeamsUserId, mapping.UserPrincipalName,
+            state.Teams?.Availability.Value, state.Teams?.Activity.Value, state.Teams?.SequenceNumber,
+            state.UcCurrent?.Value, state.UcPrior?.Value, state.TeamsCallActive, state.UcOnPhone, state.RestorePending,
+            state.Session.ExpiresAt, state.Outbox.LastSequence, state.Outbox.LastAcknowledged, state.History);
+    }
+}

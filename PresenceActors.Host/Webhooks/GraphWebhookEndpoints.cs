@@ -1,0 +1,60 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
+using PresenceActors.Webhooks;
+
+namespace PresenceActors.Host.Webhooks;
+
+/// <summary>The public surface Graph calls (DESIGN 3.1): the validation handshake, notifications and lifecycle events.</summary>
+public static class GraphWebhookEndpoints
+{
+    public static IEndpointRouteBuilder MapGraphWebhook(this IEndpointRouteBuilder endpoints, long maxBodyBytes)
+    {
+        var graph = endpoints.MapGroup("/graph");
+        graph.MapPost("/listen", (HttpContext context, GraphNotificationProcessor processor) =>
+            Handle(context, maxBodyBytes, root => processor.ProcessNotificationsAsync(root, context.RequestAborted)));
+        graph.MapPost("/lifecycle", (HttpContext context, GraphNotificationProcessor processor) =>
+            Handle(context, maxBodyBytes, root => Task.FromResult(processor.ProcessLifecycle(root))));
+        return endpoints;
+    }
+
+    private static async Task<IResult> Handle(HttpContext context, long maxBodyBytes, Func<JsonElement, Task<bool>> process)
+    {
+        // The handshake: echo the URL-decoded token exactly, as plain text no browser may reinterpret.
+        if (context.Request.Query.TryGetValue("validationToken", out var token))
+        {
+            context.Response.Headers.XContentTypeOptions = "nosniff";
+            return Results.Text(token.ToString(), "text/plain; charset=utf-8");
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = maxBodyBytes;
+        if (context.Request.ContentLength > maxBodyBytes)
+            return Problem(413, "body", $"The body is larger than {maxBodyBytes} bytes.");
+        if (context.Request.ContentType is not { } type || !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+            return Problem(415, "Content-Type", "Notifications must be application/json.");
+
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(context.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            return Problem(400, "body", $"The body is not valid JSON: {e.Message}");
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Problem(413, "body", $"The body is larger than {maxBodyBytes} bytes.");
+        }
+
+        using (document)
+        {
+            return await process(document.RootElement)
+                ? Results.Accepted()
+                : Problem(400, "value", "The body must be a JSON object with a 'value' array of notifications.");
+        }
+    }
+
+    private static IResult Problem(int status, string field, string detail) =>
+        Results.Problem(detail: detail, statusCode: status, title: $"Invalid {field}", extensions: new Dictionary<string, object?> { ["field"] = field });
+}

@@ -1,0 +1,322 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using PresenceActors.Simulators.Common;
+
+namespace PresenceActors.Simulators.Uc;
+
+public enum FrontEndMode
+{
+    /// <summary>Applies updates and answers 200.</summary>
+    Up,
+
+    /// <summary>Not listening: connections are refused.</summary>
+    Refusing,
+
+    /// <summary>Listening, answering 503.</summary>
+    Failing,
+}
+
+/// <summary>A simulated OpenScape UC user: the status UC shows, the phone line, and what the bridge last set.</summary>
+public sealed class UcUser
+{
+    public required string UcUserId { get; init; }
+
+    public string Status { get; set; } = "Available";
+
+    public bool OnPhone { get; set; }
+
+    public long LastAppliedSequence { get; set; }
+
+    /// <summary>Every status it had, with who set it ("person", "bridge").</summary>
+    public List<(DateTimeOffset At, string Status, string By)> History { get; } = [];
+}
+
+/// <summary>One update received by a front end, for tests and the status page.</summary>
+public sealed record ReceivedUpdate(DateTimeOffset At, int FrontEnd, string UcUserId, string TeamsUserId, string Status, string Reason, long Sequence, bool Applied);
+
+public sealed record UcSimulatorOptions
+{
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>Ports of the front ends (0: pick free ones).</summary>
+    public IReadOnlyList<int> FrontEndPorts { get; init; } = [0, 0];
+
+    public int ControlPort { get; init; }
+
+    /// <summary>The service's internal API (GraphConnectorURL) the back end reports to.</summary>
+    public Uri? ServiceApi { get; init; }
+
+    public string? ServiceApiKey { get; init; }
+}
+
+/// <summary>
+/// The UC side for tests and the sandbox: front ends that apply and record the bridge's updates (and can refuse,
+/// fail or be slow on command), and a back end that reports UC status changes and phone calls to the internal API,
+/// including the report that follows an applied update (the bridge must take it as its own echo).
+/// </summary>
+public sealed class UcSimulator : IAsyncDisposable
+{
+    public const string FrontEndPath = "/owc-servlets/user/graph/notifications";
+
+    private readonly UcSimulatorOptions _options;
+    private readonly X509Certificate2 _certificate = SimulatorCertificate.Create("PresenceActors UC simulator");
+    private readonly ConcurrentDictionary<string, UcUser> _users = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<ReceivedUpdate> _updates = new();
+    private readonly FrontEnd[] _frontEnds;
+    private readonly HttpClient _backEnd;
+    private WebApplication? _control;
+
+    private UcSimulator(UcSimulatorOptions options)
+    {
+        _options = options;
+        _frontEnds = options.FrontEndPorts.Select((port, i) => new FrontEnd(this, i, port)).ToArray();
+        _backEnd = new HttpClient(new SocketsHttpHandler
+        {
+            // The service's internal API uses its own certificate; the simulator only ever talks to loopback.
+            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+        })
+        {
+            Timeout = TimeSpan.FromSeconds(10),
+        };
+        if (options.ServiceApiKey is { } key)
+            _backEnd.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+    }
+
+    public X509Certificate2 Certificate => _certificate;
+
+    public IReadOnlyList<Uri> FrontEndUrls => _frontEnds.Select(f => f.Url).ToList();
+
+    public Uri? ControlUrl { get; private set; }
+
+    public Uri? ServiceApi { get; set; }
+
+    public IReadOnlyList<ReceivedUpdate> Updates => _updates.ToArray();
+
+    /// <summary>Raised after a front end received an update (applied or not).</summary>
+    public event Action<ReceivedUpdate>? UpdateReceived;
+
+    public static async Task<UcSimulator> StartAsync(UcSimulatorOptions? options = null)
+    {
+        var sim = new UcSimulator(options ?? new UcSimulatorOptions()) { ServiceApi = options?.ServiceApi };
+        foreach (var frontEnd in sim._frontEnds)
+            await frontEnd.StartAsync();
+        await sim.StartControlAsync();
+        return sim;
+    }
+
+    public UcUser AddUser(string ucUserId, string status = "Available")
+    {
+        var user = _users.GetOrAdd(ucUserId, id => new UcUser { UcUserId = id });
+        lock (user)
+        {
+            user.Status = status;
+            user.History.Add((DateTimeOffset.UtcNow, status, "setup"));
+        }
+
+        return user;
+    }
+
+    public UcUser? User(string ucUserId) => _users.GetValueOrDefault(ucUserId);
+
+    public IReadOnlyList<UcUser> Users => _users.Values.ToList();
+
+    /// <summary>The person changes their UC status; the back end reports it.</summary>
+    public Task<HttpStatusCode> SetStatusAsync(string ucUserId, string status)
+    {
+        var user = RequireUser(ucUserId);
+        lock (user)
+        {
+            user.Status = status;
+            user.History.Add((DateTimeOffset.UtcNow, status, "person"));
+        }
+
+        return ReportAsync(user);
+    }
+
+    /// <summary>A phone call on the PBX starts or ends; the back end reports it.</summary>
+    public Task<HttpStatusCode> SetPhoneAsync(string ucUserId, bool onPhone)
+    {
+        var user = RequireUser(ucUserId);
+        lock (user)
+            user.OnPhone = onPhone;
+        return ReportAsync(user);
+    }
+
+    /// <summary>The UC back end registers the user with the bridge (PUT /api/v1/users/{ucUserId}).</summary>
+    public async Task<(HttpStatusCode Status, JsonObject? Body)> RegisterAsync(string ucUserId, string teamsUser)
+    {
+        using var response = await _backEnd.PutAsJsonAsync(new Uri(RequireApi(), $"api/v1/users/{Uri.EscapeDataString(ucUserId)}"), new { teamsUser });
+        var body = response.Content.Headers.ContentLength is > 0 ? await response.Content.ReadFromJsonAsync<JsonObject>() : null;
+        return (response.StatusCode, body);
+    }
+
+    public async Task<HttpStatusCode> ReportAsync(UcUser user)
+    {
+        object payload;
+        lock (user)
+            payload = new { status = user.Status, onPhone = user.OnPhone, at = DateTimeOffset.UtcNow };
+        using var response = await _backEnd.PostAsJsonAsync(new Uri(RequireApi(), $"api/v1/users/{Uri.EscapeDataString(user.UcUserId)}/presence"), payload);
+        return response.StatusCode;
+    }
+
+    public FrontEndMode ModeOf(int frontEnd) => _frontEnds[frontEnd].Mode;
+
+    public Task SetModeAsync(int frontEnd, FrontEndMode mode, int latencyMs = 0) => _frontEnds[frontEnd].SetModeAsync(mode, latencyMs);
+
+    private Uri RequireApi() => ServiceApi ?? throw new InvalidOperationException("The UC simulator's back end has no service API configured (GraphConnectorURL).");
+
+    private UcUser RequireUser(string ucUserId) =>
+        _users.GetValueOrDefault(ucUserId) ?? throw new KeyNotFoundException($"No simulated UC user '{ucUserId}'.");
+
+    /// <summary>A front end applies an update unless it already applied a higher sequence, then UC reports the change.</summary>
+    private async Task<IResult> Receive(int index, HttpContext context)
+    {
+        var body = await JsonNode.ParseAsync(context.Request.Body) as JsonObject;
+        var ucUserId = body?["ucUserId"]?.GetValue<string>();
+        var status = body?["status"]?.GetValue<string>();
+        var sequence = body?["sequence"]?.GetValue<long>() ?? 0;
+        if (ucUserId is null || status is null)
+            return Results.BadRequest("ucUserId and status are required");
+        var user = _users.GetOrAdd(ucUserId, id => new UcUser { UcUserId = id });
+        bool applied;
+        bool changed;
+        lock (user)
+        {
+            applied = sequence > user.LastAppliedSequence;
+            changed = applied && user.Status != status;
+            if (applied)
+            {
+                user.LastAppliedSequence = sequence;
+                user.Status = status;
+                user.History.Add((DateTimeOffset.UtcNow, status, "bridge"));
+            }
+        }
+
+        var received = new ReceivedUpdate(DateTimeOffset.UtcNow, index, ucUserId, body!["teamsUserId"]?.GetValue<string>() ?? "",
+            status, body["reason"]?.GetValue<string>() ?? "", sequence, applied);
+        _updates.Enqueue(received);
+        UpdateReceived?.Invoke(received);
+        if (changed && ServiceApi is not null)
+            _ = Task.Run(() => ReportAsync(user)); // UC reports its status change back: the bridge's own echo (E2)
+        return Results.Ok();
+    }
+
+    private async Task StartControlAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(_options.Host), _options.ControlPort, l => l.UseHttps(_certificate)));
+        var app = builder.Build();
+        var control = app.MapGroup("/_uc");
+        control.MapGet("/users", () => Results.Json(Users.Select(View)));
+        control.MapPost("/users", async (HttpContext c) =>
+        {
+            var body = await JsonNode.ParseAsync(c.Request.Body) as JsonObject;
+            var id = body?["ucUserId"]?.GetValue<string>();
+            if (string.IsNullOrWhiteSpace(id))
+                return Results.BadRequest("ucUserId is required");
+            var user = AddUser(id, body!["status"]?.GetValue<string>() ?? "Available");
+            if (body["teamsUser"]?.GetValue<string>() is { } teams)
+                await RegisterAsync(id, teams);
+            return Results.Json(View(user), statusCode: 201);
+        });
+        control.MapPost("/users/{id}/status", async (string id, HttpContext c) =>
+        {
+            var status = (await JsonNode.ParseAsync(c.Request.Body))?["status"]?.GetValue<string>();
+            return status is null ? Results.BadRequest("status is required") : Results.Json(new { reported = (int)await SetStatusAsync(id, status) });
+        });
+        control.MapPost("/users/{id}/call", async (string id, HttpContext c) =>
+        {
+            var active = (await JsonNode.ParseAsync(c.Request.Body))?["active"]?.GetValue<bool>() ?? true;
+            return Results.Json(new { reported = (int)await SetPhoneAsync(id, active) });
+        });
+        control.MapPost("/frontends/{index:int}/mode", async (int index, HttpContext c) =>
+        {
+            var body = await JsonNode.ParseAsync(c.Request.Body) as JsonObject;
+            if (index < 0 || index >= _frontEnds.Length)
+                return Results.NotFound();
+            await SetModeAsync(index, Enum.Parse<FrontEndMode>(body?["mode"]?.GetValue<string>() ?? "Up", ignoreCase: true), body?["latencyMs"]?.GetValue<int>() ?? 0);
+            return Results.NoContent();
+        });
+        control.MapGet("/frontends", () => Results.Json(_frontEnds.Select(f => new { f.Index, url = f.Url, mode = f.Mode.ToString() })));
+        control.MapGet("/updates", () => Results.Json(Updates));
+        await app.StartAsync();
+        _control = app;
+        ControlUrl = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("localhost", "127.0.0.1") + "/_uc/");
+    }
+
+    private static object View(UcUser user)
+    {
+        lock (user)
+            return new { user.UcUserId, user.Status, user.OnPhone, user.LastAppliedSequence, history = user.History.Select(h => new { h.At, h.Status, h.By }) };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var frontEnd in _frontEnds)
+            await frontEnd.StopAsync();
+        if (_control is not null)
+        {
+            await _control.StopAsync();
+            await _control.DisposeAsync();
+        }
+
+        _backEnd.Dispose();
+    }
+
+    /// <summary>One front-end node: its own listener, which can be taken down and brought back on the same port.</summary>
+    private sealed class FrontEnd(UcSimulator owner, int index, int port)
+    {
+        private WebApplication? _app;
+        private int _port = port;
+        private volatile int _latencyMs;
+
+        public int Index => index;
+
+        public FrontEndMode Mode { get; private set; } = FrontEndMode.Up;
+
+        public Uri Url => new($"https://{owner._options.Host}:{_port}{FrontEndPath}");
+
+        public async Task StartAsync()
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(owner._options.Host), _port, l => l.UseHttps(owner._certificate)));
+            var app = builder.Build();
+            app.MapPost(FrontEndPath, (Delegate)(async (HttpContext c) =>
+            {
+                if (_latencyMs > 0)
+                    await Task.Delay(_latencyMs);
+                return Mode == FrontEndMode.Failing ? Results.StatusCode(503) : await owner.Receive(index, c);
+            }));
+            await app.StartAsync();
+            _app = app;
+            _port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+        }
+
+        public async Task SetModeAsync(FrontEndMode mode, int latencyMs)
+        {
+            _latencyMs = latencyMs;
+            if (mode == FrontEndMode.Refusing && _app is not null)
+                await StopAsync();
+            else if (mode != FrontEndMode.Refusing && _app is null)
+                await StartAsync();
+            Mode = mode;
+        }
+
+        public async Task StopAsync()
+        {
+            if (_app is null)
+                return;
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _app = null;
+        }
+    }
+}

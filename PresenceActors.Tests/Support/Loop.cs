@@ -1,0 +1,157 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using PresenceActors.Cluster;
+using PresenceActors.Graph;
+using PresenceActors.Host;
+using PresenceActors.Persistence;
+using PresenceActors.Simulators.Common;
+using PresenceActors.Simulators.Graph;
+using PresenceActors.Simulators.Uc;
+using PresenceActors.Subscriptions;
+using PresenceActors.UcFrontEnd;
+using PresenceActors.Users;
+using PresenceActors.Webhooks;
+
+namespace PresenceActors.Tests.Support;
+
+/// <summary>
+/// The whole loop in one process over HTTPS on loopback: the Graph simulator, the UC simulator (front ends and back end)
+/// and one node of the service with the real SDKs, actors and SQLite.
+/// </summary>
+internal sealed class Loop : IAsyncDisposable
+{
+    public const string ClientId = "0f2c5a9e-6d1b-4e3a-8c7f-9a1b2c3d4e5f";
+    public const string ClientSecret = "loop-secret~abcdefghijklmnop";
+    public const string ApiKey = "internal-api-key-for-tests-0123456789";
+
+    private readonly TempDatabase _db;
+
+    private Loop(GraphSimulator graph, UcSimulator uc, WebApplication service, TempDatabase db, List<(string Username, string Password)> accounts)
+    {
+        Graph = graph;
+        Uc = uc;
+        Service = service;
+        _db = db;
+        Accounts = accounts;
+    }
+
+    public GraphSimulator Graph { get; }
+
+    public UcSimulator Uc { get; }
+
+    public WebApplication Service { get; }
+
+    public List<(string Username, string Password)> Accounts { get; }
+
+    public ActorSystem System => Service.Services.GetRequiredService<ActorSystem>();
+
+    public IActorRef Users => ActorRegistry.For(System).Get<UserPresenceRegion>();
+
+    public IActorRef Pool => ActorRegistry.For(System).Get<SubscriptionPoolKey>();
+
+    public WebhookMetrics WebhookMetrics => Service.Services.GetRequiredService<WebhookMetrics>();
+
+    public ListenerPorts Ports => Service.Services.GetRequiredService<ListenerPorts>();
+
+    public Uri WebhookUrl => new($"https://127.0.0.1:{Ports.Webhook}/graph/listen");
+
+    public static async Task<Loop> StartAsync(int technicalAccounts = 1, bool rateLimits = true, Func<PresenceServiceOptions, PresenceServiceOptions>? adjust = null)
+    {
+        var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions { RateLimits = rateLimits });
+        graph.Tenant.AddApplication(ClientId, ClientSecret);
+        var accounts = new List<(string, string)>();
+        for (var i = 1; i <= technicalAccounts; i++)
+        {
+            var password = $"Tech-{i}-{Convert.ToHexString(RandomNumberGenerator.GetBytes(4))}";
+            graph.Tenant.AddUser($"tech{i}@contoso.com", password: password, technical: true);
+            accounts.Add(($"tech{i}@contoso.com", password));
+        }
+
+        var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ServiceApiKey = ApiKey });
+        var db = new TempDatabase();
+        var webhookPort = FreePort();
+        var tls = SimulatorCertificate.Create("presence service");
+        var options = new PresenceServiceOptions
+        {
+            Node = new PresenceNodeOptions
+            {
+                Cluster = new PresenceClusterOptions { Port = 0 },
+                Persistence = new PresencePersistenceOptions { ConnectionString = db.Path },
+            },
+            Graph = new GraphOptions
+            {
+                TenantId = graph.Tenant.TenantId,
+                ClientId = ClientId,
+                ClientSecret = ClientSecret,
+                AuthorityHost = graph.AuthorityHost,
+                GraphBaseUrl = graph.GraphUrl,
+                TechnicalAccounts = accounts.Select(a => new TechnicalAccountCredentials(a.Item1, a.Item2)).ToList(),
+                TrustedCertificates = [graph.Certificate],
+            },
+            FrontEnds = new UcFrontEndOptions { Urls = uc.FrontEndUrls, TrustedCertificates = [uc.Certificate], FailoverHold = TimeSpan.FromSeconds(2) },
+            WebhookReceiver = new Uri($"https://127.0.0.1:{webhookPort}/graph/listen"),
+            Webhook = new ListenerOptions { Port = webhookPort, Certificate = tls },
+            InternalApi = new ListenerOptions { Port = 0, Certificate = tls },
+            Admin = new ListenerOptions { Port = 0 },
+            InternalApiKey = ApiKey,
+            ClientStateKey = RandomNumberGenerator.GetBytes(32),
+            EncryptionCertificate = SimulatedTenant.EncryptionCertificate(),
+            OpenIdConfiguration = graph.OpenIdConfigurationUrl,
+            MembershipDebounce = TimeSpan.FromMilliseconds(300),
+        };
+        options = adjust?.Invoke(options) ?? options;
+        var service = PresenceService.Build(options, configure: b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        await service.StartAsync();
+        var loop = new Loop(graph, uc, service, db, accounts);
+        uc.ServiceApi = new Uri($"https://127.0.0.1:{loop.Ports.InternalApi}/");
+        return loop;
+    }
+
+    /// <summary>Creates Teams users in the simulator and UC users in the UC simulator, registers them and waits until all are watched.</summary>
+    public async Task<List<(string UcUserId, SimUser Teams)>> AddUsersAsync(int count, string ucStatus = "Available", string prefix = "u")
+    {
+        var users = new List<(string, SimUser)>();
+        for (var i = 0; i < count; i++)
+        {
+            var teams = Graph.Tenant.AddUser($"{prefix}{i}.{Guid.NewGuid().ToString("N")[..8]}@contoso.com");
+            var ucUserId = $"{prefix}-{i}-{teams.Id[..8]}";
+            Uc.AddUser(ucUserId, ucStatus);
+            var (status, _) = await Uc.RegisterAsync(ucUserId, teams.UserPrincipalName);
+            if (status != HttpStatusCode.OK)
+                throw new InvalidOperationException($"registering {ucUserId} answered {status}");
+            await Uc.ReportAsync(Uc.User(ucUserId)!); // UC tells the bridge the status the user has now
+            users.Add((ucUserId, teams));
+        }
+
+        await Eventually.TrueAsync(() => users.All(u => Graph.Tenant.SubscriptionsWatching(u.Item2.Id).Count == 1), TimeSpan.FromSeconds(30),
+            "every registered user watched by a subscription");
+        return users;
+    }
+
+    public async Task<UserPresenceState> StateOfAsync(string teamsUserId) =>
+        (await Users.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(teamsUserId), TimeSpan.FromSeconds(10))).State;
+
+    public Task<PoolStatus> PoolStatusAsync() => Pool.Ask<PoolStatus>(new SubscriptionPoolCommands.GetPoolStatus(), TimeSpan.FromSeconds(10));
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Service.StopAsync();
+        await Service.DisposeAsync();
+        await Uc.DisposeAsync();
+        await Graph.DisposeAsync();
+        _db.Dispose();
+    }
+}

@@ -1,0 +1,31 @@
+using Akka.Actor;
+using PresenceActors.Serialization;
+
+namespace PresenceActors.Registration;
+
+/// <summary>The user registry's events, snapshot and protocol, with stable manifests.</summary>
+public sealed class RegistrationSerializer(ExtendedActorSystem system) : ManifestJsonSerializer(system, Manifests)
+{
+    public const int Id = 4103;
+
+    private static readonly (string Manifest, Type Type)[] Manifests =
+    [
+        ("mapping", typeof(UserMapping)),
+        ("registered", typeof(UserRegistered)),
+        ("unregistered", typeof(UserUnregistered)),
+        ("registry-snapshot-1", typeof(RegistrySnapshot)),
+        ("cmd-register", typeof(UserRegistryCommands.Register)),
+        ("register-result", typeof(UserRegistryCommands.RegisterResult)),
+        ("cmd-unregister", typeof(UserRegistryCommands.Unregister)),
+        ("cmd-lookup", typeof(UserRegistryCommands.Lookup)),
+        ("lookup-result", typeof(UserRegistryCommands.LookupResult)),
+        ("cmd-list", typeof(UserRegistryCommands.ListMappings)),
+        ("mapping-list", typeof(UserRegistryCommands.MappingList)),
+    ];
+
+    public static IReadOnlyList<Type> BoundTypes { get; } = [typeof(IUserRegistryMessage)];
+
+    public static IReadOnlyCollection<Type> Types => Manifests.Select(m => m.Type).ToList();
+
+    public override int Identifier => Id;
+}

@@ -1,0 +1,23 @@
+namespace PresenceActors.Webhooks;
+
+/// <summary>Remembers the last N keys seen (Graph delivers at least once); bounded memory, oldest forgotten first.</summary>
+public sealed class DuplicateFilter(int capacity = 200_000)
+{
+    private readonly object _gate = new();
+    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private readonly Queue<string> _order = new();
+
+    /// <summary>True the first time a key is seen.</summary>
+    public bool FirstTime(string key)
+    {
+        lock (_gate)
+        {
+            if (!_seen.Add(key))
+                return false;
+            _order.Enqueue(key);
+            if (_order.Count > capacity)
+                _seen.Remove(_order.Dequeue());
+            return true;
+        }
+    }
+}

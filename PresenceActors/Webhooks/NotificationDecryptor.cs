@@ -1,0 +1,48 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace PresenceActors.Webhooks;
+
+/// <summary>The encryptedContent of a rich notification (contract section 5).</summary>
+public sealed record EncryptedContent(string Data, string DataSignature, string DataKey, string? EncryptionCertificateId, string? EncryptionCertificateThumbprint);
+
+/// <summary>
+/// Decrypts rich notifications: RSA-OAEP (SHA-1) unwraps the 32-byte key, HMAC-SHA256 over the ciphertext must match
+/// dataSignature (checked before decrypting), then AES-256-CBC with IV = key[0..16] and PKCS7.
+/// </summary>
+public sealed class NotificationDecryptor(EncryptionCertificates certificates)
+{
+    /// <summary>The plaintext JSON, or null with a reason when the content cannot be trusted.</summary>
+    public byte[]? Decrypt(EncryptedContent content, out string? problem)
+    {
+        problem = null;
+        var certificate = certificates.Find(content.EncryptionCertificateId, content.EncryptionCertificateThumbprint);
+        if (certificate is null)
+        {
+            problem = "unknown-certificate";
+            return null;
+        }
+
+        try
+        {
+            using var rsa = certificate.GetRSAPrivateKey()!;
+            var key = rsa.Decrypt(Convert.FromBase64String(content.DataKey), RSAEncryptionPadding.OaepSHA1);
+            var data = Convert.FromBase64String(content.Data);
+            var expected = HMACSHA256.HashData(key, data);
+            if (!CryptographicOperations.FixedTimeEquals(expected, Convert.FromBase64String(content.DataSignature)))
+            {
+                problem = "bad-signature";
+                return null;
+            }
+
+            using var aes = Aes.Create();
+            aes.Key = key;
+            return aes.DecryptCbc(data, key.AsSpan(0, 16), PaddingMode.PKCS7);
+        }
+        catch (Exception e) when (e is CryptographicException or FormatException or ArgumentException)
+        {
+            problem = "undecryptable";
+            return null;
+        }
+    }
+}
