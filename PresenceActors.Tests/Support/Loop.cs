@@ -18,6 +18,8 @@ using PresenceActors.UcFrontEnd;
 using PresenceActors.Users;
 using PresenceActors.Webhooks;
 
+using Xunit;
+
 namespace PresenceActors.Tests.Support;
 
 /// <summary>
@@ -154,4 +156,14 @@ internal sealed class Loop : IAsyncDisposable
         await Graph.DisposeAsync();
         _db.Dispose();
     }
+}
+
+/// <summary>One loop shared by the tests of a class (each test uses its own users).</summary>
+public sealed class LoopFixture : IAsyncLifetime
+{
+    internal Loop Loop { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Loop = await Loop.StartAsync();
+
+    public async Task DisposeAsync() => await Loop.DisposeAsync();
 }

@@ -17,7 +17,13 @@ public static class ClusterSetup
                 SeedNodes = options.SeedNodes.ToArray(),
                 SplitBrainResolver = new KeepMajorityOption(),
             });
-        if (options.SeedNodes.Count == 0)
+        if (options.SeedNodes.Count > 0)
+        {
+            // A node that cannot reach its seed nodes gives up instead of waiting forever, so that a supervisor restarts it.
+            // (Only with seed nodes: the setting would also end a self-joined node after 30 s.)
+            builder.AddHocon("akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = 30s", HoconAddMode.Prepend);
+        }
+        else
         {
             builder.AddStartup(async (system, _) =>
             {

@@ -139,30 +139,29 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
         Timers.StartPeriodicTimer("reconcile", ReconcileTick.Instance, _options.ReconcileEvery);
     }
 
-    /// <summary>Journals the events, moves users where the new state wants them, and tells every account what to watch.</summary>
+    /// <summary>
+    /// Journals the events (plus the user moves they cause, computed up front so that one write holds both) and then
+    /// tells every account what to watch.
+    /// </summary>
     private void Record(IReadOnlyList<PoolEvent> events, bool rebalance, bool force = false)
     {
-        if (events.Count == 0 && !force)
-            return;
-        if (events.Count > 0)
-            PersistAll(events, Applied);
-        DeferAsync(rebalance, AfterJournal);
-    }
-
-    private void AfterJournal(bool rebalance)
-    {
-        var moves = rebalance ? _state.Rebalance() : ImmutableDictionary<string, string?>.Empty;
-        if (moves.IsEmpty)
+        var all = events.ToList();
+        if (rebalance)
         {
-            SyncChildren();
+            var moves = events.Aggregate(_state, (state, e) => state.Apply(e)).Rebalance();
+            if (!moves.IsEmpty)
+                all.Add(new UsersAssigned(moves));
+        }
+
+        if (all.Count == 0)
+        {
+            if (force)
+                SyncChildren();
             return;
         }
 
-        Persist(new UsersAssigned(moves), e =>
-        {
-            Applied(e);
-            SyncChildren();
-        });
+        PersistAll(all, Applied);
+        DeferAsync(all.Count, _ => SyncChildren());
     }
 
     private void Applied(PoolEvent e)
