@@ -173,7 +173,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
     /// Contract section 5, mirrored: a fresh 32-byte key; AES-256-CBC with IV = key[0..16] and PKCS7; HMAC-SHA256 of the
     /// ciphertext with the key; the key wrapped with RSA-OAEP (SHA-1) for the subscriber's certificate.
     /// </summary>
-    internal static JsonObject Encrypt(byte[] plaintext, X509Certificate2 certificate, string certificateId)
+    public static JsonObject Encrypt(byte[] plaintext, X509Certificate2 certificate, string certificateId)
     {
         var key = RandomNumberGenerator.GetBytes(32);
         using var aes = Aes.Create();
@@ -193,7 +193,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
     }
 
     /// <summary>One validationToken per (application, tenant) present in a POST that carries resource data.</summary>
-    internal string ValidationToken(string applicationId)
+    public string ValidationToken(string applicationId)
     {
         var now = _clock.GetUtcNow().ToUnixTimeSeconds();
         return _signer.Sign(new JsonObject

@@ -34,6 +34,8 @@ internal sealed class Loop : IAsyncDisposable
 
     private readonly TempDatabase _db;
 
+    public PresenceServiceOptions Options { get; private set; } = null!;
+
     private Loop(GraphSimulator graph, UcSimulator uc, WebApplication service, TempDatabase db, List<(string Username, string Password)> accounts)
     {
         Graph = graph;
@@ -110,7 +112,7 @@ internal sealed class Loop : IAsyncDisposable
         options = adjust?.Invoke(options) ?? options;
         var service = PresenceService.Build(options, configure: b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await service.StartAsync();
-        var loop = new Loop(graph, uc, service, db, accounts);
+        var loop = new Loop(graph, uc, service, db, accounts) { Options = options };
         uc.ServiceApi = new Uri($"https://127.0.0.1:{loop.Ports.InternalApi}/");
         return loop;
     }

@@ -72,16 +72,17 @@ public sealed class GraphNotificationProcessor(
 
             var content = new EncryptedContent(Text(encrypted, "data") ?? "", Text(encrypted, "dataSignature") ?? "", Text(encrypted, "dataKey") ?? "",
                 Text(encrypted, "encryptionCertificateId"), Text(encrypted, "encryptionCertificateThumbprint"));
-            if (!duplicates.FirstTime(content.DataSignature))
-            {
-                Drop("duplicate", subscriptionId);
-                continue;
-            }
-
             var plaintext = decryptor.Decrypt(content, out var problem);
             if (plaintext is null)
             {
                 Drop(problem!, subscriptionId);
+                continue;
+            }
+
+            // Only verified content counts as seen, so that a tampered copy cannot shadow the genuine one.
+            if (!duplicates.FirstTime(content.DataSignature))
+            {
+                Drop("duplicate", subscriptionId);
                 continue;
             }
 
