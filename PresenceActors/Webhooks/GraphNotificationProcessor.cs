@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Akka.Actor;
 using Microsoft.Extensions.Logging;
 using PresenceActors.Subscriptions;
@@ -42,6 +43,14 @@ public sealed class GraphNotificationProcessor(
         foreach (var item in items)
         {
             var reason = Check(item, out var subscriptionId);
+            if (reason == "unknown-subscription")
+            {
+                // Authentic (the clientState verified) but not yet announced: a subscription just (re)created by the
+                // pool can deliver before its id reaches this node. Checked again once the id is known, off the request.
+                _ = RecheckLaterAsync(item.Clone(), root.Clone(), subscriptionId!);
+                continue;
+            }
+
             if (reason is not null)
             {
                 Drop(reason, subscriptionId);
@@ -99,6 +108,27 @@ public sealed class GraphNotificationProcessor(
         if (resync.Count > 0)
             targets.Pool.Tell(new SubscriptionPoolCommands.Resync([.. resync]));
         return true;
+    }
+
+    /// <summary>How long an authentic item for a subscription this node does not know yet may wait for its id.</summary>
+    public static readonly TimeSpan UnknownSubscriptionGrace = TimeSpan.FromSeconds(10);
+
+    private async Task RecheckLaterAsync(JsonElement item, JsonElement root, string subscriptionId)
+    {
+        if (!await known.WaitForAsync(subscriptionId, UnknownSubscriptionGrace, CancellationToken.None))
+        {
+            Drop("unknown-subscription", subscriptionId);
+            return;
+        }
+
+        var single = new JsonObject
+        {
+            ["value"] = new JsonArray(JsonNode.Parse(item.GetRawText())),
+            ["validationTokens"] = root.TryGetProperty("validationTokens", out var tokens) ? JsonNode.Parse(tokens.GetRawText()) : null,
+        };
+        using var document = JsonDocument.Parse(single.ToJsonString());
+        metrics.OnReceived(-1); // counted when it first arrived
+        await ProcessNotificationsAsync(document.RootElement, CancellationToken.None);
     }
 
     /// <summary>Lifecycle events: presence only ever gets reauthorizationRequired, but the others are handled too.</summary>

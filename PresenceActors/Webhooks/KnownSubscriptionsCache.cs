@@ -9,6 +9,7 @@ namespace PresenceActors.Webhooks;
 public sealed class KnownSubscriptionsCache
 {
     private volatile ImmutableHashSet<string>? _ids;
+    private volatile TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>False until the pool has published once; until then only the clientState vouches for an item.</summary>
     public bool Initialized => _ids is not null;
@@ -17,7 +18,33 @@ public sealed class KnownSubscriptionsCache
 
     public IReadOnlySet<string> Snapshot => _ids ?? [];
 
-    public void Update(ImmutableHashSet<string> ids) => _ids = ids;
+    public void Update(ImmutableHashSet<string> ids)
+    {
+        _ids = ids;
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    /// <summary>Waits (at most <paramref name="timeout"/>) until the id is known; true when it is.</summary>
+    public async Task<bool> WaitForAsync(string subscriptionId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Contains(subscriptionId))
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+                return false;
+            try
+            {
+                await _changed.Task.WaitAsync(left, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                return Contains(subscriptionId);
+            }
+        }
+
+        return true;
+    }
 }
 
 /// <summary>Feeds <see cref="KnownSubscriptionsCache"/> from the pool's publications (cluster-wide and local).</summary>
