@@ -164,7 +164,9 @@ public sealed class GraphSimulator : IAsyncDisposable
             await next(context);
         }
 
-        Faults.Log(new SimCall(at, context.Request.Method, context.Request.Path, api, caller, context.Response.StatusCode, retryAfter));
+        var requestId = context.Request.Headers["client-request-id"].ToString();
+        Faults.Log(new SimCall(at, context.Request.Method, context.Request.Path, api, caller, context.Response.StatusCode, retryAfter,
+            requestId.Length > 0 ? requestId : null));
     }
 
     private static async Task WriteRefusal(HttpContext context, int status, double? retryAfter, string message)

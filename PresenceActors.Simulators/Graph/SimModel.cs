@@ -104,7 +104,8 @@ public sealed class SimSubscription
 }
 
 /// <summary>One request the simulator received, for the call log.</summary>
-public sealed record SimCall(DateTimeOffset At, string Method, string Path, string Api, string Caller, int Status, double? RetryAfterSeconds);
+/// <param name="ClientRequestId">The SDK's client-request-id header: the same on every retry of one request.</param>
+public sealed record SimCall(DateTimeOffset At, string Method, string Path, string Api, string Caller, int Status, double? RetryAfterSeconds, string? ClientRequestId = null);
 
 /// <summary>An injected failure: matching requests are answered with <see cref="Status"/> (and Retry-After), or delayed.</summary>
 public sealed record SimFault
