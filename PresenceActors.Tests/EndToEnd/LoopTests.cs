@@ -28,4 +28,24 @@ public class LoopTests : IAsyncLifetime
         Assert.Equal([("Busy", "teams-call-started"), ("Lunch (custom)", "teams-call-ended")], updates.Select(u => (u.Status, u.Reason)));
         Assert.DoesNotContain(_loop.Graph.Faults.Calls, c => c.Api is "presence.set" or "presence.clear"); // a Teams call never writes to Graph
     }
+
+    [Fact]
+    public async Task Teams_call_notification_produces_the_uc_update_within_one_second()
+    {
+        var (ucUserId, teams) = (await _loop.AddUsersAsync(1, prefix: "fast"))[0];
+        var accepted = _loop.WebhookMetrics.Accepted;
+        var arrived = new TaskCompletionSource<DateTimeOffset>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loop.Uc.UpdateReceived += u =>
+        {
+            if (u.UcUserId == ucUserId)
+                arrived.TrySetResult(u.At);
+        };
+
+        _loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.InACall);
+        await Eventually.TrueAsync(() => _loop.WebhookMetrics.Accepted > accepted, what: "the notification accepted by the webhook");
+        var notifiedAt = DateTimeOffset.UtcNow;
+        var updateAt = await arrived.Task.WaitAsync(TimeSpan.FromSeconds(1)); // the bound: within 1 s of the notification
+        Assert.True(updateAt >= notifiedAt.AddSeconds(-1));
+        Assert.Equal("Busy", _loop.Uc.User(ucUserId)!.Status);
+    }
 }
