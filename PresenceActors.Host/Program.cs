@@ -1,20 +1,35 @@
-using Akka.Hosting;
-using PresenceActors;
-using PresenceActors.Host;
+using PresenceActors.Host.Sandbox;
 
-var builder = WebApplication.CreateBuilder(args);
-var node = builder.Configuration.GetSection("Presence").Get<PresenceNodeOptions>() ?? new PresenceNodeOptions();
+// dotnet run --project PresenceActors.Host -- sandbox [--users N] [--data DIR]
+var verb = args.FirstOrDefault() ?? "sandbox";
+if (verb != "sandbox")
+{
+    Console.Error.WriteLine($"Unknown command '{verb}'. Usage: PresenceActors.Host sandbox [--users N] [--data DIR]");
+    return 2;
+}
 
-builder.Services.AddPresencePorts();
-builder.Services.AddPresenceNode(node, (akka, _) =>
-    akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "cluster.hocon"), HoconAddMode.Append));
-builder.Services.AddHealthChecks();
+string? Option(string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
 
-var app = builder.Build();
-app.MapPresenceHealth();
-app.Lifetime.ApplicationStarted.Register(() => app.Logger.LogInformation(
-    "presence-started PresenceActors node {Host}:{Port} up; persistence {Provider} at {Store}; health on {Urls}/healthz",
-    node.Cluster.Hostname, node.Cluster.Port, node.Persistence.Provider,
-    node.Persistence.Provider == PresenceActors.Persistence.PersistenceProvider.Sqlite ? Path.GetFullPath(node.Persistence.ConnectionString) : "(PostgreSQL)",
-    string.Join(", ", app.Urls)));
-app.Run();
+var usersText = Option("--users") ?? "20";
+if (!int.TryParse(usersText, out var users) || users is < 1 or > 100_000)
+{
+    Console.Error.WriteLine($"--users must be a whole number from 1 to 100000, not '{usersText}'.");
+    return 2;
+}
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stop.Cancel();
+};
+using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stop.Cancel();
+});
+return await SandboxMode.RunAsync(new SandboxMode.Settings(users, Option("--data") ?? Path.Combine("data", "sandbox")), stop.Token);

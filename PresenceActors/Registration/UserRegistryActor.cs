@@ -91,7 +91,7 @@ public sealed class UserRegistryActor : ReceivePersistentActor
     {
         // Make sure everyone registered is watched and linked (idempotent), e.g. after a pool that lost its journal.
         if (!_byUc.IsEmpty)
-            _pool.Tell(new SubscriptionPoolCommands.WatchUsers([.. _byUc.Values.Select(m => m.TeamsUserId)]));
+            _pool.Tell(new SubscriptionPoolCommands.WatchUsers([.. _byUc.Values.Select(m => m.TeamsUserId)]), ActorRefs.NoSender);
     }
 
     private void Apply(IUserRegistryMessage e)
@@ -117,12 +117,12 @@ public sealed class UserRegistryActor : ReceivePersistentActor
         switch (e)
         {
             case UserRegistered r:
-                _users.Tell(new UserPresenceCommands.LinkUser(r.Mapping.TeamsUserId, r.Mapping.UcUserId));
-                _pool.Tell(new SubscriptionPoolCommands.WatchUsers([r.Mapping.TeamsUserId]));
+                _users.Tell(new UserPresenceCommands.LinkUser(r.Mapping.TeamsUserId, r.Mapping.UcUserId), ActorRefs.NoSender);
+                _pool.Tell(new SubscriptionPoolCommands.WatchUsers([r.Mapping.TeamsUserId]), ActorRefs.NoSender);
                 break;
             case UserUnregistered when previous is not null:
-                _users.Tell(new UserPresenceCommands.UnlinkUser(previous.TeamsUserId));
-                _pool.Tell(new SubscriptionPoolCommands.UnwatchUsers([previous.TeamsUserId]));
+                _users.Tell(new UserPresenceCommands.UnlinkUser(previous.TeamsUserId), ActorRefs.NoSender);
+                _pool.Tell(new SubscriptionPoolCommands.UnwatchUsers([previous.TeamsUserId]), ActorRefs.NoSender);
                 break;
         }
     }

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Security.Cryptography;
+using PresenceActors.Cluster;
+using PresenceActors.Graph;
+using PresenceActors.Persistence;
+using PresenceActors.Simulators.Common;
+using PresenceActors.Simulators.Graph;
+using PresenceActors.Simulators.Uc;
+using PresenceActors.UcFrontEnd;
+using PresenceActors.Webhooks;
+
+namespace PresenceActors.Host.Sandbox;
+
+/// <summary>
+/// The whole loop in one process on 127.0.0.1 (DESIGN section 5): the Graph + Entra simulator (9443), the UC simulator
+/// (control 9444, front ends 9445/9446), the service (webhook 8443, internal API 10443, admin 9110), demo users, SQLite.
+/// </summary>
+public static class SandboxMode
+{
+    public sealed record Settings(int Users, string DataFolder);
+
+    public static async Task<int> RunAsync(Settings settings, CancellationToken stopping)
+    {
+        Directory.CreateDirectory(settings.DataFolder);
+        await using var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions { Port = 9443 });
+        var tenant = graph.SeedDemo(settings.Users, technicalUsers: 2);
+        var apiKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
+        await using var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ControlPort = 9444, FrontEndPorts = [9445, 9446], ServiceApiKey = apiKey });
+
+        var tls = SimulatorCertificate.Create("PresenceActors sandbox service");
+        var options = new PresenceServiceOptions
+        {
+            Node = new PresenceNodeOptions
+            {
+                Cluster = new PresenceClusterOptions { Port = 4053 },
+                Persistence = new PresencePersistenceOptions { ConnectionString = Path.Combine(settings.DataFolder, "presence.db") },
+            },
+            Graph = new GraphOptions
+            {
+                TenantId = tenant.TenantId,
+                ClientId = tenant.ClientId,
+                ClientSecret = tenant.ClientSecret,
+                AuthorityHost = graph.AuthorityHost,
+                GraphBaseUrl = graph.GraphUrl,
+                TechnicalAccounts = tenant.TechnicalUsers.Select(t => new TechnicalAccountCredentials(t.Username, t.Password)).ToList(),
+                TrustedCertificates = [graph.Certificate],
+            },
+            FrontEnds = new UcFrontEndOptions { Urls = uc.FrontEndUrls, TrustedCertificates = [uc.Certificate] },
+            WebhookReceiver = new Uri("https://127.0.0.1:8443/graph/listen"),
+            Webhook = new ListenerOptions { Address = IPAddress.Loopback, Port = 8443, Certificate = tls },
+            InternalApi = new ListenerOptions { Address = IPAddress.Loopback, Port = 10443, Certificate = tls },
+            Admin = new ListenerOptions { Address = IPAddress.Loopback, Port = 9110 },
+            InternalApiKey = apiKey,
+            ClientStateKey = RandomNumberGenerator.GetBytes(32),
+            EncryptionCertificate = EncryptionCertificates.LoadOrCreate(Path.Combine(settings.DataFolder, "encryption.pfx")),
+            OpenIdConfiguration = graph.OpenIdConfigurationUrl,
+            MembershipDebounce = TimeSpan.FromMilliseconds(500),
+        };
+
+        await using var service = PresenceService.Build(options, configure: builder =>
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.AddFilter("Akka.Actor.ActorSystem", LogLevel.Information); // the sync-decision lines
+        });
+        await service.StartAsync(stopping);
+        uc.ServiceApi = new Uri("https://127.0.0.1:10443/");
+
+        var users = new List<(string UcUserId, string Upn)>();
+        foreach (var upn in tenant.Users)
+        {
+            var ucUserId = $"uc-{upn.Split('@')[0]}";
+            uc.AddUser(ucUserId, "Available");
+            var (status, _) = await uc.RegisterAsync(ucUserId, upn);
+            if (status != HttpStatusCode.OK)
+                throw new InvalidOperationException($"Registering demo user {upn} answered {status}.");
+            await uc.ReportAsync(uc.User(ucUserId)!);
+            users.Add((ucUserId, upn));
+        }
+
+        var first = users[0];
+        Console.WriteLine($$"""
+
+            PresenceActors sandbox is running (everything on 127.0.0.1; Ctrl+C stops it).
+              service    webhook https://127.0.0.1:8443/graph/listen · internal API https://127.0.0.1:10443/api/v1 · admin http://127.0.0.1:9110/healthz
+              Graph sim  {{graph.BaseUrl}} (control {{graph.BaseUrl}}_sim/)
+              UC sim     control {{uc.ControlUrl}} · front ends {{string.Join(", ", uc.FrontEndUrls)}}
+              data       {{Path.GetFullPath(settings.DataFolder)}}
+              users      {{users.Count}} demo users on {{tenant.TechnicalUsers.Count}} technical accounts, e.g. {{first.Upn}} = UC user {{first.UcUserId}}
+
+            Try (self-signed certificates, hence -k):
+              Teams call starts:   curl -k -X POST {{graph.BaseUrl}}_sim/users/{{first.Upn}}/teams-call -H 'content-type: application/json' -d '{"active":true}'
+              Teams call ends:     curl -k -X POST {{graph.BaseUrl}}_sim/users/{{first.Upn}}/teams-call -H 'content-type: application/json' -d '{"active":false}'
+              UC phone call:       curl -k -X POST {{uc.ControlUrl}}users/{{first.UcUserId}}/call -H 'content-type: application/json' -d '{"active":true}'
+              Teams presence:      curl -k {{graph.BaseUrl}}_sim/users | head -c 600
+              UC users:            curl -k {{uc.ControlUrl}}users
+              Health:              curl http://127.0.0.1:9110/healthz
+            Each sync decision is logged below as 'sync-decision user=… teams=… ucStatus=… rule=…'.
+
+            """);
+
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stopping);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await service.StopAsync(CancellationToken.None);
+        return 0;
+    }
+}
