@@ -17,22 +17,33 @@ namespace PresenceActors.Host.Sandbox;
 /// </summary>
 public static class SandboxMode
 {
-    public sealed record Settings(int Users, string DataFolder);
+    /// <summary>Where everything listens; tests use free ports so that they never collide with a running sandbox.</summary>
+    public sealed record Ports(int Graph = 9443, int UcControl = 9444, int FrontEnd1 = 9445, int FrontEnd2 = 9446,
+        int Webhook = 8443, int InternalApi = 10443, int Admin = 9110, int Remoting = 4053);
+
+    /// <summary>What a running sandbox offers, handed to <see cref="Settings.OnReady"/>.</summary>
+    public sealed record Running(GraphSimulator Graph, UcSimulator Uc, DemoTenant Tenant, IReadOnlyList<(string UcUserId, string Upn)> Users);
+
+    public sealed record Settings(int Users, string DataFolder, Ports? Listen = null, Action<Running>? OnReady = null);
 
     public static async Task<int> RunAsync(Settings settings, CancellationToken stopping)
     {
+        var ports = settings.Listen ?? new Ports();
         Directory.CreateDirectory(settings.DataFolder);
-        await using var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions { Port = 9443 });
+        // The simulators start empty every time, so the service does too.
+        foreach (var stale in Directory.GetFiles(settings.DataFolder, "presence.db*"))
+            File.Delete(stale);
+        await using var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions { Port = ports.Graph });
         var tenant = graph.SeedDemo(settings.Users, technicalUsers: 2);
         var apiKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
-        await using var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ControlPort = 9444, FrontEndPorts = [9445, 9446], ServiceApiKey = apiKey });
+        await using var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ControlPort = ports.UcControl, FrontEndPorts = [ports.FrontEnd1, ports.FrontEnd2], ServiceApiKey = apiKey });
 
         var tls = SimulatorCertificate.Create("PresenceActors sandbox service");
         var options = new PresenceServiceOptions
         {
             Node = new PresenceNodeOptions
             {
-                Cluster = new PresenceClusterOptions { Port = 4053 },
+                Cluster = new PresenceClusterOptions { Port = ports.Remoting },
                 Persistence = new PresencePersistenceOptions { ConnectionString = Path.Combine(settings.DataFolder, "presence.db") },
             },
             Graph = new GraphOptions
@@ -46,10 +57,10 @@ public static class SandboxMode
                 TrustedCertificates = [graph.Certificate],
             },
             FrontEnds = new UcFrontEndOptions { Urls = uc.FrontEndUrls, TrustedCertificates = [uc.Certificate] },
-            WebhookReceiver = new Uri("https://127.0.0.1:8443/graph/listen"),
-            Webhook = new ListenerOptions { Address = IPAddress.Loopback, Port = 8443, Certificate = tls },
-            InternalApi = new ListenerOptions { Address = IPAddress.Loopback, Port = 10443, Certificate = tls },
-            Admin = new ListenerOptions { Address = IPAddress.Loopback, Port = 9110 },
+            WebhookReceiver = new Uri($"https://127.0.0.1:{ports.Webhook}/graph/listen"),
+            Webhook = new ListenerOptions { Address = IPAddress.Loopback, Port = ports.Webhook, Certificate = tls },
+            InternalApi = new ListenerOptions { Address = IPAddress.Loopback, Port = ports.InternalApi, Certificate = tls },
+            Admin = new ListenerOptions { Address = IPAddress.Loopback, Port = ports.Admin },
             InternalApiKey = apiKey,
             ClientStateKey = RandomNumberGenerator.GetBytes(32),
             EncryptionCertificate = EncryptionCertificates.LoadOrCreate(Path.Combine(settings.DataFolder, "encryption.pfx")),
@@ -65,7 +76,7 @@ public static class SandboxMode
             builder.Logging.AddFilter("Akka.Actor.ActorSystem", LogLevel.Information); // the sync-decision lines
         });
         await service.StartAsync(stopping);
-        uc.ServiceApi = new Uri("https://127.0.0.1:10443/");
+        uc.ServiceApi = new Uri($"https://127.0.0.1:{ports.InternalApi}/");
 
         var users = new List<(string UcUserId, string Upn)>();
         foreach (var upn in tenant.Users)
@@ -83,7 +94,7 @@ public static class SandboxMode
         Console.WriteLine($$"""
 
             PresenceActors sandbox is running (everything on 127.0.0.1; Ctrl+C stops it).
-              service    webhook https://127.0.0.1:8443/graph/listen · internal API https://127.0.0.1:10443/api/v1 · admin http://127.0.0.1:9110/healthz
+              service    webhook https://127.0.0.1:{{ports.Webhook}}/graph/listen · internal API https://127.0.0.1:{{ports.InternalApi}}/api/v1 · admin http://127.0.0.1:{{ports.Admin}}/healthz
               Graph sim  {{graph.BaseUrl}} (control {{graph.BaseUrl}}_sim/)
               UC sim     control {{uc.ControlUrl}} · front ends {{string.Join(", ", uc.FrontEndUrls)}}
               data       {{Path.GetFullPath(settings.DataFolder)}}
@@ -95,11 +106,12 @@ public static class SandboxMode
               UC phone call:       curl -k -X POST {{uc.ControlUrl}}users/{{first.UcUserId}}/call -H 'content-type: application/json' -d '{"active":true}'
               Teams presence:      curl -k {{graph.BaseUrl}}_sim/users | head -c 600
               UC users:            curl -k {{uc.ControlUrl}}users
-              Health:              curl http://127.0.0.1:9110/healthz
+              Health:              curl http://127.0.0.1:{{ports.Admin}}/healthz
             Each sync decision is logged below as 'sync-decision user=… teams=… ucStatus=… rule=…'.
 
             """);
 
+        settings.OnReady?.Invoke(new Running(graph, uc, tenant, users));
         try
         {
             await Task.Delay(Timeout.Infinite, stopping);

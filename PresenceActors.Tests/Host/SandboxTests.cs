@@ -1,0 +1,40 @@
+using PresenceActors.Host.Sandbox;
+using PresenceActors.Simulators.Graph;
+using PresenceActors.Tests.Support;
+using Xunit;
+
+namespace PresenceActors.Tests.Host;
+
+/// <summary>The README's run command: the sandbox starts, registers its demo users and syncs a Teams call.</summary>
+public class SandboxTests
+{
+    [Fact]
+    public async Task Sandbox_starts_with_demo_users_and_mirrors_a_teams_call_to_uc()
+    {
+        var data = Path.Combine(Path.GetTempPath(), $"presence-sandbox-{Guid.NewGuid():N}");
+        var ports = new SandboxMode.Ports(Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), 0);
+        var ready = new TaskCompletionSource<SandboxMode.Running>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => SandboxMode.RunAsync(new SandboxMode.Settings(3, data, ports, ready.SetResult), stop.Token));
+        try
+        {
+            var sandbox = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(3, sandbox.Users.Count);
+            var (ucUserId, upn) = sandbox.Users[0];
+            var teams = sandbox.Graph.Tenant.FindUser(upn)!;
+            await Eventually.TrueAsync(() => sandbox.Graph.Tenant.SubscriptionsWatching(teams.Id).Count == 1, TimeSpan.FromSeconds(30), "demo user watched");
+
+            sandbox.Graph.Tenant.SetClient(teams.Id, TeamsClientState.InACall);
+            await Eventually.TrueAsync(() => sandbox.Uc.User(ucUserId)!.Status == "Busy", what: "UC Busy in the sandbox");
+            sandbox.Graph.Tenant.SetClient(teams.Id, TeamsClientState.Available);
+            await Eventually.TrueAsync(() => sandbox.Uc.User(ucUserId)!.Status == "Available", what: "UC restored in the sandbox");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+}
