@@ -1,35 +1,81 @@
+using System.CommandLine;
+using PresenceActors.Host;
+using PresenceActors.Host.Configuration;
 using PresenceActors.Host.Sandbox;
 
-// dotnet run --project PresenceActors.Host -- sandbox [--users N] [--data DIR]
-var verb = args.FirstOrDefault() ?? "sandbox";
-if (verb != "sandbox")
-{
-    Console.Error.WriteLine($"Unknown command '{verb}'. Usage: PresenceActors.Host sandbox [--users N] [--data DIR]");
-    return 2;
-}
+var configOption = new Option<FileInfo?>("--config") { Description = "the UC Graph Connector's application.properties (as the seed has it)" };
 
-string? Option(string name)
+var users = new Option<int>("--users") { Description = "demo users", DefaultValueFactory = _ => 20 };
+users.Validators.Add(r =>
 {
-    var i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-}
-
-var usersText = Option("--users") ?? "20";
-if (!int.TryParse(usersText, out var users) || users is < 1 or > 100_000)
-{
-    Console.Error.WriteLine($"--users must be a whole number from 1 to 100000, not '{usersText}'.");
-    return 2;
-}
-
-using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stop.Cancel();
-};
-using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
-{
-    context.Cancel = true;
-    stop.Cancel();
+    if (r.GetValueOrDefault<int>() is < 1 or > 100_000)
+        r.AddError("--users must be a whole number from 1 to 100000.");
 });
-return await SandboxMode.RunAsync(new SandboxMode.Settings(users, Option("--data") ?? Path.Combine("data", "sandbox")), stop.Token);
+var data = new Option<string>("--data") { Description = "folder of the sandbox's SQLite file and keys", DefaultValueFactory = _ => Path.Combine("data", "sandbox") };
+var sandbox = new Command("sandbox", "the service, both simulators and demo users in one process on 127.0.0.1") { users, data };
+sandbox.SetAction((parse, stopping) => SandboxMode.RunAsync(new SandboxMode.Settings(parse.GetValue(users), parse.GetValue(data)!), stopping));
+
+var run = new Command("run", "run one node of the service with the given configuration") { configOption };
+run.SetAction(async (parse, stopping) =>
+{
+    var options = LoadOrReport(parse.GetValue(configOption));
+    if (options is null)
+        return 2;
+    await using var app = PresenceService.Build(options);
+    await app.RunAsync(stopping);
+    return 0;
+});
+
+var show = new Command("show", "print the effective configuration, secrets replaced by ********") { configOption };
+show.SetAction(parse =>
+{
+    foreach (var (key, value) in PresenceConfiguration.Show(Configuration(parse.GetValue(configOption), out _)))
+        Console.WriteLine($"{key} = {value}");
+    return 0;
+});
+var check = new Command("check", "check the configuration; one line per problem, naming the key") { configOption };
+check.SetAction(parse =>
+{
+    if (LoadOrReport(parse.GetValue(configOption)) is null)
+        return 2;
+    Console.WriteLine("configuration is valid");
+    return 0;
+});
+var config = new Command("config", "inspect the configuration") { show, check };
+
+var root = new RootCommand("PresenceActors: keeps Microsoft Teams and OpenScape UC presence in step") { sandbox, run, config };
+return await root.Parse(args.Length == 0 ? ["sandbox"] : args).InvokeAsync();
+
+static IConfiguration Configuration(FileInfo? file, out List<string> problems)
+{
+    problems = [];
+    var builder = new ConfigurationBuilder().AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+    if (file is not null)
+    {
+        if (!file.Exists)
+        {
+            problems.Add($"--config: file '{file.FullName}' does not exist.");
+        }
+        else
+        {
+            var properties = PropertiesFile.Parse(File.ReadAllText(file.FullName), out var syntax);
+            builder.AddInMemoryCollection(properties.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value)));
+            problems.AddRange(syntax.Select(line => $"{file.Name}: {line}"));
+        }
+    }
+
+    return builder.AddEnvironmentVariables().Build();
+}
+
+static PresenceServiceOptions? LoadOrReport(FileInfo? file)
+{
+    var configuration = Configuration(file, out var fileProblems);
+    var options = PresenceConfiguration.Load(configuration, out var problems);
+    problems.InsertRange(0, fileProblems);
+    if (problems.Count == 0 && options is not null)
+        return options;
+    Console.Error.WriteLine($"The configuration has {problems.Count} problem(s):");
+    foreach (var problem in problems)
+        Console.Error.WriteLine($"  - {problem}");
+    return null;
+}

@@ -48,7 +48,9 @@ public class SubscriptionPoolTests : IAsyncLifetime
 
         var status = await _loop.PoolStatusAsync();
         Assert.Equal((2000, 0), (status.WatchedUsers, status.UnwatchedUsers));
-        Assert.All(status.Accounts, a => Assert.Equal(a.Users, a.SubscribedUsers));
+        // The pool journals each account's new subscription a moment after Graph made it.
+        await Eventually.TrueAsync(async () => (await _loop.PoolStatusAsync()).Accounts.All(a => a.Users == a.SubscribedUsers && a.SubscriptionId is not null),
+            what: "the pool knows every account's subscription");
     }
 
     [Fact]

@@ -1,0 +1,316 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Configuration;
+using PresenceActors.Cluster;
+using PresenceActors.Graph;
+using PresenceActors.Persistence;
+using PresenceActors.Presence;
+using PresenceActors.UcFrontEnd;
+using PresenceActors.Users;
+using PresenceActors.Webhooks;
+
+namespace PresenceActors.Host.Configuration;
+
+/// <summary>
+/// Turns configuration (the seed's application.properties keys, appsettings.json, environment variables) into
+/// <see cref="PresenceServiceOptions"/>, with one message per problem that names the key. Secrets are never echoed.
+/// </summary>
+public static class PresenceConfiguration
+{
+    /// <summary>Every key read, with its default; the operator guide lists the same (a test keeps them in step).</summary>
+    public static readonly IReadOnlyList<(string Key, string Default, bool Secret, string Meaning)> Keys =
+    [
+        ("azure.activedirectory.tenantId", "(required)", false, "Entra ID tenant id"),
+        ("azure.activedirectory.clientId", "(required)", false, "application (client) id; also our setPresence session id"),
+        ("azure.activedirectory.clientSecret", "(required)", true, "application client secret (its value, not its id)"),
+        ("azure.activedirectory.technical.user.username", "", false, "first technical user (owns a presence subscription for up to 650 users)"),
+        ("azure.activedirectory.technical.user.password", "", true, "its password"),
+        ("azure.activedirectory.technical.users[N].username", "", false, "more technical users, N = 0, 1, 2, …"),
+        ("azure.activedirectory.technical.users[N].password", "", true, "their passwords"),
+        ("webhook.receiver", "(required)", false, "public https URL Graph posts notifications to, ending in /graph/listen"),
+        ("webhook.listener.http.url", "(required)", false, "UC front-end URL(s), comma-separated, tried in order"),
+        ("presence.api.key", "data/internal-api.key (made once)", true, "bearer key the UC back end sends to the internal API"),
+        ("presence.graph.authorityHost", "https://login.microsoftonline.com/", false, "Entra ID authority host"),
+        ("presence.graph.baseUrl", "https://graph.microsoft.com/v1.0/", false, "Microsoft Graph base URL"),
+        ("presence.graph.openIdConfiguration", "https://login.microsoftonline.com/common/.well-known/openid-configuration", false, "where validationTokens' keys are published"),
+        ("presence.tls.trustedCertificates", "", false, "extra PEM files trusted for Graph, Entra and the UC front ends (simulators only)"),
+        ("presence.webhook.port", "8443", false, "public webhook port"),
+        ("presence.webhook.certificate", "data/listener-tls.pfx (self-signed, made once)", false, "PFX file of the webhook's TLS certificate (behind HAProxy, which presents the public one)"),
+        ("presence.webhook.certificatePassword", "", true, "its password"),
+        ("presence.api.port", "10443", false, "internal API port (GraphConnectorURL)"),
+        ("presence.api.certificate", "the webhook certificate", false, "PFX file of the internal API's TLS certificate"),
+        ("presence.api.certificatePassword", "", true, "its password"),
+        ("presence.admin.port", "9110", false, "admin and health port, loopback only"),
+        ("presence.encryption.certificate", "data/encryption.pfx (made once)", false, "PFX file notifications are encrypted for"),
+        ("presence.clientState.key", "data/client-state.key (made once)", true, "base64 key (32+ bytes) of the clientState HMAC; the same on every node"),
+        ("presence.persistence.provider", "Sqlite", false, "Sqlite or PostgreSql"),
+        ("presence.persistence.connectionString", "data/presence.db", true, "SQLite file or Npgsql connection string"),
+        ("presence.cluster.hostname", "127.0.0.1", false, "address Akka remoting binds to"),
+        ("presence.cluster.publicHostname", "the hostname", false, "address other nodes reach this one at"),
+        ("presence.cluster.port", "4053", false, "Akka remoting port"),
+        ("presence.cluster.seedNodes", "", false, "akka.tcp://presence@host:4053, comma-separated; empty: a single node"),
+        ("presence.session.ttl", "00:05:00", false, "setPresence expirationDuration (5 min to 4 h)"),
+        ("presence.session.refresh", "00:04:00", false, "keep-alive interval of our session during a UC call"),
+        ("presence.callActivities", "InACall,InAConferenceCall", false, "Teams activities that count as a call"),
+        ("presence.dataFolder", "data", false, "where generated keys, certificates and the SQLite file live"),
+    ];
+
+    public static IReadOnlySet<string> SecretKeys { get; } =
+        Keys.Where(k => k.Secret).Select(k => k.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Reads one key in the seed's dotted form, or in .NET's colon form (environment variables: a__b__c).</summary>
+    public static string? Get(IConfiguration configuration, string key)
+    {
+        var value = configuration[key] ?? configuration[key.Replace('.', ':')];
+        return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+    }
+
+    public static PresenceServiceOptions? Load(IConfiguration configuration, out List<string> problems)
+    {
+        var found = new List<string>();
+        string? Required(string key, string hint)
+        {
+            var value = Get(configuration, key);
+            if (value is null)
+                found.Add($"{key} is missing: {hint}.");
+            return value;
+        }
+
+        T Parse<T>(string key, T fallback, Func<string, T?> parse, string expected) where T : struct
+        {
+            var text = Get(configuration, key);
+            if (text is null)
+                return fallback;
+            if (parse(text) is { } value)
+                return value;
+            found.Add($"{key} = '{text}' is not {expected}.");
+            return fallback;
+        }
+
+        Uri? HttpsUrl(string key, string? text)
+        {
+            if (text is null)
+                return null;
+            if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps)
+                return uri;
+            found.Add($"{key} = '{text}' is not an https URL.");
+            return null;
+        }
+
+        var tenantId = Required("azure.activedirectory.tenantId", "set the Entra ID tenant id (Azure portal → Entra ID → Overview)");
+        var clientId = Required("azure.activedirectory.clientId", "set the application (client) id of the app registration");
+        if (clientId is not null && !Guid.TryParse(clientId, out _))
+            found.Add($"azure.activedirectory.clientId = '{clientId}' is not a GUID (the application id, e.g. 5f1c1b0e-…).");
+        var clientSecret = Required("azure.activedirectory.clientSecret", "create a client secret under Certificates & secrets and put its value here");
+        var receiver = HttpsUrl("webhook.receiver", Required("webhook.receiver", "set the public https URL Graph reaches, e.g. https://facade.example.com:8443/graph/listen"));
+        var frontEndText = Required("webhook.listener.http.url", "set the UC front-end URL(s), e.g. https://fe1:8443/owc-servlets/user/graph/notifications");
+        var frontEnds = frontEndText?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(u => HttpsUrl("webhook.listener.http.url", u)).OfType<Uri>().ToList() ?? [];
+        var apiKey = Get(configuration, "presence.api.key");
+        if (apiKey is { Length: < 16 })
+            found.Add("presence.api.key is shorter than 16 characters: use a long random key.");
+
+        var accounts = new List<TechnicalAccountCredentials>();
+        void Account(string prefix)
+        {
+            var user = Get(configuration, $"{prefix}.username");
+            var password = Get(configuration, $"{prefix}.password");
+            if (user is null && password is null)
+                return;
+            if (user is null)
+                found.Add($"{prefix}.username is missing while {prefix}.password is set.");
+            else if (password is null)
+                found.Add($"{prefix}.password is missing for technical user {user}.");
+            else
+                accounts.Add(new TechnicalAccountCredentials(user, password));
+        }
+
+        Account("azure.activedirectory.technical.user");
+        for (var n = 0; n < 1000; n++)
+        {
+            if (Get(configuration, $"azure.activedirectory.technical.users[{n}].username") is null
+                && Get(configuration, $"azure.activedirectory.technical.users[{n}].password") is null
+                && Get(configuration, $"azure.activedirectory.technical.users:{n}:username") is null)
+                break;
+            Account($"azure.activedirectory.technical.users[{n}]");
+        }
+
+        if (accounts.Count == 0)
+            found.Add("azure.activedirectory.technical.user.username/password is missing: at least one technical user must own a presence subscription (650 users each).");
+        foreach (var duplicate in accounts.GroupBy(a => a.Username, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+            found.Add($"technical user {duplicate.Key} is configured more than once.");
+
+        var trusted = new List<X509Certificate2>();
+        foreach (var file in (Get(configuration, "presence.tls.trustedCertificates") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (File.Exists(file))
+                trusted.Add(X509CertificateLoader.LoadCertificateFromFile(file));
+            else
+                found.Add($"presence.tls.trustedCertificates: file '{file}' does not exist.");
+        }
+
+        var dataFolder = Get(configuration, "presence.dataFolder") ?? "data";
+        X509Certificate2? Pfx(string key, string passwordKey, bool required)
+        {
+            var file = Get(configuration, key);
+            if (file is null)
+            {
+                if (required)
+                    found.Add($"{key} is missing: give the PFX file of the TLS certificate (publicly trusted: Graph checks it).");
+                return null;
+            }
+
+            if (!File.Exists(file))
+            {
+                found.Add($"{key}: file '{file}' does not exist.");
+                return null;
+            }
+
+            try
+            {
+                return X509CertificateLoader.LoadPkcs12FromFile(file, Get(configuration, passwordKey));
+            }
+            catch (CryptographicException e)
+            {
+                found.Add($"{key}: '{file}' cannot be read ({e.Message}); check {passwordKey}.");
+                return null;
+            }
+        }
+
+        var webhookCertificate = Pfx("presence.webhook.certificate", "presence.webhook.certificatePassword", required: false);
+        var apiCertificate = Pfx("presence.api.certificate", "presence.api.certificatePassword", required: false) ?? webhookCertificate;
+
+        var ttl = Parse("presence.session.ttl", TimeSpan.FromMinutes(5), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:05:00");
+        var refresh = Parse("presence.session.refresh", TimeSpan.FromMinutes(4), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:04:00");
+        if (ttl < TimeSpan.FromMinutes(5) || ttl > TimeSpan.FromHours(4))
+            found.Add($"presence.session.ttl = {ttl} is outside what Graph accepts (00:05:00 to 04:00:00).");
+        if (refresh >= ttl || refresh <= TimeSpan.Zero)
+            found.Add($"presence.session.refresh = {refresh} must be positive and shorter than presence.session.ttl ({ttl}).");
+        var callActivities = (Get(configuration, "presence.callActivities") ?? "InACall,InAConferenceCall")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TeamsActivity.Parse).ToList();
+        foreach (var unknown in callActivities.Where(a => !a.IsDocumented))
+            found.Add($"presence.callActivities: '{unknown}' is not a documented Teams activity.");
+
+        var provider = Parse("presence.persistence.provider", PersistenceProvider.Sqlite,
+            t => Enum.TryParse<PersistenceProvider>(t, true, out var p) ? p : null, "Sqlite or PostgreSql");
+        var connection = Get(configuration, "presence.persistence.connectionString");
+        if (provider == PersistenceProvider.PostgreSql && connection is null)
+            found.Add("presence.persistence.connectionString is missing: PostgreSql needs an Npgsql connection string.");
+        var seeds = (Get(configuration, "presence.cluster.seedNodes") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        foreach (var seed in seeds.Where(s => !s.StartsWith("akka.tcp://presence@", StringComparison.Ordinal)))
+            found.Add($"presence.cluster.seedNodes: '{seed}' must look like akka.tcp://presence@host:4053.");
+
+        int Port(string key, int fallback) => Parse(key, fallback, t => int.TryParse(t, out var p) && p is > 0 and < 65536 ? p : null, "a port from 1 to 65535");
+        var webhookPort = Port("presence.webhook.port", 8443);
+        var apiPort = Port("presence.api.port", 10443);
+        var adminPort = Port("presence.admin.port", 9110);
+        var remotingPort = Port("presence.cluster.port", 4053);
+        Uri Url(string key, string fallback) => HttpsUrl(key, Get(configuration, key) ?? fallback) ?? new Uri(fallback);
+        var authority = Url("presence.graph.authorityHost", "https://login.microsoftonline.com/");
+        var graphBase = Url("presence.graph.baseUrl", "https://graph.microsoft.com/v1.0/");
+        var openId = Url("presence.graph.openIdConfiguration", "https://login.microsoftonline.com/common/.well-known/openid-configuration");
+
+        byte[]? clientStateKey = null;
+        if (Get(configuration, "presence.clientState.key") is { } keyText)
+        {
+            try
+            {
+                clientStateKey = Convert.FromBase64String(keyText);
+                if (clientStateKey.Length < 32)
+                    found.Add("presence.clientState.key must decode to at least 32 bytes.");
+            }
+            catch (FormatException)
+            {
+                found.Add("presence.clientState.key is not base64.");
+            }
+        }
+        else if (seeds.Count > 0)
+        {
+            found.Add("presence.clientState.key is missing: in a cluster every node needs the same key (32+ random bytes, base64).");
+        }
+
+        problems = found;
+        if (found.Count > 0)
+            return null;
+
+        Directory.CreateDirectory(dataFolder);
+        clientStateKey ??= LoadOrCreateKey(Path.Combine(dataFolder, "client-state.key"));
+        // The seed's file has neither: made once and kept, so that a seed file loads unchanged (the operator is told where).
+        apiKey ??= Convert.ToBase64String(LoadOrCreateKey(Path.Combine(dataFolder, "internal-api.key")));
+        webhookCertificate ??= EncryptionCertificates.LoadOrCreate(Path.Combine(dataFolder, "listener-tls.pfx"));
+        apiCertificate ??= webhookCertificate;
+        var encryption = EncryptionCertificates.LoadOrCreate(Get(configuration, "presence.encryption.certificate") ?? Path.Combine(dataFolder, "encryption.pfx"));
+        return new PresenceServiceOptions
+        {
+            Node = new PresenceNodeOptions
+            {
+                Cluster = new PresenceClusterOptions
+                {
+                    Hostname = Get(configuration, "presence.cluster.hostname") ?? "127.0.0.1",
+                    PublicHostname = Get(configuration, "presence.cluster.publicHostname"),
+                    Port = remotingPort,
+                    SeedNodes = seeds,
+                },
+                Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = connection ?? Path.Combine(dataFolder, "presence.db") },
+                Users = new UserPresenceOptions
+                {
+                    Rules = PresenceSettings.Default with { SessionTtl = ttl, SessionRefresh = refresh, CallActivities = [.. callActivities] },
+                },
+            },
+            Graph = new GraphOptions
+            {
+                TenantId = tenantId!, ClientId = clientId!, ClientSecret = clientSecret!, AuthorityHost = authority, GraphBaseUrl = graphBase,
+                TechnicalAccounts = accounts, TrustedCertificates = trusted,
+            },
+            FrontEnds = new UcFrontEndOptions { Urls = frontEnds, TrustedCertificates = trusted },
+            WebhookReceiver = receiver!,
+            Webhook = new ListenerOptions { Address = IPAddress.Any, Port = webhookPort, Certificate = webhookCertificate },
+            InternalApi = new ListenerOptions { Address = IPAddress.Any, Port = apiPort, Certificate = apiCertificate },
+            Admin = new ListenerOptions { Address = IPAddress.Loopback, Port = adminPort },
+            InternalApiKey = apiKey!,
+            ClientStateKey = clientStateKey,
+            EncryptionCertificate = encryption,
+            OpenIdConfiguration = openId,
+        };
+    }
+
+    /// <summary>The effective configuration with every secret replaced, for `config show`.</summary>
+    public static IReadOnlyList<(string Key, string Value)> Show(IConfiguration configuration)
+    {
+        var shown = new List<(string, string)>();
+        foreach (var (key, fallback, secret, _) in Keys)
+        {
+            if (key.Contains("[N]"))
+            {
+                for (var n = 0; n < 1000; n++)
+                {
+                    var concrete = key.Replace("[N]", $"[{n}]");
+                    var value = Get(configuration, concrete);
+                    if (value is null && n > 0)
+                        break;
+                    if (value is not null)
+                        shown.Add((concrete, secret ? "********" : value));
+                }
+
+                continue;
+            }
+
+            var current = Get(configuration, key);
+            shown.Add((key, current is null ? $"(default) {fallback}" : secret ? "********" : current));
+        }
+
+        return shown;
+    }
+
+    private static byte[] LoadOrCreateKey(string path)
+    {
+        if (File.Exists(path))
+            return Convert.FromBase64String(File.ReadAllText(path).Trim());
+        var key = RandomNumberGenerator.GetBytes(32);
+        File.WriteAllText(path, Convert.ToBase64String(key));
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return key;
+    }
+}
