@@ -112,12 +112,14 @@ public static class PresenceConfiguration
             found.Add("presence.api.key is shorter than 16 characters: use a long random key.");
 
         var accounts = new List<TechnicalAccountCredentials>();
+        var halfConfigured = false;
         void Account(string prefix)
         {
             var user = Get(configuration, $"{prefix}.username");
             var password = Get(configuration, $"{prefix}.password");
             if (user is null && password is null)
                 return;
+            halfConfigured |= user is null || password is null;
             if (user is null)
                 found.Add($"{prefix}.username is missing while {prefix}.password is set.");
             else if (password is null)
@@ -136,7 +138,7 @@ public static class PresenceConfiguration
             Account($"azure.activedirectory.technical.users[{n}]");
         }
 
-        if (accounts.Count == 0)
+        if (accounts.Count == 0 && !halfConfigured)
             found.Add("azure.activedirectory.technical.user.username/password is missing: at least one technical user must own a presence subscription (650 users each).");
         foreach (var duplicate in accounts.GroupBy(a => a.Username, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
             found.Add($"technical user {duplicate.Key} is configured more than once.");
@@ -185,7 +187,7 @@ public static class PresenceConfiguration
         var refresh = Parse("presence.session.refresh", TimeSpan.FromMinutes(4), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:04:00");
         if (ttl < TimeSpan.FromMinutes(5) || ttl > TimeSpan.FromHours(4))
             found.Add($"presence.session.ttl = {ttl} is outside what Graph accepts (00:05:00 to 04:00:00).");
-        if (refresh >= ttl || refresh <= TimeSpan.Zero)
+        else if (refresh >= ttl || refresh <= TimeSpan.Zero)
             found.Add($"presence.session.refresh = {refresh} must be positive and shorter than presence.session.ttl ({ttl}).");
         var callActivities = (Get(configuration, "presence.callActivities") ?? "InACall,InAConferenceCall")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TeamsActivity.Parse).ToList();

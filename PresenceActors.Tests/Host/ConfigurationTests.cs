@@ -1,0 +1,139 @@
+using Microsoft.Extensions.Configuration;
+using PresenceActors.Host.Configuration;
+using Xunit;
+
+namespace PresenceActors.Tests.Host;
+
+/// <summary>The seed's application.properties, read as operators have it, and checked key by key.</summary>
+public class ConfigurationTests : IDisposable
+{
+    /// <summary>The manual's example (section 3.14.2), placeholders filled in, wiki link markup and all.</summary>
+    private const string SeedExample = """
+        # /opt/uc-graph-connector/application.properties
+        azure.activedirectory.clientId = 5f1c1b0e-5e8f-4a4e-9d2b-0c7a4d1e2f30
+        azure.activedirectory.tenantId = 8d2a6c8e-4d1f-4c2e-9f3a-5b7e1c0d2a11
+        azure.activedirectory.clientSecret = Qx8~s3cr3t.value-from-the-portal
+        azure.activedirectory.technical.user.username = presence-tech1@contoso.com
+        azure.activedirectory.technical.user.password = Technical-P4ssword!
+        webhook.receiver = [https://facade.contoso.com:8443/graph/listen|https://facade.contoso.com:8443/graph/listen]]
+        webhook.listener.http.url = [https://fe1.contoso.com:8443/owc-servlets/user/graph/notifications|https://fe1.contoso.com:8443/owc-servlets/user/graph/notifications]],[https://fe2.contoso.local:8443/owc-servlets/user/graph/notifications|https://fe2.contoso.local:8443/owc-servlets/user/graph/notifications]]
+        """;
+
+    private readonly string _data = Path.Combine(Path.GetTempPath(), $"presence-config-{Guid.NewGuid():N}");
+
+    private IConfiguration Configuration(string properties, params (string Key, string? Value)[] overrides)
+    {
+        var parsed = PropertiesFile.Parse(properties, out var syntax);
+        Assert.Empty(syntax);
+        return new ConfigurationBuilder()
+            .AddInMemoryCollection(parsed.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value)))
+            .AddInMemoryCollection([KeyValuePair.Create("presence.dataFolder", (string?)_data), .. overrides.Select(o => KeyValuePair.Create(o.Key, o.Value))])
+            .Build();
+    }
+
+    [Fact]
+    public void Seed_example_loads_unchanged()
+    {
+        var options = PresenceConfiguration.Load(Configuration(SeedExample), out var problems);
+
+        Assert.Empty(problems);
+        Assert.NotNull(options);
+        Assert.Equal("5f1c1b0e-5e8f-4a4e-9d2b-0c7a4d1e2f30", options.Graph.ClientId);
+        Assert.Equal(new Uri("https://facade.contoso.com:8443/graph/listen"), options.WebhookReceiver);
+        Assert.Equal(new Uri("https://facade.contoso.com:8443/graph/lifecycle"), options.LifecycleUrl);
+        Assert.Equal(["fe1.contoso.com", "fe2.contoso.local"], options.FrontEnds.Urls.Select(u => u.Host));
+        Assert.Equal("presence-tech1@contoso.com", Assert.Single(options.Graph.TechnicalAccounts).Username);
+        Assert.True(options.EncryptionCertificate.HasPrivateKey);
+        Assert.Equal(32, options.ClientStateKey.Length);
+    }
+
+    [Fact]
+    public void More_technical_users_come_from_indexed_keys()
+    {
+        var options = PresenceConfiguration.Load(Configuration(SeedExample + """
+
+            azure.activedirectory.technical.users[0].username = presence-tech2@contoso.com
+            azure.activedirectory.technical.users[0].password = Second-P4ss
+            azure.activedirectory.technical.users[1].username = presence-tech3@contoso.com
+            azure.activedirectory.technical.users[1].password = Third-P4ss
+            """), out var problems);
+        Assert.Empty(problems);
+        Assert.Equal(3, options!.Graph.TechnicalAccounts.Count);
+    }
+
+    [Theory]
+    [InlineData("azure.activedirectory.tenantId")]
+    [InlineData("azure.activedirectory.clientId")]
+    [InlineData("azure.activedirectory.clientSecret")]
+    [InlineData("webhook.receiver")]
+    [InlineData("webhook.listener.http.url")]
+    [InlineData("azure.activedirectory.technical.user.username")]
+    [InlineData("azure.activedirectory.technical.user.password")]
+    public void Each_missing_key_gives_one_message_naming_it(string key)
+    {
+        var without = string.Join('\n', SeedExample.Split('\n').Where(line => !line.TrimStart().StartsWith(key + " ")));
+        var options = PresenceConfiguration.Load(Configuration(without), out var problems);
+        Assert.Null(options);
+        var problem = Assert.Single(problems);
+        Assert.Contains(key.Replace(".username", "").Replace(".password", ""), problem);
+    }
+
+    [Theory]
+    [InlineData("azure.activedirectory.clientId", "not-a-guid")]
+    [InlineData("webhook.receiver", "http://facade:8443/graph/listen")]
+    [InlineData("presence.session.ttl", "00:04:00")]
+    [InlineData("presence.webhook.port", "99999")]
+    [InlineData("presence.persistence.provider", "Oracle")]
+    [InlineData("presence.callActivities", "InACall,OnThePhone")]
+    [InlineData("presence.cluster.seedNodes", "node1:4053")]
+    public void Each_invalid_value_gives_one_message_naming_its_key(string key, string value)
+    {
+        var options = PresenceConfiguration.Load(Configuration(SeedExample, (key, value)), out var problems);
+        Assert.Null(options);
+        Assert.Contains(problems, p => p.Contains(key));
+        Assert.Single(problems, p => p.Contains(key));
+    }
+
+    [Fact]
+    public void Config_show_never_prints_a_secret()
+    {
+        var configuration = Configuration(SeedExample, ("presence.api.key", "a-very-long-internal-api-key-0123"));
+        var shown = PresenceConfiguration.Show(configuration);
+        var text = string.Join('\n', shown.Select(s => $"{s.Key} = {s.Value}"));
+
+        foreach (var secret in new[] { "Qx8~s3cr3t.value-from-the-portal", "Technical-P4ssword!", "a-very-long-internal-api-key-0123" })
+            Assert.DoesNotContain(secret, text);
+        Assert.Contains("azure.activedirectory.clientSecret = ********", text);
+        Assert.Contains("azure.activedirectory.clientId = 5f1c1b0e-5e8f-4a4e-9d2b-0c7a4d1e2f30", text);
+    }
+
+    [Fact]
+    public void Properties_syntax_follows_java_properties()
+    {
+        var parsed = PropertiesFile.Parse("""
+            ! a comment
+            a.b = one
+            c.d: two
+            e.f   three
+            long.value = first,\
+                second
+            escaped = tab\tand\u00e9
+            = a value without a key
+            spaced key value
+            """, out var problems);
+        Assert.Equal("one", parsed["a.b"]);
+        Assert.Equal("two", parsed["c.d"]);
+        Assert.Equal("three", parsed["e.f"]);
+        Assert.Equal("first,second", parsed["long.value"]);
+        Assert.Equal("tab\tandé", parsed["escaped"]);
+        Assert.Equal("key value", parsed["spaced"]); // as Java reads it: whitespace separates key and value
+        Assert.Single(problems);
+        Assert.Contains("line 8", problems[0]); // the continuation counts as two lines
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_data))
+            Directory.Delete(_data, recursive: true);
+    }
+}
