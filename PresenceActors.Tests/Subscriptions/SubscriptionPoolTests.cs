@@ -78,6 +78,24 @@ public class SubscriptionPoolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Removing_an_account_drains_it_first_and_its_users_move()
+    {
+        var users = MakeUsers(1200, "drain");
+        Watch(users);
+        await Eventually.TrueAsync(() => AllWatched(users), TimeSpan.FromSeconds(60), "watched");
+        var leaving = (await _loop.PoolStatusAsync()).Accounts.First(a => a.Users > 0).Account;
+        var leavingId = Tenant.FindUser(leaving)!.Id;
+
+        var result = await _loop.Pool.Ask<CommandResult>(new RemoveAccount(leaving), TimeSpan.FromSeconds(10));
+        Assert.True(result.Ok, result.Message);
+
+        await Eventually.TrueAsync(async () => (await _loop.PoolStatusAsync()).Accounts.All(a => a.Account != leaving), TimeSpan.FromSeconds(60), "account removed after draining");
+        await Eventually.TrueAsync(() => AllWatched(users), TimeSpan.FromSeconds(60), "every user watched by the remaining accounts");
+        Assert.DoesNotContain(Tenant.ListSubscriptions(), s => s.CreatorId == leavingId);
+        AssertOneSubscriptionPerAccountWithin650();
+    }
+
+    [Fact]
     public async Task Silently_lost_subscription_is_recreated_and_the_change_in_the_gap_is_caught_by_reconciliation()
     {
         var users = MakeUsers(20, "lost");

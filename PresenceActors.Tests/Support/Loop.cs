@@ -66,7 +66,7 @@ internal sealed class Loop : IAsyncDisposable
     public Uri WebhookUrl => new($"https://127.0.0.1:{Ports.Webhook}/graph/listen");
 
     public static async Task<Loop> StartAsync(int technicalAccounts = 1, bool rateLimits = true,
-        Func<PresenceServiceOptions, PresenceServiceOptions>? adjust = null, TimeProvider? graphClock = null)
+        Func<PresenceServiceOptions, PresenceServiceOptions>? adjust = null, TimeProvider? graphClock = null, ILoggerProvider? captureLogs = null)
     {
         var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions { RateLimits = rateLimits, Clock = graphClock ?? TimeProvider.System });
         graph.Tenant.AddApplication(ClientId, ClientSecret);
@@ -111,7 +111,12 @@ internal sealed class Loop : IAsyncDisposable
             MembershipDebounce = TimeSpan.FromMilliseconds(300),
         };
         options = adjust?.Invoke(options) ?? options;
-        var service = PresenceService.Build(options, configure: b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        var service = PresenceService.Build(options, configure: b =>
+        {
+            b.Logging.SetMinimumLevel(captureLogs is null ? LogLevel.Warning : LogLevel.Debug);
+            if (captureLogs is not null)
+                b.Logging.AddProvider(captureLogs);
+        });
         await service.StartAsync();
         var loop = new Loop(graph, uc, service, db, accounts) { Options = options };
         uc.ServiceApi = new Uri($"https://127.0.0.1:{loop.Ports.InternalApi}/");
