@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using PresenceActors.Graph;
+using PresenceActors.Host.Admin;
 using PresenceActors.Host.UcApi;
 using PresenceActors.Host.Webhooks;
 using PresenceActors.Registration;
@@ -128,6 +129,7 @@ public static class PresenceService
         });
         app.MapGraphWebhook(options.MaxWebhookBodyBytes);
         app.MapUcApi(options.InternalApiKey);
+        app.MapAdmin(options.AdminToken);
         app.MapPresenceHealth();
         return app;
     }

@@ -35,6 +35,9 @@ public sealed record PresenceServiceOptions
 
     public ListenerOptions Admin { get; init; } = new() { Port = 9110 };
 
+    /// <summary>Bearer token the CLI sends to the admin endpoint; null: loopback alone protects it.</summary>
+    public string? AdminToken { get; init; }
+
     /// <summary>Bearer key the UC back end sends to the internal API.</summary>
     public required string InternalApiKey { get; init; }
 

@@ -43,7 +43,7 @@ check.SetAction(parse =>
 });
 var config = new Command("config", "inspect the configuration") { show, check };
 
-var root = new RootCommand("PresenceActors: keeps Microsoft Teams and OpenScape UC presence in step") { sandbox, run, config };
+var root = new RootCommand("PresenceActors: keeps Microsoft Teams and OpenScape UC presence in step") { sandbox, run, config, PresenceActors.Host.Admin.Ctl.Build(Console.Out) };
 return await root.Parse(args.Length == 0 ? ["sandbox"] : args).InvokeAsync();
 
 static IConfiguration Configuration(FileInfo? file, out List<string> problems)

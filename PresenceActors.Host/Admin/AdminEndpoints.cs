@@ -1,0 +1,96 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using PresenceActors.Graph;
+using PresenceActors.Host.UcApi;
+using PresenceActors.Registration;
+using PresenceActors.Subscriptions;
+using PresenceActors.Users;
+
+namespace PresenceActors.Host.Admin;
+
+/// <summary>
+/// The admin surface the pbm-style CLI talks to (DESIGN section 4): cluster, sharding and presence. Loopback only, and
+/// token-protected when presence.admin.token is set.
+/// </summary>
+public static class AdminEndpoints
+{
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
+
+    public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder endpoints, string? token)
+    {
+        var expected = token is null ? null : Encoding.UTF8.GetBytes($"Bearer {token}");
+        var admin = endpoints.MapGroup("/admin").AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            if (http.Connection.RemoteIpAddress is { } remote && !IPAddress.IsLoopback(remote))
+                return UcApiEndpoints.Problem(403, "address", "The admin endpoint answers on loopback only.");
+            if (expected is not null && !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(http.Request.Headers.Authorization.ToString()), expected))
+                return UcApiEndpoints.Problem(401, "Authorization", "Send 'Authorization: Bearer <presence.admin.token>'.");
+            return await next(context);
+        });
+
+        admin.MapGet("/cluster", (ActorSystem system) =>
+        {
+            var cluster = Akka.Cluster.Cluster.Get(system);
+            var state = cluster.State;
+            return Results.Json(new
+            {
+                self = cluster.SelfAddress.ToString(),
+                leader = state.Leader?.ToString(),
+                members = state.Members.Select(m => new
+                {
+                    address = m.Address.ToString(),
+                    status = m.Status.ToString(),
+                    roles = m.Roles.ToArray(),
+                    reachable = !state.Unreachable.Contains(m),
+                }),
+            });
+        });
+        admin.MapGet("/sharding/regions", (ActorSystem system) => Results.Json(ClusterSharding.Get(system).ShardTypeNames.Order()));
+        admin.MapGet("/sharding/region-stats", async (IRequiredActor<UserPresenceRegion> users) =>
+        {
+            var stats = await users.ActorRef.Ask<ShardRegionStats>(GetShardRegionStats.Instance, AskTimeout);
+            return Results.Json(new { region = UserPresenceSetup.RegionName, shards = stats.Stats.OrderBy(s => s.Key).ToDictionary(s => s.Key, s => s.Value) });
+        });
+        admin.MapGet("/presence/users/{user}", async (string user, IUserDirectory directory, IRequiredActor<UserRegistryKey> registry,
+            IRequiredActor<UserPresenceRegion> users, IRequiredActor<SubscriptionPoolKey> pool, CancellationToken cancellationToken) =>
+        {
+            // A UC user id, or a Teams user by object id, UPN or mail.
+            var mapping = (await registry.ActorRef.Ask<UserRegistryCommands.LookupResult>(new UserRegistryCommands.Lookup(user), AskTimeout)).Mapping;
+            var teamsId = mapping?.TeamsUserId;
+            if (teamsId is null)
+            {
+                var resolved = await directory.ResolveAsync(user, cancellationToken);
+                teamsId = resolved?.Id;
+                if (resolved is not null)
+                {
+                    var all = await registry.ActorRef.Ask<UserRegistryCommands.MappingList>(new UserRegistryCommands.ListMappings(), AskTimeout);
+                    mapping = all.Mappings.FirstOrDefault(m => m.TeamsUserId == resolved.Id) ?? new UserMapping("(not registered)", resolved.Id, resolved.UserPrincipalName);
+                }
+            }
+
+            if (teamsId is null || mapping is null)
+                return UcApiEndpoints.Problem(404, "user", $"No UC user or Teams user '{user}'.");
+            var view = await users.ActorRef.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(teamsId), AskTimeout);
+            var assignment = await pool.ActorRef.Ask<SubscriptionPoolCommands.Assignment>(new SubscriptionPoolCommands.GetAssignment(teamsId), AskTimeout);
+            return Results.Json(new { user = UcApiEndpoints.UserView.From(mapping, view.State), technicalAccount = assignment.Account });
+        });
+        admin.MapGet("/presence/pool", async (IRequiredActor<SubscriptionPoolKey> pool) =>
+            Results.Json(await pool.ActorRef.Ask<PoolStatus>(new SubscriptionPoolCommands.GetPoolStatus(), AskTimeout)));
+        admin.MapPost("/presence/resync", async (string? user, IRequiredActor<SubscriptionPoolKey> pool) =>
+            Results.Json(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(
+                new SubscriptionPoolCommands.Resync(user is null ? [] : [user]), AskTimeout)));
+        admin.MapPost("/accounts/{account}", async (string account, IRequiredActor<SubscriptionPoolKey> pool) =>
+            Result(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(new SubscriptionPoolCommands.AddAccount(account), AskTimeout)));
+        admin.MapDelete("/accounts/{account}", async (string account, IRequiredActor<SubscriptionPoolKey> pool) =>
+            Result(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(new SubscriptionPoolCommands.RemoveAccount(account), AskTimeout)));
+        return endpoints;
+    }
+
+    private static IResult Result(SubscriptionPoolCommands.CommandResult result) =>
+        result.Ok ? Results.Json(result) : UcApiEndpoints.Problem(409, "account", result.Message);
+}

@@ -1,0 +1,182 @@
+using System.CommandLine;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace PresenceActors.Host.Admin;
+
+/// <summary>
+/// The pbm-style command line over the admin endpoint (DESIGN section 4): `ctl cluster show`, `ctl sharding regions`,
+/// `ctl presence user &lt;id|upn&gt;`, `ctl presence pool`, `ctl presence resync`, `ctl accounts add|remove`.
+/// Plain text tables by default, the endpoint's JSON with --json.
+/// </summary>
+public static class Ctl
+{
+    public static Command Build(TextWriter output, TextWriter? errors = null)
+    {
+        var url = new Option<string>("--url") { Description = "admin endpoint", DefaultValueFactory = _ => "http://127.0.0.1:9110", Recursive = true };
+        var token = new Option<string?>("--token") { Description = "presence.admin.token, when set", Recursive = true };
+        var json = new Option<bool>("--json") { Description = "print the endpoint's JSON", Recursive = true };
+        var ctl = new Command("ctl", "inspect and steer a running node over its admin endpoint") { url, token, json };
+
+        Command Leaf(string name, string description, Func<ParseResult, (HttpMethod Method, string Path)> request, Action<JsonNode, TextWriter> table, params Symbol[] symbols)
+        {
+            var command = new Command(name, description);
+            foreach (var symbol in symbols)
+            {
+                if (symbol is Argument argument)
+                    command.Arguments.Add(argument);
+                else if (symbol is Option option)
+                    command.Options.Add(option);
+            }
+
+            command.SetAction(async (parse, cancellationToken) =>
+            {
+                var (method, path) = request(parse);
+                return await CallAsync(parse.GetValue(url)!, parse.GetValue(token), method, path, parse.GetValue(json), table, output, errors ?? Console.Error, cancellationToken);
+            });
+            return command;
+        }
+
+        var userArgument = new Argument<string>("user") { Description = "UC user id, or Teams object id, UPN or mail" };
+        var accountArgument = new Argument<string>("account") { Description = "technical user (UPN)" };
+        var resyncUser = new Option<string?>("--user") { Description = "only this Teams user (object id)" };
+
+        ctl.Subcommands.Add(new Command("cluster", "cluster membership")
+        {
+            Leaf("show", "members, status and roles", _ => (HttpMethod.Get, "/admin/cluster"), ClusterTable),
+            Leaf("leader", "the cluster leader", _ => (HttpMethod.Get, "/admin/cluster"), (n, o) => o.WriteLine(n["leader"]?.GetValue<string>() ?? "(none)")),
+        });
+        ctl.Subcommands.Add(new Command("sharding", "sharded regions")
+        {
+            Leaf("regions", "region names", _ => (HttpMethod.Get, "/admin/sharding/regions"), (n, o) => { foreach (var r in n.AsArray()) o.WriteLine(r!.GetValue<string>()); }),
+            Leaf("region-stats", "entities per shard on this node", _ => (HttpMethod.Get, "/admin/sharding/region-stats"), RegionStatsTable),
+        });
+        ctl.Subcommands.Add(new Command("presence", "users and the subscription pool")
+        {
+            Leaf("user", "both sides of one user, prior and current, flags and recent transitions",
+                p => (HttpMethod.Get, $"/admin/presence/users/{Uri.EscapeDataString(p.GetValue(userArgument)!)}"), UserTable, userArgument),
+            Leaf("pool", "technical accounts, users per account out of 650, subscriptions and health", _ => (HttpMethod.Get, "/admin/presence/pool"), PoolTable),
+            Leaf("resync", "read presence in bulk now and check every subscription",
+                p => (HttpMethod.Post, p.GetValue(resyncUser) is { } u ? $"/admin/presence/resync?user={Uri.EscapeDataString(u)}" : "/admin/presence/resync"),
+                (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), resyncUser),
+        });
+        ctl.Subcommands.Add(new Command("accounts", "technical accounts")
+        {
+            Leaf("add", "add a technical account (its password must be in every node's configuration)",
+                p => (HttpMethod.Post, $"/admin/accounts/{Uri.EscapeDataString(p.GetValue(accountArgument)!)}"), (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), accountArgument),
+            Leaf("remove", "drain and remove a technical account",
+                p => (HttpMethod.Delete, $"/admin/accounts/{Uri.EscapeDataString(p.GetValue(accountArgument)!)}"), (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), accountArgument),
+        });
+        return ctl;
+    }
+
+    private static async Task<int> CallAsync(string baseUrl, string? token, HttpMethod method, string path, bool json,
+        Action<JsonNode, TextWriter> table, TextWriter output, TextWriter errors, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(20) };
+        if (token is not null)
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(new HttpRequestMessage(method, path), cancellationToken);
+        }
+        catch (HttpRequestException e)
+        {
+            await errors.WriteLineAsync($"Cannot reach the admin endpoint at {baseUrl}: {e.Message}. Is the node running? (--url)");
+            return 3;
+        }
+
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                var detail = TryParse(body)?["detail"]?.GetValue<string>() ?? body;
+                await errors.WriteLineAsync($"{(int)response.StatusCode} {response.ReasonPhrase}: {detail}");
+                return 1;
+            }
+
+            var node = TryParse(body) ?? new JsonObject();
+            if (json)
+                output.WriteLine(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            else
+                table(node, output);
+            return 0;
+        }
+    }
+
+    private static JsonNode? TryParse(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static void ClusterTable(JsonNode node, TextWriter output)
+    {
+        var members = node["members"]!.AsArray();
+        Table(output, ["address", "status", "roles", "reachable"],
+            members.Select(m => new[] { S(m!["address"]), S(m["status"]), string.Join(",", m["roles"]!.AsArray().Select(r => S(r))), S(m["reachable"]) }));
+        output.WriteLine($"Count: {members.Count} node(s); leader {S(node["leader"])}");
+    }
+
+    private static void RegionStatsTable(JsonNode node, TextWriter output) =>
+        Table(output, ["shard", "entities"], node["shards"]!.AsObject().Select(s => new[] { s.Key, S(s.Value) }));
+
+    private static void UserTable(JsonNode node, TextWriter output)
+    {
+        var u = node["user"]!;
+        Table(output, ["", "value"],
+        [
+            ["UC user", S(u["ucUserId"])],
+            ["Teams user", $"{S(u["userPrincipalName"])} ({S(u["teamsUserId"])})"],
+            ["technical account", S(node["technicalAccount"])],
+            ["Teams presence", $"{S(u["teamsAvailability"])}/{S(u["teamsActivity"])} (sequence {S(u["teamsSequenceNumber"])})"],
+            ["UC status", $"{S(u["ucStatus"])} (prior {S(u["ucPriorStatus"])})"],
+            ["Teams call / UC call", $"{S(u["teamsCallActive"])} / {S(u["ucCallActive"])}"],
+            ["restore pending", S(u["restorePending"])],
+            ["our session until", S(u["sessionExpiresAt"])],
+            ["UC updates sent / acknowledged", $"{S(u["lastUcSequence"])} / {S(u["lastUcAcknowledged"])}"],
+        ]);
+        output.WriteLine();
+        Table(output, ["at", "rule", "what"], u["history"]!.AsArray().Select(h => new[] { S(h!["at"]), S(h["rule"]), S(h["detail"]) }));
+    }
+
+    private static void PoolTable(JsonNode node, TextWriter output)
+    {
+        Table(output, ["account", "users", "subscribed", "subscription", "expires", "health"],
+            node["accounts"]!.AsArray().Select(a => new[]
+            {
+                S(a!["account"]), $"{S(a["users"])}/{S(a["capacity"])}", S(a["subscribedUsers"]), S(a["subscriptionId"]), S(a["expiresAt"]),
+                a["healthy"]!.GetValue<bool>() ? (a["draining"]!.GetValue<bool>() ? "draining" : "ok") : $"UNHEALTHY: {S(a["problem"])}",
+            }));
+        output.WriteLine($"watched {S(node["watchedUsers"])}, unwatched {S(node["unwatchedUsers"])}");
+        var sample = node["unwatchedSample"]!.AsArray();
+        if (sample.Count > 0)
+            output.WriteLine($"unwatched (first {sample.Count}): {string.Join(", ", sample.Select(s => S(s)))}");
+    }
+
+    private static string S(JsonNode? node) => node switch
+    {
+        null => "-",
+        JsonValue v when v.TryGetValue<string>(out var s) => s,
+        _ => node.ToJsonString(),
+    };
+
+    private static void Table(TextWriter output, string[] headers, IEnumerable<string[]> rows)
+    {
+        var all = rows.ToList();
+        var widths = headers.Select((h, i) => Math.Max(h.Length, all.Count == 0 ? 0 : all.Max(r => r[i].Length))).ToArray();
+        output.WriteLine(string.Join(" | ", headers.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
+        output.WriteLine(string.Join("-+-", widths.Select(w => new string('-', w))));
+        foreach (var row in all)
+            output.WriteLine(string.Join(" | ", row.Select((c, i) => c.PadRight(widths[i]))).TrimEnd());
+    }
+}
