@@ -1,5 +1,6 @@
 using System.Net;
 using Akka.Actor;
+using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using PresenceActors.Graph;
@@ -77,7 +78,9 @@ public static class PresenceService
         };
         services.AddPresenceNode(options.Node, (akka, provider) =>
         {
-            akka.WithSubscriptionPool(provider, pool, [.. options.Graph.TechnicalAccounts.Select(a => a.Username)])
+            akka.WithActorSystemLivenessCheck()
+                .WithAkkaClusterReadinessCheck()
+                .WithSubscriptionPool(provider, pool, [.. options.Graph.TechnicalAccounts.Select(a => a.Username)])
                 .WithUserRegistry()
                 .WithActors((system, registry) =>
                 {
@@ -90,7 +93,7 @@ public static class PresenceService
             if (File.Exists(hocon))
                 akka.AddHoconFile(hocon, HoconAddMode.Append);
         });
-        services.AddHealthChecks();
+        services.AddHealthChecks().AddCheck<TechnicalAccountsHealthCheck>("technical-accounts", tags: ["ready"]);
         configure?.Invoke(builder);
 
         var app = builder.Build();

@@ -1,0 +1,39 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using PresenceActors.Tests.Support;
+using Xunit;
+
+namespace PresenceActors.Tests.Host;
+
+/// <summary>/healthz/live and /healthz/ready on the admin listener.</summary>
+public class HealthTests
+{
+    [Fact]
+    public async Task Ready_needs_the_cluster_the_journal_and_a_healthy_technical_account()
+    {
+        await using var loop = await Loop.StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{loop.Ports.Admin}") };
+        await loop.AddUsersAsync(1, prefix: "health");
+
+        var live = await http.GetAsync("/healthz/live");
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        JsonObject? ready = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            using var response = await http.GetAsync("/healthz/ready");
+            ready = await response.Content.ReadFromJsonAsync<JsonObject>();
+            return response.StatusCode == HttpStatusCode.OK;
+        }, what: "ready");
+        var checks = ready!["checks"]!.AsObject().Select(c => c.Key).ToList();
+        Assert.Contains("technical-accounts", checks);
+        Assert.Contains(checks, c => c.Contains("journal"));
+        Assert.Contains(checks, c => c.Contains("cluster"));
+
+        // With its only technical account removed, the node is not ready, and says why.
+        loop.Pool.Tell(new PresenceActors.Subscriptions.SubscriptionPoolCommands.RemoveAccount("tech1@contoso.com"), Akka.Actor.ActorRefs.NoSender);
+        await Eventually.TrueAsync(async () => (await http.GetAsync("/healthz/ready")).StatusCode == HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(30), "not ready without accounts");
+        var body = await (await http.GetAsync("/healthz/ready")).Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Contains("No technical account", body!["checks"]!["technical-accounts"]!["description"]!.GetValue<string>());
+    }
+}
