@@ -43,7 +43,14 @@ check.SetAction(parse =>
 });
 var config = new Command("config", "inspect the configuration") { show, check };
 
-var root = new RootCommand("PresenceActors: keeps Microsoft Teams and OpenScape UC presence in step") { sandbox, run, config, PresenceActors.Host.Admin.Ctl.Build(Console.Out) };
+var doctor = new Command("doctor", "check sign-in, permissions, the public webhook, the UC front ends and certificates") { configOption };
+doctor.SetAction(async (parse, stopping) =>
+{
+    var options = LoadOrReport(parse.GetValue(configOption));
+    return options is null ? 2 : await new PresenceActors.Host.Doctor.Doctor(options, Console.Out).RunAsync(stopping);
+});
+
+var root = new RootCommand("PresenceActors: keeps Microsoft Teams and OpenScape UC presence in step") { sandbox, run, config, doctor, PresenceActors.Host.Admin.Ctl.Build(Console.Out) };
 return await root.Parse(args.Length == 0 ? ["sandbox"] : args).InvokeAsync();
 
 static IConfiguration Configuration(FileInfo? file, out List<string> problems)

@@ -146,6 +146,37 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
 
     private SocketsHttpHandler Handler() => PinnedTls.Handler(_options.TrustedCertificates);
 
+    /// <summary>
+    /// Asks Entra ID for a fresh token: for the application (account null) or a technical user. Null when it works,
+    /// otherwise what is wrong and how to fix it.
+    /// </summary>
+    public async Task<string?> CheckSignInAsync(string? account, CancellationToken cancellationToken)
+    {
+        TokenCredential credential;
+        if (account is null)
+        {
+            credential = new ClientSecretCredential(_options.TenantId, _options.ClientId, _options.ClientSecret,
+                new ClientSecretCredentialOptions { AuthorityHost = _options.AuthorityHost, DisableInstanceDiscovery = IsNonPublicAuthority, Transport = Transport() });
+        }
+        else
+        {
+            var credentials = _options.TechnicalAccounts.FirstOrDefault(a => string.Equals(a.Username, account, StringComparison.OrdinalIgnoreCase));
+            if (credentials is null)
+                return $"no password is configured for technical user {account}";
+            credential = UserCredential(credentials);
+        }
+
+        try
+        {
+            await credential.GetTokenAsync(new TokenRequestContext(account is null ? GraphScopes : ["https://graph.microsoft.com/Presence.Read.All"]), cancellationToken);
+            return null;
+        }
+        catch (AuthenticationFailedException e)
+        {
+            return EntraErrors.CodeIn(e.ToString()) is { } code ? EntraErrors.Explain(code) : e.Message;
+        }
+    }
+
     // ---------- ITeamsPresencePort (application credential) ----------
 
     public async Task SetCallPresenceAsync(string userId, TimeSpan expiration, CancellationToken cancellationToken) =>
