@@ -12,8 +12,9 @@ users.Validators.Add(r =>
         r.AddError("--users must be a whole number from 1 to 100000.");
 });
 var data = new Option<string>("--data") { Description = "folder of the sandbox's SQLite file and keys", DefaultValueFactory = _ => Path.Combine("data", "sandbox") };
-var sandbox = new Command("sandbox", "the service, both simulators and demo users in one process on 127.0.0.1") { users, data };
-sandbox.SetAction((parse, stopping) => SandboxMode.RunAsync(new SandboxMode.Settings(parse.GetValue(users), parse.GetValue(data)!), stopping));
+var demo = new Option<bool>("--demo") { Description = "run the seed table's rows in both directions, print the results, exit 0 only if all are right" };
+var sandbox = new Command("sandbox", "the service, both simulators and demo users in one process on 127.0.0.1") { users, data, demo };
+sandbox.SetAction((parse, stopping) => SandboxMode.RunAsync(new SandboxMode.Settings(parse.GetValue(users), parse.GetValue(data)!, Demo: parse.GetValue(demo)), stopping));
 
 var run = new Command("run", "run one node of the service with the given configuration") { configOption };
 run.SetAction(async (parse, stopping) =>

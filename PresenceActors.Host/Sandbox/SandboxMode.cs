@@ -24,7 +24,7 @@ public static class SandboxMode
     /// <summary>What a running sandbox offers, handed to <see cref="Settings.OnReady"/>.</summary>
     public sealed record Running(GraphSimulator Graph, UcSimulator Uc, DemoTenant Tenant, IReadOnlyList<(string UcUserId, string Upn)> Users);
 
-    public sealed record Settings(int Users, string DataFolder, Ports? Listen = null, Action<Running>? OnReady = null);
+    public sealed record Settings(int Users, string DataFolder, Ports? Listen = null, Action<Running>? OnReady = null, bool Demo = false, TextWriter? Output = null);
 
     public static async Task<int> RunAsync(Settings settings, CancellationToken stopping)
     {
@@ -91,7 +91,7 @@ public static class SandboxMode
         }
 
         var first = users[0];
-        Console.WriteLine($$"""
+        (settings.Output ?? Console.Out).WriteLine($$"""
 
             PresenceActors sandbox is running (everything on 127.0.0.1; Ctrl+C stops it).
               service    webhook https://127.0.0.1:{{ports.Webhook}}/graph/listen · internal API https://127.0.0.1:{{ports.InternalApi}}/api/v1 · admin http://127.0.0.1:{{ports.Admin}}/healthz
@@ -111,7 +111,17 @@ public static class SandboxMode
 
             """);
 
-        settings.OnReady?.Invoke(new Running(graph, uc, tenant, users));
+        var running = new Running(graph, uc, tenant, users);
+        settings.OnReady?.Invoke(running);
+        if (settings.Demo)
+        {
+            foreach (var (_, upn) in users)
+                await WaitUntilWatchedAsync(graph, upn, stopping);
+            var exit = await SandboxDemo.RunAsync(running, tenant.ClientId, settings.Output ?? Console.Out, stopping);
+            await service.StopAsync(CancellationToken.None);
+            return exit;
+        }
+
         try
         {
             await Task.Delay(Timeout.Infinite, stopping);
@@ -122,5 +132,15 @@ public static class SandboxMode
 
         await service.StopAsync(CancellationToken.None);
         return 0;
+    }
+
+    private static async Task WaitUntilWatchedAsync(GraphSimulator graph, string upn, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+        var id = graph.Tenant.FindUser(upn)!.Id;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (graph.Tenant.SubscriptionsWatching(id).Count == 0 && DateTime.UtcNow < deadline && await timer.WaitForNextTickAsync(cancellationToken))
+        {
+        }
     }
 }

@@ -37,4 +37,27 @@ public class SandboxTests
             Directory.Delete(data, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Sandbox_demo_runs_every_seed_row_both_ways_and_exits_zero()
+    {
+        var data = Path.Combine(Path.GetTempPath(), $"presence-demo-{Guid.NewGuid():N}");
+        var ports = new SandboxMode.Ports(Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), 0);
+        var output = new StringWriter();
+        try
+        {
+            var exit = await SandboxMode.RunAsync(new SandboxMode.Settings(14, data, ports, Demo: true, Output: output), CancellationToken.None)
+                .WaitAsync(TimeSpan.FromMinutes(3));
+            var text = output.ToString();
+            Assert.True(exit == 0, text);
+            Assert.Contains("All 14 rows came out right.", text);
+            Assert.Equal(7, text.Split('\n').Count(l => l.StartsWith("Teams call") && l.TrimEnd().EndsWith("ok")));
+            Assert.Equal(7, text.Split('\n').Count(l => l.StartsWith("UC call") && l.TrimEnd().EndsWith("ok")));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(data, recursive: true);
+        }
+    }
 }
