@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using OpenTelemetry.Metrics;
 using PresenceActors.Graph;
 using PresenceActors.Host.Admin;
 using PresenceActors.Host.UcApi;
@@ -93,6 +94,9 @@ public static class PresenceService
             if (File.Exists(hocon))
                 akka.AddHoconFile(hocon, HoconAddMode.Append);
         });
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(PresenceMetrics.MeterName)
+            .AddPrometheusExporter());
         services.AddHealthChecks().AddCheck<TechnicalAccountsHealthCheck>("technical-accounts", tags: ["ready"]);
         configure?.Invoke(builder);
 
@@ -134,6 +138,7 @@ public static class PresenceService
         app.MapUcApi(options.InternalApiKey);
         app.MapAdmin(options.AdminToken);
         app.MapPresenceHealth();
+        app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }
 

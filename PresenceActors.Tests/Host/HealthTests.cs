@@ -36,4 +36,25 @@ public class HealthTests
         var body = await (await http.GetAsync("/healthz/ready")).Content.ReadFromJsonAsync<JsonObject>();
         Assert.Contains("No technical account", body!["checks"]!["technical-accounts"]!["description"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task Metrics_are_scraped_in_prometheus_format_on_the_admin_listener()
+    {
+        await using var loop = await Loop.StartAsync();
+        var (ucUserId, teams) = (await loop.AddUsersAsync(1, prefix: "metrics"))[0];
+        loop.Graph.Tenant.SetClient(teams.Id, PresenceActors.Simulators.Graph.TeamsClientState.InACall);
+        await Eventually.TrueAsync(() => loop.Uc.User(ucUserId)!.Status == "Busy", what: "T1 through the loop");
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{loop.Ports.Admin}") };
+        string text = "";
+        await Eventually.TrueAsync(async () =>
+        {
+            text = await http.GetStringAsync("/metrics");
+            return text.Contains("presence_uc_updates_sent");
+        }, what: "metrics exported");
+        foreach (var metric in new[] { "presence_notifications_received", "presence_notifications_accepted", "presence_uc_updates_sent",
+                     "presence_graph_calls", "presence_users_watched", "presence_subscriptions_active", "presence_sync_latency" })
+            Assert.Contains(metric, text);
+        Assert.Matches(@"presence_graph_calls[^\n]*api=""post subscriptions""", text);
+    }
 }

@@ -130,6 +130,7 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
                 handlers[i] = new Microsoft.Kiota.Http.HttpClientLibrary.Middleware.RetryHandler(new RetryHandlerOption { MaxRetry = _options.MaxRetries });
         }
 
+        handlers.Add(new GraphCallMetrics()); // innermost: every attempt, retries included
         var http = GraphClientFactory.Create(handlers, finalHandler: Handler());
         http.Timeout = timeout;
         _owned.Add(http);

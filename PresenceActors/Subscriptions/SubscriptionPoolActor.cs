@@ -213,6 +213,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
     {
         var unwatched = _state.Unwatched;
         PresenceMetrics.SetUnwatched(unwatched.Count, _state.Users.Count - unwatched.Count);
+        PresenceMetrics.SetSubscriptions(_state.Accounts.Values.Count(a => a.SubscriptionId is not null), _state.Accounts.Values.Count(a => !a.Healthy));
         if (unwatched.Count == _lastUnwatchedLogged)
             return;
         _lastUnwatchedLogged = unwatched.Count;

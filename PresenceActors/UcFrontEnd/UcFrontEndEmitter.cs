@@ -52,6 +52,8 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
     private static readonly Meter Meter = new(PresenceMetrics.MeterName);
     private static readonly Counter<long> SentCounter = Meter.CreateCounter<long>("presence.uc.updates.sent");
     private static readonly Counter<long> FailedCounter = Meter.CreateCounter<long>("presence.uc.updates.failed");
+    private static readonly Histogram<double> Latency = Meter.CreateHistogram<double>("presence.sync.latency", "ms",
+        "From the decision (a notification or UC report processed) until a UC front end acknowledged the update");
 
     private readonly UcFrontEndOptions _options;
     private readonly ILogger<UcFrontEndEmitter> _log;
@@ -144,6 +146,7 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
             {
                 Interlocked.Increment(ref _sent);
                 SentCounter.Add(1);
+                Latency.Record((DateTimeOffset.UtcNow - update.OccurredAt).TotalMilliseconds);
                 lock (slot)
                 {
                     slot.Failures = 0;
