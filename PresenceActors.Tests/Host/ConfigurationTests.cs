@@ -137,3 +137,25 @@ public class ConfigurationTests : IDisposable
             Directory.Delete(_data, recursive: true);
     }
 }
+
+/// <summary>The operator guide documents exactly the keys the code reads.</summary>
+public class OperatorGuideTests
+{
+    [Fact]
+    public void Operator_guide_lists_every_configuration_key_with_its_default()
+    {
+        var guide = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "operator-guide.md"));
+        foreach (var (key, fallback, _, _) in PresenceConfiguration.Keys)
+        {
+            Assert.Contains($"| `{key}` |", guide);
+            Assert.Contains($"| `{key}` | {(fallback.Length == 0 ? "(none)" : fallback)} |", guide);
+        }
+
+        var documented = System.Text.RegularExpressions.Regex.Matches(guide, @"^\| `([a-z.\[\]A-Z]+)` \|", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(PresenceConfiguration.Keys.Select(k => k.Key).Order(), documented.Order());
+    }
+
+    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
+}
