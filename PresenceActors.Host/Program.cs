@@ -19,11 +19,20 @@ sandbox.SetAction((parse, stopping) => SandboxMode.RunAsync(new SandboxMode.Sett
 var run = new Command("run", "run one node of the service with the given configuration") { configOption };
 run.SetAction(async (parse, stopping) =>
 {
-    var options = LoadOrReport(parse.GetValue(configOption));
+    var file = parse.GetValue(configOption);
+    var options = LoadOrReport(file);
     if (options is null)
         return 2;
     await using var app = PresenceService.Build(options);
-    await app.RunAsync(stopping);
+    await app.StartAsync(stopping);
+    // Technical accounts added to the file later join the pool without a restart.
+    var watcher = new TechnicalAccountsWatcher(
+        () => PresenceConfiguration.Load(Configuration(file, out _), out _)?.Graph.TechnicalAccounts ?? [],
+        app.Services.GetRequiredService<PresenceActors.Graph.ISubscriptionGraph>(),
+        app.Services.GetRequiredService<Akka.Hosting.IRequiredActor<PresenceActors.Subscriptions.SubscriptionPoolKey>>(),
+        app.Services.GetRequiredService<ILogger<TechnicalAccountsWatcher>>());
+    using (file is null ? null : watcher.Watch(file.FullName))
+        await app.WaitForShutdownAsync(stopping);
     return 0;
 });
 
