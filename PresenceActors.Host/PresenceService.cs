@@ -36,10 +36,16 @@ public static class PresenceService
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            Listen(kestrel, "webhook", options.Webhook, listeners);
-            Listen(kestrel, "internal-api", options.InternalApi, listeners);
-            Listen(kestrel, "admin", options.Admin, listeners);
+            Listen(kestrel, "webhook", options.Webhook, options.TlsVersions, listeners);
+            Listen(kestrel, "internal-api", options.InternalApi, options.TlsVersions, listeners);
+            Listen(kestrel, "admin", options.Admin, options.TlsVersions, listeners);
         });
+
+        if (options.JsonLogs)
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.AddJsonConsole(json => json.UseUtcTimestamp = true);
+        }
 
         var services = builder.Services;
         services.AddSingleton(options);
@@ -142,7 +148,7 @@ public static class PresenceService
         return app;
     }
 
-    private static void Listen(KestrelServerOptions kestrel, string role, ListenerOptions options,
+    private static void Listen(KestrelServerOptions kestrel, string role, ListenerOptions options, System.Security.Authentication.SslProtocols tls,
         List<(string, Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)> listeners)
     {
         kestrel.Listen(options.Address, options.Port, listen =>
@@ -152,7 +158,7 @@ public static class PresenceService
                 listen.UseHttps(https =>
                 {
                     https.ServerCertificate = certificate;
-                    https.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+                    https.SslProtocols = tls; // never below TLS 1.2
                 });
             }
             else if (!IPAddress.IsLoopback(options.Address))

@@ -35,6 +35,13 @@ public sealed record PresenceServiceOptions
 
     public ListenerOptions Admin { get; init; } = new() { Port = 9110 };
 
+    /// <summary>Structured JSON lines on the console instead of plain text.</summary>
+    public bool JsonLogs { get; init; }
+
+    /// <summary>TLS versions the listeners accept: 1.2 and 1.3, or 1.3 only.</summary>
+    public System.Security.Authentication.SslProtocols TlsVersions { get; init; } =
+        System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+
     /// <summary>Bearer token the CLI sends to the admin endpoint; null: loopback alone protects it.</summary>
     public string? AdminToken { get; init; }
 

@@ -50,6 +50,27 @@ public static class AdminEndpoints
                 }),
             });
         });
+        admin.MapPost("/cluster/leave", (string address, ActorSystem system) => ClusterAction(system, address, (c, a) => c.Leave(a), "leaving"));
+        admin.MapPost("/cluster/down", (string address, ActorSystem system) => ClusterAction(system, address, (c, a) => c.Down(a), "downed"));
+        admin.MapPost("/cluster/down-unreachable", (ActorSystem system) =>
+        {
+            var cluster = Akka.Cluster.Cluster.Get(system);
+            var unreachable = cluster.State.Unreachable.Select(m => m.Address).ToList();
+            foreach (var address in unreachable)
+                cluster.Down(address);
+            return Results.Json(new { ok = true, message = unreachable.Count == 0 ? "no unreachable members" : $"downed {string.Join(", ", unreachable)}" });
+        });
+        admin.MapGet("/sharding/locate", async (string entity, IRequiredActor<UserPresenceRegion> users) =>
+        {
+            var location = await users.ActorRef.Ask<EntityLocation>(new GetEntityLocation(entity, AskTimeout), AskTimeout + TimeSpan.FromSeconds(1));
+            return Results.Json(new
+            {
+                entity = location.EntityId,
+                shard = location.ShardId,
+                region = location.ShardRegion?.ToString(),
+                running = location.EntityRef.HasValue,
+            });
+        });
         admin.MapGet("/sharding/regions", (ActorSystem system) => Results.Json(ClusterSharding.Get(system).ShardTypeNames.Order()));
         admin.MapGet("/sharding/region-stats", async (IRequiredActor<UserPresenceRegion> users) =>
         {
@@ -89,6 +110,25 @@ public static class AdminEndpoints
         admin.MapDelete("/accounts/{account}", async (string account, IRequiredActor<SubscriptionPoolKey> pool) =>
             Result(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(new SubscriptionPoolCommands.RemoveAccount(account), AskTimeout)));
         return endpoints;
+    }
+
+    private static IResult ClusterAction(ActorSystem system, string address, Action<Akka.Cluster.Cluster, Address> action, string done)
+    {
+        Address parsed;
+        try
+        {
+            parsed = Address.Parse(address);
+        }
+        catch (UriFormatException)
+        {
+            return UcApiEndpoints.Problem(400, "address", $"'{address}' is not an address like akka.tcp://presence@host:4053.");
+        }
+
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        if (cluster.State.Members.All(m => m.Address != parsed))
+            return UcApiEndpoints.Problem(404, "address", $"{address} is not a member of this cluster.");
+        action(cluster, parsed);
+        return Results.Json(new { ok = true, message = $"{address} {done}" });
     }
 
     private static IResult Result(SubscriptionPoolCommands.CommandResult result) =>

@@ -41,16 +41,27 @@ public static class Ctl
         var userArgument = new Argument<string>("user") { Description = "UC user id, or Teams object id, UPN or mail" };
         var accountArgument = new Argument<string>("account") { Description = "technical user (UPN)" };
         var resyncUser = new Option<string?>("--user") { Description = "only this Teams user (object id)" };
+        var address = new Option<string>("-a", "--address") { Description = "member address, akka.tcp://presence@host:4053", Required = true };
+        var entity = new Option<string>("-e", "--entity") { Description = "entity id (the Teams object id)", Required = true };
+        Action<JsonNode, TextWriter> message = (n, o) => o.WriteLine(n["message"]?.GetValue<string>());
 
         ctl.Subcommands.Add(new Command("cluster", "cluster membership")
         {
             Leaf("show", "members, status and roles", _ => (HttpMethod.Get, "/admin/cluster"), ClusterTable),
             Leaf("leader", "the cluster leader", _ => (HttpMethod.Get, "/admin/cluster"), (n, o) => o.WriteLine(n["leader"]?.GetValue<string>() ?? "(none)")),
+            Leaf("leave", "the member leaves gracefully (its shards and singletons move first)",
+                p => (HttpMethod.Post, $"/admin/cluster/leave?address={Uri.EscapeDataString(p.GetValue(address)!)}"), message, address),
+            Leaf("down", "mark a member down (it is gone for good)",
+                p => (HttpMethod.Post, $"/admin/cluster/down?address={Uri.EscapeDataString(p.GetValue(address)!)}"), message, address),
+            Leaf("down-unreachable", "down every unreachable member", _ => (HttpMethod.Post, "/admin/cluster/down-unreachable"), message),
         });
         ctl.Subcommands.Add(new Command("sharding", "sharded regions")
         {
             Leaf("regions", "region names", _ => (HttpMethod.Get, "/admin/sharding/regions"), (n, o) => { foreach (var r in n.AsArray()) o.WriteLine(r!.GetValue<string>()); }),
             Leaf("region-stats", "entities per shard on this node", _ => (HttpMethod.Get, "/admin/sharding/region-stats"), RegionStatsTable),
+            Leaf("locate", "where a user's entity lives",
+                p => (HttpMethod.Get, $"/admin/sharding/locate?entity={Uri.EscapeDataString(p.GetValue(entity)!)}"),
+                (n, o) => o.WriteLine($"entity {S(n["entity"])} in shard {S(n["shard"])} at {S(n["region"])} (running: {S(n["running"])})"), entity),
         });
         ctl.Subcommands.Add(new Command("presence", "users and the subscription pool")
         {

@@ -55,6 +55,8 @@ public static class PresenceConfiguration
         ("presence.session.refresh", "00:04:00", false, "keep-alive interval of our session during a UC call"),
         ("presence.callActivities", "InACall,InAConferenceCall", false, "Teams activities that count as a call"),
         ("presence.dataFolder", "data", false, "where generated keys, certificates and the SQLite file live"),
+        ("presence.tls.minimumVersion", "1.2", false, "lowest TLS version the listeners accept: 1.2 or 1.3"),
+        ("presence.logging.json", "false", false, "structured JSON lines on the console"),
     ];
 
     public static IReadOnlySet<string> SecretKeys { get; } =
@@ -154,6 +156,19 @@ public static class PresenceConfiguration
         }
 
         var dataFolder = Get(configuration, "presence.dataFolder") ?? "data";
+        var tls = (Get(configuration, "presence.tls.minimumVersion") ?? "1.2") switch
+        {
+            "1.2" => System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+            "1.3" => System.Security.Authentication.SslProtocols.Tls13,
+            var other => Invalid(other),
+        };
+        System.Security.Authentication.SslProtocols Invalid(string value)
+        {
+            found.Add($"presence.tls.minimumVersion = '{value}' must be 1.2 or 1.3 (older versions are not offered).");
+            return System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+        }
+
+        var jsonLogs = Parse("presence.logging.json", false, t => bool.TryParse(t, out var b) ? b : null, "true or false");
         X509Certificate2? Pfx(string key, string passwordKey, bool required)
         {
             var file = Get(configuration, key);
@@ -273,6 +288,8 @@ public static class PresenceConfiguration
             Admin = new ListenerOptions { Address = IPAddress.Loopback, Port = adminPort },
             InternalApiKey = apiKey!,
             AdminToken = Get(configuration, "presence.admin.token"),
+            TlsVersions = tls,
+            JsonLogs = jsonLogs,
             ClientStateKey = clientStateKey,
             EncryptionCertificate = encryption,
             OpenIdConfiguration = openId,

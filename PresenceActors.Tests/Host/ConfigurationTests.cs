@@ -86,6 +86,8 @@ public class ConfigurationTests : IDisposable
     [InlineData("presence.persistence.provider", "Oracle")]
     [InlineData("presence.callActivities", "InACall,OnThePhone")]
     [InlineData("presence.cluster.seedNodes", "node1:4053")]
+    [InlineData("presence.tls.minimumVersion", "1.0")]
+    [InlineData("presence.logging.json", "yes")]
     public void Each_invalid_value_gives_one_message_naming_its_key(string key, string value)
     {
         var options = PresenceConfiguration.Load(Configuration(SeedExample, (key, value)), out var problems);

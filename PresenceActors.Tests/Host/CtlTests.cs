@@ -79,4 +79,23 @@ public class CtlTests(LoopFixture fixture) : IClassFixture<LoopFixture>
         Assert.Equal(1, exit);
         Assert.Contains("No UC user or Teams user 'nobody-at-all'", error.ToString());
     }
+
+    [Fact]
+    public async Task Sharding_locate_finds_a_users_entity_and_cluster_down_refuses_strangers()
+    {
+        var (_, teams) = (await _loop.AddUsersAsync(1, prefix: "locate"))[0];
+        var (exit, output) = await Ctl("sharding", "locate", "-e", teams.Id);
+        Assert.Equal(0, exit);
+        Assert.Contains($"entity {teams.Id} in shard", output);
+        Assert.Contains("running: true", output);
+
+        var errors = new StringWriter();
+        var (downExit, _) = await Ctl(errors, "cluster", "down", "-a", "akka.tcp://presence@127.0.0.1:1");
+        Assert.Equal(1, downExit);
+        Assert.Contains("is not a member of this cluster", errors.ToString());
+
+        var (unreachableExit, unreachable) = await Ctl("cluster", "down-unreachable");
+        Assert.Equal(0, unreachableExit);
+        Assert.Contains("no unreachable members", unreachable);
+    }
 }
