@@ -60,6 +60,28 @@ public static class AdminEndpoints
                 cluster.Down(address);
             return Results.Json(new { ok = true, message = unreachable.Count == 0 ? "no unreachable members" : $"downed {string.Join(", ", unreachable)}" });
         });
+        admin.MapGet("/cluster/tail", async (HttpContext context, ActorSystem system) =>
+        {
+            // Server-sent events: the current members first, then every membership and reachability change.
+            context.Response.ContentType = "text/event-stream";
+            var events = System.Threading.Channels.Channel.CreateUnbounded<string>();
+            var listener = system.ActorOf(Props.Create(() => new ClusterTail(events.Writer)));
+            try
+            {
+                await foreach (var line in events.Reader.ReadAllAsync(context.RequestAborted))
+                {
+                    await context.Response.WriteAsync($"data: {line}\n\n", context.RequestAborted);
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                system.Stop(listener);
+            }
+        });
         admin.MapGet("/sharding/locate", async (string entity, IRequiredActor<UserPresenceRegion> users) =>
         {
             var location = await users.ActorRef.Ask<EntityLocation>(new GetEntityLocation(entity, AskTimeout), AskTimeout + TimeSpan.FromSeconds(1));
@@ -133,4 +155,21 @@ public static class AdminEndpoints
 
     private static IResult Result(SubscriptionPoolCommands.CommandResult result) =>
         result.Ok ? Results.Json(result) : UcApiEndpoints.Problem(409, "account", result.Message);
+
+    /// <summary>Forwards cluster membership events to one `cluster tail` stream.</summary>
+    private sealed class ClusterTail : ReceiveActor
+    {
+        public ClusterTail(System.Threading.Channels.ChannelWriter<string> lines)
+        {
+            Receive<Akka.Cluster.ClusterEvent.IMemberEvent>(e => lines.TryWrite($"{DateTimeOffset.UtcNow:O} {e.GetType().Name} {e.Member.Address} {e.Member.Status}"));
+            Receive<Akka.Cluster.ClusterEvent.ReachabilityEvent>(e => lines.TryWrite($"{DateTimeOffset.UtcNow:O} {e.GetType().Name} {e.Member.Address}"));
+            Receive<Akka.Cluster.ClusterEvent.CurrentClusterState>(_ => { });
+        }
+
+        protected override void PreStart() =>
+            Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, Akka.Cluster.ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+                typeof(Akka.Cluster.ClusterEvent.IMemberEvent), typeof(Akka.Cluster.ClusterEvent.IReachabilityEvent));
+
+        protected override void PostStop() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+    }
 }

@@ -54,6 +54,7 @@ public static class Ctl
             Leaf("down", "mark a member down (it is gone for good)",
                 p => (HttpMethod.Post, $"/admin/cluster/down?address={Uri.EscapeDataString(p.GetValue(address)!)}"), message, address),
             Leaf("down-unreachable", "down every unreachable member", _ => (HttpMethod.Post, "/admin/cluster/down-unreachable"), message),
+            Tail(url, token, output, errors),
         });
         ctl.Subcommands.Add(new Command("sharding", "sharded regions")
         {
@@ -80,6 +81,44 @@ public static class Ctl
                 p => (HttpMethod.Delete, $"/admin/accounts/{Uri.EscapeDataString(p.GetValue(accountArgument)!)}"), (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), accountArgument),
         });
         return ctl;
+    }
+
+    /// <summary>`cluster tail`: streams membership events until stopped (or until --count lines).</summary>
+    private static Command Tail(Option<string> url, Option<string?> token, TextWriter output, TextWriter? errors)
+    {
+        var count = new Option<int?>("--count") { Description = "stop after this many events" };
+        var tail = new Command("tail", "stream membership and reachability events") { count };
+        tail.SetAction(async (parse, cancellationToken) =>
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(parse.GetValue(url)!), Timeout = Timeout.InfiniteTimeSpan };
+            if (parse.GetValue(token) is { } t)
+                http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", t);
+            try
+            {
+                await using var stream = await http.GetStreamAsync("/admin/cluster/tail", cancellationToken);
+                using var reader = new StreamReader(stream);
+                var left = parse.GetValue(count);
+                while (left is null or > 0 && await reader.ReadLineAsync(cancellationToken) is { } line)
+                {
+                    if (!line.StartsWith("data: ", StringComparison.Ordinal))
+                        continue;
+                    output.WriteLine(line["data: ".Length..]);
+                    left--;
+                }
+
+                return 0;
+            }
+            catch (HttpRequestException e)
+            {
+                await (errors ?? Console.Error).WriteLineAsync($"Cannot reach the admin endpoint at {parse.GetValue(url)}: {e.Message}");
+                return 3;
+            }
+            catch (OperationCanceledException)
+            {
+                return 0;
+            }
+        });
+        return tail;
     }
 
     private static async Task<int> CallAsync(string baseUrl, string? token, HttpMethod method, string path, bool json,

@@ -87,12 +87,16 @@ public class CtlTests(LoopFixture fixture) : IClassFixture<LoopFixture>
         var (exit, output) = await Ctl("sharding", "locate", "-e", teams.Id);
         Assert.Equal(0, exit);
         Assert.Contains($"entity {teams.Id} in shard", output);
-        Assert.Contains("running: true", output);
+        Assert.Contains(" at akka", output); // the region (node) that holds the shard
 
         var errors = new StringWriter();
         var (downExit, _) = await Ctl(errors, "cluster", "down", "-a", "akka.tcp://presence@127.0.0.1:1");
         Assert.Equal(1, downExit);
         Assert.Contains("is not a member of this cluster", errors.ToString());
+
+        var (tailExit, tail) = await Ctl("cluster", "tail", "--count", "1");
+        Assert.Equal(0, tailExit);
+        Assert.Contains("MemberUp akka.tcp://presence@", tail);
 
         var (unreachableExit, unreachable) = await Ctl("cluster", "down-unreachable");
         Assert.Equal(0, unreachableExit);

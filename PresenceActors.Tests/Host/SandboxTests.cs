@@ -28,6 +28,14 @@ public class SandboxTests
             await Eventually.TrueAsync(() => sandbox.Uc.User(ucUserId)!.Status == "Busy", what: "UC Busy in the sandbox");
             sandbox.Graph.Tenant.SetClient(teams.Id, TeamsClientState.Available);
             await Eventually.TrueAsync(() => sandbox.Uc.User(ucUserId)!.Status == "Available", what: "UC restored in the sandbox");
+
+            // The CLI answers against the sandbox.
+            var output = new StringWriter();
+            var root = new System.CommandLine.RootCommand { PresenceActors.Host.Admin.Ctl.Build(output) };
+            Assert.Equal(0, await root.Parse(["ctl", "presence", "user", ucUserId, "--url", $"http://127.0.0.1:{ports.Admin}"]).InvokeAsync());
+            Assert.Contains("T2", output.ToString());
+            Assert.Equal(0, await root.Parse(["ctl", "presence", "pool", "--url", $"http://127.0.0.1:{ports.Admin}"]).InvokeAsync());
+            Assert.Contains("presence-tech1@contoso.com", output.ToString());
         }
         finally
         {
