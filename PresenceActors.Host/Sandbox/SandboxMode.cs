@@ -106,7 +106,12 @@ public static class SandboxMode
               UC phone call:       curl -k -X POST {{uc.ControlUrl}}users/{{first.UcUserId}}/call -H 'content-type: application/json' -d '{"active":true}'
               Teams presence:      curl -k {{graph.BaseUrl}}_sim/users | head -c 600
               UC users:            curl -k {{uc.ControlUrl}}users
-              Health:              curl http://127.0.0.1:{{ports.Admin}}/healthz
+              Health:              curl http://127.0.0.1:{{ports.Admin}}/healthz/ready
+
+            The command line (another terminal):
+              dotnet run --project PresenceActors.Host -- ctl presence pool --url http://127.0.0.1:{{ports.Admin}}
+              dotnet run --project PresenceActors.Host -- ctl presence user {{first.UcUserId}} --url http://127.0.0.1:{{ports.Admin}}
+              dotnet run --project PresenceActors.Host -- ctl cluster show --url http://127.0.0.1:{{ports.Admin}}
             Each sync decision is logged below as 'sync-decision user=… teams=… ucStatus=… rule=…'.
 
             """);
