@@ -32,11 +32,15 @@ public sealed class GraphNotificationProcessor(
     ILogger<GraphNotificationProcessor> log)
 {
     /// <summary>Processes a changeNotificationCollection; returns false when its shape is not one (a 400 for the caller).</summary>
-    public async Task<bool> ProcessNotificationsAsync(JsonElement root, CancellationToken cancellationToken)
+    public Task<bool> ProcessNotificationsAsync(JsonElement root, CancellationToken cancellationToken) =>
+        ProcessNotificationsAsync(root, countReceived: true, cancellationToken);
+
+    private async Task<bool> ProcessNotificationsAsync(JsonElement root, bool countReceived, CancellationToken cancellationToken)
     {
         if (!TryItems(root, out var items))
             return false;
-        metrics.OnReceived(items.Count);
+        if (countReceived)
+            metrics.OnReceived(items.Count);
 
         bool? tokensValid = null;
         var resync = new List<string>();
@@ -127,8 +131,7 @@ public sealed class GraphNotificationProcessor(
             ["validationTokens"] = root.TryGetProperty("validationTokens", out var tokens) ? JsonNode.Parse(tokens.GetRawText()) : null,
         };
         using var document = JsonDocument.Parse(single.ToJsonString());
-        metrics.OnReceived(-1); // counted when it first arrived
-        await ProcessNotificationsAsync(document.RootElement, CancellationToken.None);
+        await ProcessNotificationsAsync(document.RootElement, countReceived: false, CancellationToken.None); // counted when it first arrived
     }
 
     /// <summary>Lifecycle events: presence only ever gets reauthorizationRequired, but the others are handled too.</summary>
