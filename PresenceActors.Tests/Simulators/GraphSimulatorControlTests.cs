@@ -100,17 +100,7 @@ public class GraphSimulatorControlTests : IAsyncLifetime
         await using var receiver = await WebhookReceiver.StartAsync();
         var user = _tenant.Sim.Tenant.AddUser("kim@contoso.com");
         using var certificate = SimulatedTenant.EncryptionCertificate();
-        await _tenant.Graph(_tenant.UserCredential()).Subscriptions.PostAsync(new Subscription
-        {
-            ChangeType = "updated",
-            Resource = $"/communications/presences?$filter=id in ('{user.Id}')",
-            NotificationUrl = receiver.NotificationUrl,
-            ExpirationDateTime = DateTimeOffset.UtcNow.AddMinutes(30),
-            ClientState = "s",
-            IncludeResourceData = true,
-            EncryptionCertificate = Convert.ToBase64String(certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Cert)),
-            EncryptionCertificateId = "c1",
-        });
+        await _tenant.Graph(_tenant.UserCredential()).Subscriptions.PostAsync(SimulatedTenant.PresenceSubscription([user.Id], receiver, encryptFor: certificate));
         var delivery = _tenant.Sim.Delivery;
         var tenant = _tenant.Sim.Tenant;
         var pfx = certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx);

@@ -190,18 +190,8 @@ public class GraphSimulatorSdkTests : IAsyncLifetime
         var graph = _tenant.Graph(_tenant.UserCredential());
         using var certificate = SimulatedTenant.EncryptionCertificate();
 
-        Subscription Request(IEnumerable<string> users) => new()
-        {
-            ChangeType = "updated",
-            Resource = $"/communications/presences?$filter=id in ({string.Join(",", users.Select(u => $"'{u}'"))})",
-            NotificationUrl = receiver.NotificationUrl,
-            LifecycleNotificationUrl = receiver.LifecycleUrl,
-            ExpirationDateTime = DateTimeOffset.UtcNow.AddMinutes(55),
-            ClientState = "state-1",
-            IncludeResourceData = true,
-            EncryptionCertificate = Convert.ToBase64String(certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Cert)),
-            EncryptionCertificateId = "cert-1",
-        };
+        Subscription Request(IEnumerable<string> users) =>
+            SimulatedTenant.PresenceSubscription(users, receiver, "state-1", certificate, "cert-1", lifecycle: true, minutes: 55);
 
         var created = await graph.Subscriptions.PostAsync(Request(ids));
         Assert.Equal(_tenant.Technical.Id, created!.CreatorId);
@@ -256,17 +246,8 @@ public class GraphSimulatorSdkTests : IAsyncLifetime
         var user = Tenant.AddUser("gale@contoso.com");
         var graph = _tenant.Graph(_tenant.UserCredential());
         using var certificate = SimulatedTenant.EncryptionCertificate();
-        var subscription = await graph.Subscriptions.PostAsync(new Subscription
-        {
-            ChangeType = "updated",
-            Resource = $"/communications/presences?$filter=id in ('{user.Id}')",
-            NotificationUrl = receiver.NotificationUrl,
-            ExpirationDateTime = DateTimeOffset.UtcNow.AddMinutes(30),
-            ClientState = "our-client-state",
-            IncludeResourceData = true,
-            EncryptionCertificate = Convert.ToBase64String(certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Cert)),
-            EncryptionCertificateId = "cert-2026",
-        });
+        var subscription = await graph.Subscriptions.PostAsync(
+            SimulatedTenant.PresenceSubscription([user.Id], receiver, "our-client-state", certificate, "cert-2026"));
 
         Tenant.SetClient(user.Id, TeamsClientState.InACall);
         var body = await receiver.NextNotificationAsync();
@@ -316,15 +297,7 @@ public class GraphSimulatorSdkTests : IAsyncLifetime
         await using var receiver = await WebhookReceiver.StartAsync();
         var user = Tenant.AddUser("harper@contoso.com");
         var graph = _tenant.Graph(_tenant.UserCredential());
-        await graph.Subscriptions.PostAsync(new Subscription
-        {
-            ChangeType = "updated",
-            Resource = $"/communications/presences?$filter=id in ('{user.Id}')",
-            NotificationUrl = receiver.NotificationUrl,
-            LifecycleNotificationUrl = receiver.LifecycleUrl,
-            ExpirationDateTime = DateTimeOffset.UtcNow.AddMinutes(30),
-            ClientState = "s",
-        });
+        await graph.Subscriptions.PostAsync(SimulatedTenant.PresenceSubscription([user.Id], receiver, lifecycle: true));
 
         receiver.Status = 503;
         Tenant.SetClient(user.Id, TeamsClientState.InACall);

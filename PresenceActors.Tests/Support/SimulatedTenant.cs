@@ -55,6 +55,21 @@ internal sealed class SimulatedTenant : IAsyncDisposable
 
     private HttpClientTransport Transport() => new(Sim.CreateTrustingHandler());
 
+    /// <summary>A presence subscription request as the SDK sends it; rich (encrypted) when a certificate is given.</summary>
+    public static Microsoft.Graph.Models.Subscription PresenceSubscription(IEnumerable<string> userIds, WebhookReceiver receiver,
+        string clientState = "s", X509Certificate2? encryptFor = null, string certificateId = "c1", bool lifecycle = false, int minutes = 30) => new()
+    {
+        ChangeType = "updated",
+        Resource = $"/communications/presences?$filter=id in ({string.Join(",", userIds.Select(u => $"'{u}'"))})",
+        NotificationUrl = receiver.NotificationUrl,
+        LifecycleNotificationUrl = lifecycle ? receiver.LifecycleUrl : null,
+        ExpirationDateTime = DateTimeOffset.UtcNow.AddMinutes(minutes),
+        ClientState = clientState,
+        IncludeResourceData = encryptFor is not null,
+        EncryptionCertificate = encryptFor is null ? null : Convert.ToBase64String(encryptFor.Export(X509ContentType.Cert)),
+        EncryptionCertificateId = encryptFor is null ? null : certificateId,
+    };
+
     public static X509Certificate2 EncryptionCertificate()
     {
         using var rsa = RSA.Create(2048);
