@@ -5,6 +5,7 @@ using Xunit;
 namespace PresenceActors.Tests.EndToEnd;
 
 /// <summary>The mission end to end: Graph simulator, UC simulator and the service over HTTPS on loopback.</summary>
+[Collection(Alone.Name)]
 public class LoopTests : IAsyncLifetime
 {
     private Loop _loop = null!;
