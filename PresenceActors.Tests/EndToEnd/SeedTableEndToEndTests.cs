@@ -52,7 +52,8 @@ public class SeedTableEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFix
 
         _loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.Available);
         await ServiceCaughtUpAsync(teams);
-        await Eventually.TrueAsync(() => _loop.Uc.User(ucUserId)!.Status == "Away (custom)", what: "UC back to its prior status");
+        await Eventually.TrueAsync(() => _loop.Uc.User(ucUserId)!.Status == "Away (custom)", what: "UC back to its prior status",
+            state: () => $"UC shows {_loop.Uc.User(ucUserId)!.Status}; transitions: " + string.Join(" | ", _loop.StateOfAsync(teams.Id).Result.History.Select(h => $"{h.Rule}: {h.Detail}")));
 
         var updates = _loop.Uc.Updates.Where(u => u.UcUserId == ucUserId).Select(u => u.Status).ToList();
         Assert.Equal(shownAsCall ? ["Busy", "Away (custom)"] : [], updates);

@@ -93,24 +93,32 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
     public Task DeliverAsync(UcUpdate update, CancellationToken cancellationToken)
     {
         var key = update.UcUserId;
-        if (!_slots.TryGetValue(key, out var slot))
-        {
-            if (_slots.Count >= _options.MaxPendingUsers)
-                throw new InvalidOperationException($"{_slots.Count} users already wait for a UC front end; the update stays pending at its user.");
-            slot = _slots.GetOrAdd(key, _ => new Slot());
-        }
-
         var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (slot)
+        while (true)
         {
-            if (slot.Pending is null || update.Sequence >= slot.Pending.Sequence)
-                slot.Pending = update; // only the newest per user waits
-            slot.Waiters.Add((update.Sequence, waiter));
-            if (!slot.Scheduled)
+            if (!_slots.TryGetValue(key, out var slot))
             {
-                slot.Scheduled = true;
-                _ready.Writer.TryWrite(key);
+                if (_slots.Count >= _options.MaxPendingUsers)
+                    throw new InvalidOperationException($"{_slots.Count} users already wait for a UC front end; the update stays pending at its user.");
+                slot = _slots.GetOrAdd(key, _ => new Slot());
             }
+
+            lock (slot)
+            {
+                if (slot.Removed)
+                    continue; // a worker retired this slot between the look-up and the lock: take the fresh one
+
+                if (slot.Pending is null || update.Sequence >= slot.Pending.Sequence)
+                    slot.Pending = update; // only the newest per user waits
+                slot.Waiters.Add((update.Sequence, waiter));
+                if (!slot.Scheduled)
+                {
+                    slot.Scheduled = true;
+                    _ready.Writer.TryWrite(key);
+                }
+            }
+
+            break;
         }
 
         return waiter.Task.WaitAsync(cancellationToken);
@@ -198,7 +206,10 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
 
             slot.Scheduled = false;
             if (slot.Waiters.Count == 0)
+            {
+                slot.Removed = true;
                 _slots.TryRemove(KeyValuePair.Create(key, slot));
+            }
         }
     }
 
@@ -261,6 +272,7 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
         public UcUpdate? Pending;
         public readonly List<(long Sequence, TaskCompletionSource Waiter)> Waiters = [];
         public bool Scheduled;
+        public bool Removed;
         public int Failures;
     }
 }
