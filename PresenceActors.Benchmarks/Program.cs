@@ -10,6 +10,7 @@ using PresenceActors;
 using PresenceActors.Cluster;
 using PresenceActors.Graph;
 using PresenceActors.Host;
+using PresenceActors.Host.Sandbox;
 using PresenceActors.Persistence;
 using PresenceActors.Simulators.Common;
 using PresenceActors.Simulators.Graph;
@@ -32,33 +33,11 @@ var apiKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
 await using var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ServiceApiKey = apiKey });
 var data = Path.Combine(Path.GetTempPath(), $"presence-bench-{Guid.NewGuid():N}");
 Directory.CreateDirectory(data);
-var tls = SimulatorCertificate.Create("bench");
 var webhookPort = FreePort();
 var encryption = EncryptionCertificates.LoadOrCreate(Path.Combine(data, "encryption.pfx"));
-var options = new PresenceServiceOptions
-{
-    Node = new PresenceNodeOptions
-    {
-        Cluster = new PresenceClusterOptions { Port = 0 },
-        Persistence = new PresencePersistenceOptions { ConnectionString = Path.Combine(data, "presence.db") },
-    },
-    Graph = new GraphOptions
-    {
-        TenantId = graph.Tenant.TenantId, ClientId = clientId, ClientSecret = "bench-secret", AuthorityHost = graph.AuthorityHost,
-        GraphBaseUrl = graph.GraphUrl, TechnicalAccounts = [new TechnicalAccountCredentials("bench-tech@contoso.com", "Bench-P4ss")],
-        TrustedCertificates = [graph.Certificate],
-    },
-    FrontEnds = new UcFrontEndOptions { Urls = uc.FrontEndUrls, TrustedCertificates = [uc.Certificate] },
-    WebhookReceiver = new Uri($"https://127.0.0.1:{webhookPort}/graph/listen"),
-    Webhook = new ListenerOptions { Port = webhookPort, Certificate = tls },
-    InternalApi = new ListenerOptions { Port = 0, Certificate = tls },
-    Admin = new ListenerOptions { Port = 0 },
-    InternalApiKey = apiKey,
-    ClientStateKey = RandomNumberGenerator.GetBytes(32),
-    EncryptionCertificate = encryption,
-    OpenIdConfiguration = graph.OpenIdConfigurationUrl,
-    MembershipDebounce = TimeSpan.FromMilliseconds(200),
-};
+var options = SimulatedService.Options(graph, clientId, "bench-secret", [new TechnicalAccountCredentials("bench-tech@contoso.com", "Bench-P4ss")],
+    uc, apiKey, Path.Combine(data, "presence.db"), encryption, new SimulatedService.Listen(webhookPort));
+var tls = options.Webhook.Certificate!;
 await using var service = PresenceService.Build(options, configure: b => b.Logging.SetMinimumLevel(LogLevel.Error));
 await service.StartAsync();
 uc.ServiceApi = new Uri($"https://127.0.0.1:{service.Services.GetRequiredService<ListenerPorts>().InternalApi}/");

@@ -38,35 +38,10 @@ public static class SandboxMode
         var apiKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
         await using var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ControlPort = ports.UcControl, FrontEndPorts = [ports.FrontEnd1, ports.FrontEnd2], ServiceApiKey = apiKey });
 
-        var tls = SimulatorCertificate.Create("PresenceActors sandbox service");
-        var options = new PresenceServiceOptions
-        {
-            Node = new PresenceNodeOptions
-            {
-                Cluster = new PresenceClusterOptions { Port = ports.Remoting },
-                Persistence = new PresencePersistenceOptions { ConnectionString = Path.Combine(settings.DataFolder, "presence.db") },
-            },
-            Graph = new GraphOptions
-            {
-                TenantId = tenant.TenantId,
-                ClientId = tenant.ClientId,
-                ClientSecret = tenant.ClientSecret,
-                AuthorityHost = graph.AuthorityHost,
-                GraphBaseUrl = graph.GraphUrl,
-                TechnicalAccounts = tenant.TechnicalUsers.Select(t => new TechnicalAccountCredentials(t.Username, t.Password)).ToList(),
-                TrustedCertificates = [graph.Certificate],
-            },
-            FrontEnds = new UcFrontEndOptions { Urls = uc.FrontEndUrls, TrustedCertificates = [uc.Certificate] },
-            WebhookReceiver = new Uri($"https://127.0.0.1:{ports.Webhook}/graph/listen"),
-            Webhook = new ListenerOptions { Address = IPAddress.Loopback, Port = ports.Webhook, Certificate = tls },
-            InternalApi = new ListenerOptions { Address = IPAddress.Loopback, Port = ports.InternalApi, Certificate = tls },
-            Admin = new ListenerOptions { Address = IPAddress.Loopback, Port = ports.Admin },
-            InternalApiKey = apiKey,
-            ClientStateKey = RandomNumberGenerator.GetBytes(32),
-            EncryptionCertificate = EncryptionCertificates.LoadOrCreate(Path.Combine(settings.DataFolder, "encryption.pfx")),
-            OpenIdConfiguration = graph.OpenIdConfigurationUrl,
-            MembershipDebounce = TimeSpan.FromMilliseconds(500),
-        };
+        var options = SimulatedService.Options(graph, tenant.ClientId, tenant.ClientSecret,
+            tenant.TechnicalUsers.Select(t => new TechnicalAccountCredentials(t.Username, t.Password)).ToList(), uc, apiKey,
+            Path.Combine(settings.DataFolder, "presence.db"), EncryptionCertificates.LoadOrCreate(Path.Combine(settings.DataFolder, "encryption.pfx")),
+            new SimulatedService.Listen(ports.Webhook, ports.InternalApi, ports.Admin, ports.Remoting));
 
         await using var service = PresenceService.Build(options, configure: builder =>
         {

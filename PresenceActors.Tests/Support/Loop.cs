@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using PresenceActors.Cluster;
 using PresenceActors.Graph;
 using PresenceActors.Host;
+using PresenceActors.Host.Sandbox;
 using PresenceActors.Persistence;
 using PresenceActors.Simulators.Common;
 using PresenceActors.Simulators.Graph;
@@ -80,36 +81,10 @@ internal sealed class Loop : IAsyncDisposable
 
         var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ServiceApiKey = ApiKey });
         var db = new TempDatabase();
-        var webhookPort = FreePort();
-        var tls = SimulatorCertificate.Create("presence service");
-        var options = new PresenceServiceOptions
-        {
-            Node = new PresenceNodeOptions
-            {
-                Cluster = new PresenceClusterOptions { Port = 0 },
-                Persistence = new PresencePersistenceOptions { ConnectionString = db.Path },
-            },
-            Graph = new GraphOptions
-            {
-                TenantId = graph.Tenant.TenantId,
-                ClientId = ClientId,
-                ClientSecret = ClientSecret,
-                AuthorityHost = graph.AuthorityHost,
-                GraphBaseUrl = graph.GraphUrl,
-                TechnicalAccounts = accounts.Select(a => new TechnicalAccountCredentials(a.Item1, a.Item2)).ToList(),
-                TrustedCertificates = [graph.Certificate],
-            },
-            FrontEnds = new UcFrontEndOptions { Urls = uc.FrontEndUrls, TrustedCertificates = [uc.Certificate], FailoverHold = TimeSpan.FromSeconds(2) },
-            WebhookReceiver = new Uri($"https://127.0.0.1:{webhookPort}/graph/listen"),
-            Webhook = new ListenerOptions { Port = webhookPort, Certificate = tls },
-            InternalApi = new ListenerOptions { Port = 0, Certificate = tls },
-            Admin = new ListenerOptions { Port = 0 },
-            InternalApiKey = ApiKey,
-            ClientStateKey = RandomNumberGenerator.GetBytes(32),
-            EncryptionCertificate = SimulatedTenant.EncryptionCertificate(),
-            OpenIdConfiguration = graph.OpenIdConfigurationUrl,
-            MembershipDebounce = TimeSpan.FromMilliseconds(300),
-        };
+        var options = SimulatedService.Options(graph, ClientId, ClientSecret,
+            accounts.Select(a => new TechnicalAccountCredentials(a.Item1, a.Item2)).ToList(), uc, ApiKey, db.Path,
+            SimulatedTenant.EncryptionCertificate(), new SimulatedService.Listen(FreePort()));
+        options = options with { FrontEnds = options.FrontEnds with { FailoverHold = TimeSpan.FromSeconds(2) } };
         options = adjust?.Invoke(options) ?? options;
         var service = PresenceService.Build(options, configure: b =>
         {
