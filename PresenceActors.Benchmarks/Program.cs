@@ -6,16 +6,11 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using PresenceActors;
-using PresenceActors.Cluster;
 using PresenceActors.Graph;
 using PresenceActors.Host;
 using PresenceActors.Host.Sandbox;
-using PresenceActors.Persistence;
-using PresenceActors.Simulators.Common;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Simulators.Uc;
-using PresenceActors.UcFrontEnd;
 using PresenceActors.Webhooks;
 
 // B1 (webhook ingest against bare Kestrel), measured side by side in one run with the same built-in load generator.

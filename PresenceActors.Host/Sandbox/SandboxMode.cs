@@ -1,12 +1,8 @@
 using System.Net;
 using System.Security.Cryptography;
-using PresenceActors.Cluster;
 using PresenceActors.Graph;
-using PresenceActors.Persistence;
-using PresenceActors.Simulators.Common;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Simulators.Uc;
-using PresenceActors.UcFrontEnd;
 using PresenceActors.Webhooks;
 
 namespace PresenceActors.Host.Sandbox;

@@ -6,16 +6,12 @@ using Akka.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using PresenceActors.Cluster;
 using PresenceActors.Graph;
 using PresenceActors.Host;
 using PresenceActors.Host.Sandbox;
-using PresenceActors.Persistence;
-using PresenceActors.Simulators.Common;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Simulators.Uc;
 using PresenceActors.Subscriptions;
-using PresenceActors.UcFrontEnd;
 using PresenceActors.Users;
 using PresenceActors.Webhooks;
 
