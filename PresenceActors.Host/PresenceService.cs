@@ -143,6 +143,7 @@ public static class PresenceService
         app.MapGraphWebhook(options.MaxWebhookBodyBytes);
         app.MapUcApi(options.InternalApiKey);
         app.MapAdmin(options.AdminToken);
+        app.MapStatusPage(options.AdminToken);
         app.MapPresenceHealth();
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;

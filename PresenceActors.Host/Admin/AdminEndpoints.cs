@@ -22,14 +22,13 @@ public static class AdminEndpoints
 
     public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder endpoints, string? token)
     {
-        var expected = token is null ? null : Encoding.UTF8.GetBytes($"Bearer {token}");
         var admin = endpoints.MapGroup("/admin").AddEndpointFilter(async (context, next) =>
         {
             var http = context.HttpContext;
             if (http.Connection.RemoteIpAddress is { } remote && !IPAddress.IsLoopback(remote))
                 return UcApiEndpoints.Problem(403, "address", "The admin endpoint answers on loopback only.");
-            if (expected is not null && !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(http.Request.Headers.Authorization.ToString()), expected))
-                return UcApiEndpoints.Problem(401, "Authorization", "Send 'Authorization: Bearer <presence.admin.token>'.");
+            if (token is not null && !StatusEndpoints.Authorized(http, token))
+                return UcApiEndpoints.Problem(401, "Authorization", "Send 'Authorization: Bearer <presence.admin.token>' (or sign in on /status).");
             return await next(context);
         });
 
@@ -131,6 +130,7 @@ public static class AdminEndpoints
             Result(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(new SubscriptionPoolCommands.AddAccount(account), AskTimeout)));
         admin.MapDelete("/accounts/{account}", async (string account, IRequiredActor<SubscriptionPoolKey> pool) =>
             Result(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(new SubscriptionPoolCommands.RemoveAccount(account), AskTimeout)));
+        StatusEndpoints.MapStatusData(admin);
         return endpoints;
     }
 

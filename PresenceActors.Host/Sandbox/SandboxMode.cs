@@ -45,6 +45,7 @@ public static class SandboxMode
             builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.Logging.AddFilter("Akka.Actor.ActorSystem", LogLevel.Information); // the sync-decision lines
+            builder.Services.AddSingleton(new SandboxControls(graph, uc)); // the status page's buttons
         });
         await service.StartAsync(stopping);
         uc.ServiceApi = new Uri($"https://127.0.0.1:{ports.InternalApi}/");
@@ -65,7 +66,7 @@ public static class SandboxMode
         (settings.Output ?? Console.Out).WriteLine($$"""
 
             PresenceActors sandbox is running (everything on 127.0.0.1; Ctrl+C stops it).
-              service    webhook https://127.0.0.1:{{ports.Webhook}}/graph/listen · internal API https://127.0.0.1:{{ports.InternalApi}}/api/v1 · admin http://127.0.0.1:{{ports.Admin}}/healthz
+              service    webhook https://127.0.0.1:{{ports.Webhook}}/graph/listen · internal API https://127.0.0.1:{{ports.InternalApi}}/api/v1 · status page http://127.0.0.1:{{ports.Admin}}/status
               Graph sim  {{graph.BaseUrl}} (control {{graph.BaseUrl}}_sim/)
               UC sim     control {{uc.ControlUrl}} · front ends {{string.Join(", ", uc.FrontEndUrls)}}
               data       {{Path.GetFullPath(settings.DataFolder)}}
@@ -78,6 +79,7 @@ public static class SandboxMode
               Teams presence:      curl -k {{graph.BaseUrl}}_sim/users | head -c 600
               UC users:            curl -k {{uc.ControlUrl}}users
               Health:              curl http://127.0.0.1:{{ports.Admin}}/healthz/ready
+              Status page:         http://127.0.0.1:{{ports.Admin}}/status  (buttons start and end calls for any demo user)
 
             The command line (another terminal):
               dotnet run --project PresenceActors.Host -- ctl presence pool --url http://127.0.0.1:{{ports.Admin}}

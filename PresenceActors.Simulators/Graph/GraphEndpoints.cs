@@ -31,6 +31,11 @@ internal static partial class GraphEndpoints
             {
                 return Error(e.Status, e.Code, e.Message);
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A simulator bug: say what broke instead of an empty 500, so a failing test names its cause.
+                return Error(500, "generalException", $"Simulator fault: {e.GetType().Name}: {e.Message}");
+            }
         });
 
         v1.MapGet("/users/{id}", (string id) => Results.Json(UserJson(sim.Tenant.FindUser(id)
@@ -214,7 +219,7 @@ internal static partial class GraphEndpoints
         foreach (var url in new[] { notificationUrl, lifecycleUrl }.OfType<string>())
         {
             if (!await sim.Delivery.ValidateEndpointAsync(url))
-                throw new SimGraphError(400, "InvalidRequest", $"Subscription validation request failed. Notification endpoint {url} must respond with 200 OK and the validation token as text/plain within 10 seconds.");
+                throw new SimGraphError(400, "InvalidRequest", $"Subscription validation request failed. Notification endpoint {url} must respond with 200 OK and the validation token as text/plain within 10 seconds.{(sim.Delivery.LastValidationFailure is { } why ? $" ({why})" : "")}");
         }
 
         var subscription = sim.Tenant.AddSubscription(new SimSubscription

@@ -146,6 +146,14 @@ public sealed class GraphSimulator : IAsyncDisposable
         var caller = await CallerForLog(context, api);
         var at = Tenant.Clock.GetUtcNow();
         double? retryAfter = null;
+        // Logged as the response starts, so that a client that has its answer always finds the call in the log.
+        context.Response.OnStarting(() =>
+        {
+            var requestId = context.Request.Headers["client-request-id"].ToString();
+            Faults.Log(new SimCall(at, context.Request.Method, context.Request.Path, api, caller, context.Response.StatusCode, retryAfter,
+                requestId.Length > 0 ? requestId : null));
+            return Task.CompletedTask;
+        });
         var fault = Faults.Take(api);
         if (fault is { LatencyMs: > 0 })
             await Task.Delay(fault.LatencyMs, context.RequestAborted);
@@ -163,10 +171,6 @@ public sealed class GraphSimulator : IAsyncDisposable
         {
             await next(context);
         }
-
-        var requestId = context.Request.Headers["client-request-id"].ToString();
-        Faults.Log(new SimCall(at, context.Request.Method, context.Request.Path, api, caller, context.Response.StatusCode, retryAfter,
-            requestId.Length > 0 ? requestId : null));
     }
 
     private static async Task WriteRefusal(HttpContext context, int status, double? retryAfter, string message)

@@ -127,11 +127,15 @@ public sealed class NotificationDelivery : IAsyncDisposable
                    && response.Content.Headers.ContentType?.MediaType == "text/plain"
                    && echoed == token;
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
         {
+            LastValidationFailure = $"{e.GetType().Name}: {e.Message}";
             return false;
         }
     }
+
+    /// <summary>Why the last validation handshake failed in transport (for diagnosing tests).</summary>
+    public string? LastValidationFailure { get; private set; }
 
     private JsonObject BuildItem(SimSubscription subscription, PresenceChange change)
     {

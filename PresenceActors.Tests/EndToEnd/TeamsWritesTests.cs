@@ -49,8 +49,10 @@ public class TeamsWritesTests : IAsyncLifetime
         await _loop.Uc.SetPhoneAsync(ucUserId, false);
         await Eventually.TrueAsync(() => !tenant.FindUser(teams.Id)!.Sessions.ContainsKey(Loop.ClientId), TimeSpan.FromSeconds(30), "our session cleared in the end");
 
-        var clears = _loop.Graph.Faults.Calls.Where(c => c.Api == "presence.clear" && c.Path.Contains(teams.Id)).Select(c => c.Status).ToList();
-        Assert.Equal(200, clears[^1]);
+        // The simulator changes the session before it answers, so the successful call is awaited in the log as well.
+        List<int> Clears() => _loop.Graph.Faults.Calls.Where(c => c.Api == "presence.clear" && c.Path.Contains(teams.Id)).Select(c => c.Status).ToList();
+        await Eventually.TrueAsync(() => Clears() is [.., 200], what: "the successful clearPresence in the call log");
+        var clears = Clears();
         Assert.True(clears.Count(s => s == 503) >= 2, string.Join(",", clears));
         Assert.Equal(("Available", "Available"), (tenant.GetPresence(teams.Id).Availability, tenant.GetPresence(teams.Id).Activity));
     }

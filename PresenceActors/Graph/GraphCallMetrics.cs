@@ -7,6 +7,14 @@ public sealed class GraphCallMetrics : DelegatingHandler
 {
     private static readonly Meter Meter = new(PresenceMetrics.MeterName);
     private static readonly Counter<long> Calls = Meter.CreateCounter<long>("presence.graph.calls", description: "HTTP attempts to Microsoft Graph by API and status");
+    private static long _total;
+    private static long _throttled;
+
+    /// <summary>Every attempt this process made, for the status page.</summary>
+    public static long Total => Interlocked.Read(ref _total);
+
+    /// <summary>Attempts answered 429.</summary>
+    public static long Throttled => Interlocked.Read(ref _throttled);
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -14,11 +22,15 @@ public sealed class GraphCallMetrics : DelegatingHandler
         try
         {
             var response = await base.SendAsync(request, cancellationToken);
+            Interlocked.Increment(ref _total);
+            if ((int)response.StatusCode == 429)
+                Interlocked.Increment(ref _throttled);
             Calls.Add(1, new KeyValuePair<string, object?>("api", api), new KeyValuePair<string, object?>("status", (int)response.StatusCode));
             return response;
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
+            Interlocked.Increment(ref _total);
             Calls.Add(1, new KeyValuePair<string, object?>("api", api), new KeyValuePair<string, object?>("status", "error"));
             throw;
         }

@@ -24,6 +24,9 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
     private readonly TimeProvider _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _children = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>When each account last created or renewed its subscription on this singleton's watch (not journaled).</summary>
+    private readonly Dictionary<string, DateTimeOffset> _lastRenewal = new(StringComparer.OrdinalIgnoreCase);
     private SubscriptionPoolState _state;
     private int _lastUnwatchedLogged = -1;
 
@@ -107,8 +110,16 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
         Command<GetPoolStatus>(_ => Sender.Tell(Status()));
         Command<GetAssignment>(g => Sender.Tell(new Assignment(g.UserId, _state.Users.GetValueOrDefault(g.UserId))));
 
-        Command<AccountReport.Established>(e => Record([new SubscriptionEstablished(e.Account, e.SubscriptionId, e.ExpiresAt, e.Members)], rebalance: false));
-        Command<AccountReport.Renewed>(e => Record([new SubscriptionRenewed(e.Account, e.ExpiresAt)], rebalance: false));
+        Command<AccountReport.Established>(e =>
+        {
+            _lastRenewal[e.Account] = _clock.GetUtcNow();
+            Record([new SubscriptionEstablished(e.Account, e.SubscriptionId, e.ExpiresAt, e.Members)], rebalance: false);
+        });
+        Command<AccountReport.Renewed>(e =>
+        {
+            _lastRenewal[e.Account] = _clock.GetUtcNow();
+            Record([new SubscriptionRenewed(e.Account, e.ExpiresAt)], rebalance: false);
+        });
         Command<AccountReport.Dropped>(e =>
         {
             var events = new List<PoolEvent> { new SubscriptionDropped(e.Account) };
@@ -243,7 +254,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
         var unwatched = _state.Unwatched;
         var accounts = _state.Accounts.Values.Select(a => new AccountStatus(
             a.Name, load.GetValueOrDefault(a.Name), _state.Capacity, a.SubscriptionId, a.ExpiresAt, a.Subscribed.Count,
-            a.Healthy, a.Draining, _graph.HasCredentials(a.Name), a.Problem)).ToImmutableArray();
+            a.Healthy, a.Draining, _graph.HasCredentials(a.Name), a.Problem, _lastRenewal.TryGetValue(a.Name, out var renewed) ? renewed : null)).ToImmutableArray();
         return new PoolStatus(accounts, _state.Users.Count - unwatched.Count, unwatched.Count, [.. unwatched.Take(50)]);
     }
 

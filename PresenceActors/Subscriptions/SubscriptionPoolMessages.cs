@@ -48,7 +48,8 @@ public sealed record AccountStatus(
     bool Healthy,
     bool Draining,
     bool HasCredentials,
-    string? Problem);
+    string? Problem,
+    DateTimeOffset? LastRenewedAt = null);
 
 /// <summary>The pool at a glance, for `presence pool`, the status page and tests.</summary>
 public sealed record PoolStatus(ImmutableArray<AccountStatus> Accounts, int WatchedUsers, int UnwatchedUsers, ImmutableArray<string> UnwatchedSample)

@@ -82,6 +82,9 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
 
     public long Sent => Interlocked.Read(ref _sent);
 
+    /// <summary>Decision to acknowledgement, for the status page.</summary>
+    public RecentLatencies Recent { get; } = new();
+
     public long Failed => Interlocked.Read(ref _failed);
 
     public int PendingUsers => _slots.Count;
@@ -154,7 +157,9 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
             {
                 Interlocked.Increment(ref _sent);
                 SentCounter.Add(1);
-                Latency.Record((DateTimeOffset.UtcNow - update.OccurredAt).TotalMilliseconds);
+                var latency = (DateTimeOffset.UtcNow - update.OccurredAt).TotalMilliseconds;
+                Latency.Record(latency);
+                Recent.Record(latency);
                 lock (slot)
                 {
                     slot.Failures = 0;

@@ -109,6 +109,8 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
             _log.Info("sync-decision user={0} uc={1} teams={2} ucStatus={3} rule={4}: {5}",
                 _state.UserId, _state.UcUserId ?? "-", _state.Teams?.ToString() ?? "-", _state.UcCurrent?.Value ?? "-",
                 history[i].Rule, history[i].Detail);
+            Context.System.EventStream.Publish(new SyncDecision(history[i].At, _state.UserId, _state.UcUserId, history[i].Rule,
+                history[i].Detail, _state.Teams?.Availability.Value, _state.Teams?.Activity.Value, _state.UcCurrent?.Value));
         }
     }
 

@@ -32,3 +32,17 @@ public static class UserPresenceQueries
 
     public sealed record UserPresenceView(string UserId, UserPresenceState State) : IUserPresenceMessage;
 }
+
+/// <summary>
+/// One rule that fired for one user, published on the local EventStream for the status page's live feed. Never
+/// serialized: it does not leave the node that made the decision.
+/// </summary>
+public sealed record SyncDecision(
+    DateTimeOffset At,
+    string UserId,
+    string? UcUserId,
+    string Rule,
+    string Detail,
+    string? TeamsAvailability,
+    string? TeamsActivity,
+    string? UcStatus);

@@ -1,0 +1,295 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using PresenceActors.Graph;
+using PresenceActors.Host.Sandbox;
+using PresenceActors.Host.UcApi;
+using PresenceActors.Registration;
+using PresenceActors.Subscriptions;
+using PresenceActors.UcFrontEnd;
+using PresenceActors.Users;
+using PresenceActors.Webhooks;
+
+namespace PresenceActors.Host.Admin;
+
+/// <summary>
+/// The status page on the admin port (<c>/status</c>) and the read-only JSON it draws from (<c>/admin/status/*</c>,
+/// behind the admin endpoint's loopback and token checks). In sandbox mode it also drives the simulators.
+/// </summary>
+public static class StatusEndpoints
+{
+    /// <summary>The cookie the page's login form sets: the admin token, HttpOnly and SameSite=Strict.</summary>
+    public const string TokenCookie = "presence-admin";
+
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static IEndpointRouteBuilder MapStatusPage(this IEndpointRouteBuilder endpoints, string? token)
+    {
+        endpoints.MapGet("/status", (HttpContext context) =>
+        {
+            if (context.Connection.RemoteIpAddress is { } remote && !System.Net.IPAddress.IsLoopback(remote))
+                return UcApiEndpoints.Problem(403, "address", "The status page answers on loopback only.");
+            var page = token is not null && !Authorized(context, token) ? "login.html" : "status.html";
+            return Results.Content(Asset(page), "text/html; charset=utf-8");
+        });
+        endpoints.MapPost("/status/login", async (HttpContext context) =>
+        {
+            if (context.Connection.RemoteIpAddress is { } remote && !System.Net.IPAddress.IsLoopback(remote))
+                return UcApiEndpoints.Problem(403, "address", "The status page answers on loopback only.");
+            if (token is null)
+                return Results.Redirect("/status");
+            var form = await context.Request.ReadFormAsync();
+            var offered = form["token"].ToString();
+            if (!FixedEquals(offered, token))
+                return UcApiEndpoints.Problem(401, "token", "That is not this node's presence.admin.token.");
+            context.Response.Cookies.Append(TokenCookie, offered, new CookieOptions
+            {
+                HttpOnly = true,
+                SameSite = SameSiteMode.Strict,
+                Secure = context.Request.IsHttps,
+                Path = "/",
+            });
+            return Results.Redirect("/status");
+        });
+
+        return endpoints;
+    }
+
+    /// <summary>The page's data, on the admin group so that its loopback and token checks apply.</summary>
+    internal static void MapStatusData(RouteGroupBuilder admin)
+    {
+        admin.MapGet("/status/data", Data);
+        admin.MapGet("/status/users", Users);
+        admin.MapGet("/status/feed", Feed);
+        admin.MapPost("/status/sandbox/{action}", Sandbox);
+    }
+
+    /// <summary>The admin filter's second way in: the page's cookie (the CLI sends the Authorization header).</summary>
+    internal static bool Authorized(HttpContext context, string token) =>
+        FixedEquals(context.Request.Headers.Authorization.ToString(), $"Bearer {token}")
+        || (context.Request.Cookies.TryGetValue(TokenCookie, out var cookie) && FixedEquals(cookie, token));
+
+    private static bool FixedEquals(string? offered, string expected) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(offered ?? ""), Encoding.UTF8.GetBytes(expected));
+
+    private static string Asset(string name)
+    {
+        using var stream = typeof(StatusEndpoints).Assembly.GetManifestResourceStream($"PresenceActors.Host.Admin.{name}")
+                           ?? throw new InvalidOperationException($"The Host was built without its {name}.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    private static async Task<IResult> Data(ActorSystem system, IRequiredActor<SubscriptionPoolKey> pool, UcFrontEndEmitter emitter,
+        WebhookMetrics webhook, HealthCheckService health, TimeProvider clock, IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var state = cluster.State;
+        var now = clock.GetUtcNow();
+        PoolStatus? poolStatus = null;
+        string? poolProblem = null;
+        try
+        {
+            poolStatus = await pool.ActorRef.Ask<PoolStatus>(new SubscriptionPoolCommands.GetPoolStatus(), AskTimeout, cancellationToken);
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            poolProblem = "The subscription pool did not answer within 5 s (singleton moving, or the cluster not formed).";
+        }
+
+        var report = await health.CheckHealthAsync(c => !c.Tags.Contains("liveness"), cancellationToken);
+        var sandbox = services.GetService<SandboxControls>();
+        var latency = emitter.Recent.Summary();
+        var singletonHost = state.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).FirstOrDefault();
+        return Results.Json(new
+        {
+            node = cluster.SelfAddress.ToString(),
+            at = now,
+            ready = report.Status == HealthStatus.Healthy,
+            readiness = report.Entries.Select(e => new { name = e.Key, status = e.Value.Status.ToString(), description = e.Value.Description }),
+            cluster = new
+            {
+                leader = state.Leader?.ToString(),
+                singletonHost = singletonHost?.Address.ToString(),
+                members = state.Members.Select(m => new
+                {
+                    address = m.Address.ToString(),
+                    status = m.Status.ToString(),
+                    roles = m.Roles.ToArray(),
+                    reachable = !state.Unreachable.Contains(m),
+                    self = m.Address == cluster.SelfAddress,
+                }),
+            },
+            pool = poolStatus is null ? null : new
+            {
+                watched = poolStatus.WatchedUsers,
+                unwatched = poolStatus.UnwatchedUsers,
+                unwatchedSample = poolStatus.UnwatchedSample,
+                accounts = poolStatus.Accounts.Select(a => Account(a, now)),
+            },
+            poolProblem,
+            frontEnds = emitter.FrontEnds.Select((f, i) => new
+            {
+                url = f.Url.ToString(),
+                health = f.Healthy ? "green" : "red",
+                reason = f.Healthy ? "answering" : "failed recently: passed over until the hold expires",
+                mode = sandbox?.FrontEnds.ElementAtOrDefault(i).Mode,
+            }),
+            counters = new
+            {
+                notificationsReceived = webhook.Received,
+                notificationsAccepted = webhook.Accepted,
+                notificationsDropped = webhook.Dropped,
+                ucUpdatesSent = emitter.Sent,
+                ucUpdatesFailed = emitter.Failed,
+                ucUsersWaiting = emitter.PendingUsers,
+                graphCalls = GraphCallMetrics.Total,
+                graphThrottled = GraphCallMetrics.Throttled,
+            },
+            latency = latency is { } l ? new { p50 = Math.Round(l.P50, 2), p99 = Math.Round(l.P99, 2), max = Math.Round(l.Max, 2), samples = l.Samples } : null,
+            sandbox = sandbox is not null,
+        }, Json);
+    }
+
+    /// <summary>Green: subscribed with time to spare; amber: something will need attention; red: users are not watched.</summary>
+    private static object Account(AccountStatus a, DateTimeOffset now)
+    {
+        var left = a.ExpiresAt is { } expires ? expires - now : (TimeSpan?)null;
+        var (health, reason) = a switch
+        {
+            { HasCredentials: false } => ("red", "no password configured for this account"),
+            { Healthy: false } => ("red", a.Problem ?? "cannot sign in"),
+            { Users: > 0, SubscriptionId: null } => ("red", a.Problem ?? "users assigned but no subscription"),
+            { Draining: true } => ("amber", "draining: its users move to other accounts"),
+            _ when left is { } l && l < TimeSpan.FromMinutes(5) => ("amber", "subscription expires in under 5 minutes and was not renewed yet"),
+            { SubscribedUsers: var s, Users: var u } when s < u => ("amber", $"{u - s} assigned users not in the subscription yet"),
+            _ => ("green", a.SubscriptionId is null ? "idle: no users assigned" : "subscribed"),
+        };
+        return new
+        {
+            account = a.Account,
+            users = a.Users,
+            capacity = a.Capacity,
+            subscriptionId = a.SubscriptionId,
+            expiresAt = a.ExpiresAt,
+            expiresInSeconds = left is { } t ? (long?)Math.Max(0, (long)t.TotalSeconds) : null,
+            lastRenewal = a.LastRenewedAt,
+            subscribedUsers = a.SubscribedUsers,
+            health,
+            reason,
+        };
+    }
+
+    private static async Task<IResult> Users(string? q, int? limit, IRequiredActor<UserRegistryKey> registry, IRequiredActor<UserPresenceRegion> users,
+        IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var take = Math.Clamp(limit ?? 50, 1, 200);
+        var all = await registry.ActorRef.Ask<UserRegistryCommands.MappingList>(new UserRegistryCommands.ListMappings(), AskTimeout, cancellationToken);
+        var matching = all.Mappings
+            .Where(m => string.IsNullOrWhiteSpace(q)
+                        || m.UcUserId.Contains(q, StringComparison.OrdinalIgnoreCase)
+                        || m.UserPrincipalName.Contains(q, StringComparison.OrdinalIgnoreCase)
+                        || m.TeamsUserId.Equals(q, StringComparison.OrdinalIgnoreCase))
+            .OrderBy(m => m.UcUserId, StringComparer.Ordinal)
+            .ToList();
+        var sandbox = services.GetService<SandboxControls>();
+        var views = await Task.WhenAll(matching.Take(take).Select(async m =>
+        {
+            var view = await users.ActorRef.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(m.TeamsUserId), AskTimeout, cancellationToken);
+            var ucSide = sandbox?.UcSide(m.UcUserId);
+            return new
+            {
+                user = UcApiEndpoints.UserView.From(m, view.State),
+                ourSessionActive = view.State.Session.ExpiresAt is not null || view.State.Session.InFlight is not null,
+                simulator = sandbox is null ? null : new { teams = sandbox.TeamsSide(m.TeamsUserId), uc = ucSide?.Status, ucOnPhone = ucSide?.OnPhone },
+            };
+        }));
+        return Results.Json(new { total = matching.Count, shown = views.Length, users = views }, Json);
+    }
+
+    private static async Task Feed(HttpContext context, ActorSystem system)
+    {
+        // Server-sent events: every rule that fires on this node, as it fires.
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        var lines = Channel.CreateBounded<SyncDecision>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropOldest });
+        var listener = system.ActorOf(Props.Create(() => new DecisionListener(lines.Writer)));
+        try
+        {
+            await context.Response.WriteAsync(": connected\n\n", context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await foreach (var decision in lines.Reader.ReadAllAsync(context.RequestAborted))
+            {
+                await context.Response.WriteAsync($"data: {JsonSerializer.Serialize(decision, Json)}\n\n", context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            system.Stop(listener);
+        }
+    }
+
+    private static async Task<IResult> Sandbox(string action, HttpContext context, IServiceProvider services)
+    {
+        if (services.GetService<SandboxControls>() is not { } sandbox)
+            return UcApiEndpoints.Problem(404, "action", "The simulators can only be driven in sandbox mode.");
+        JsonElement body;
+        try
+        {
+            body = (await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted)).RootElement;
+        }
+        catch (JsonException e)
+        {
+            return UcApiEndpoints.Problem(400, "body", $"The body must be a JSON object: {e.Message}");
+        }
+
+        string Text(string field) =>
+            body.ValueKind == JsonValueKind.Object && body.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.String
+                ? v.GetString()!
+                : throw new ArgumentException($"'{field}' (a string) is required.", field);
+        bool Flag(string field) =>
+            body.ValueKind == JsonValueKind.Object && body.TryGetProperty(field, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False
+                ? v.GetBoolean()
+                : throw new ArgumentException($"'{field}' (true or false) is required.", field);
+
+        try
+        {
+            var message = action switch
+            {
+                "teams-call" => await sandbox.TeamsCallAsync(Text("user"), Flag("active")),
+                "uc-call" => await sandbox.UcCallAsync(Text("user"), Flag("active")),
+                "teams-status" => await sandbox.TeamsStatusAsync(Text("user"), Text("availability")),
+                "front-end" => await sandbox.FrontEndAsync(body.TryGetProperty("index", out var i) && i.TryGetInt32(out var n) ? n : throw new ArgumentException("'index' (a number) is required.", "index"), Flag("up")),
+                _ => throw new ArgumentException($"'{action}' is not one of teams-call, uc-call, teams-status, front-end.", "action"),
+            };
+            return Results.Json(new { ok = true, message }, Json);
+        }
+        catch (ArgumentException e)
+        {
+            return UcApiEndpoints.Problem(400, e.ParamName ?? "body", e.Message.Split(" (Parameter")[0]);
+        }
+        catch (InvalidOperationException e)
+        {
+            return UcApiEndpoints.Problem(400, "body", e.Message);
+        }
+    }
+
+    /// <summary>Forwards the node's sync decisions to one feed stream.</summary>
+    private sealed class DecisionListener : ReceiveActor
+    {
+        public DecisionListener(ChannelWriter<SyncDecision> lines) => Receive<SyncDecision>(d => lines.TryWrite(d));
+
+        protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(SyncDecision));
+
+        protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+    }
+}

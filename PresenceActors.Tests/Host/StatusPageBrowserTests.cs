@@ -1,0 +1,91 @@
+using Microsoft.Playwright;
+using PresenceActors.Host.Sandbox;
+using PresenceActors.Tests.Support;
+using Xunit;
+
+namespace PresenceActors.Tests.Host;
+
+/// <summary>
+/// The status page in headless Chromium (Debian's package, driven by Playwright; no browser download) against a running
+/// sandbox: it loads, shows the accounts and users, and a button starts a call.
+/// </summary>
+public class StatusPageBrowserTests
+{
+    /// <summary>Where `.ci/run` has apt install Chromium; PRESENCE_CHROMIUM overrides it.</summary>
+    private static string Chromium => Environment.GetEnvironmentVariable("PRESENCE_CHROMIUM") ?? "/usr/bin/chromium";
+
+    /// <summary>Screenshots are kept beside the test binaries (CI keeps TestResults as artifacts).</summary>
+    public static string ArtifactFolder => Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "TestResults", "screenshots")).FullName;
+
+    [Fact]
+    public async Task Page_shows_the_sandbox_and_a_button_starts_a_call()
+    {
+        Assert.True(File.Exists(Chromium), $"Chromium is needed at {Chromium} (apt-get install chromium; .ci/run does this).");
+        var data = Path.Combine(Path.GetTempPath(), $"presence-page-{Guid.NewGuid():N}");
+        var ports = new SandboxMode.Ports(Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), 0);
+        var ready = new TaskCompletionSource<SandboxMode.Running>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => SandboxMode.RunAsync(new SandboxMode.Settings(6, data, ports, ready.SetResult, Output: TextWriter.Null), stop.Token));
+        try
+        {
+            var sandbox = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            foreach (var (_, upn) in sandbox.Users)
+            {
+                var id = sandbox.Graph.Tenant.FindUser(upn)!.Id;
+                await Eventually.TrueAsync(() => sandbox.Graph.Tenant.SubscriptionsWatching(id).Count == 1, TimeSpan.FromSeconds(30), $"{upn} watched");
+            }
+
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = Chromium,
+                Headless = true,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            });
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1100 } });
+            var errors = new List<string>();
+            page.PageError += (_, e) => errors.Add(e);
+            await page.GotoAsync($"http://127.0.0.1:{ports.Admin}/status");
+
+            // The accounts and the users of the running sandbox.
+            var accounts = page.Locator("#accounts tr[data-account]");
+            await Assertions.Expect(accounts).ToHaveCountAsync(2, new() { Timeout = 15_000 });
+            await Assertions.Expect(accounts.First).ToContainTextAsync("/ 650");
+            await Assertions.Expect(page.Locator("#accounts .dot.green")).ToHaveCountAsync(2);
+            await Assertions.Expect(page.Locator("#users tr.user")).ToHaveCountAsync(6, new() { Timeout = 15_000 });
+            await Assertions.Expect(page.Locator("#readiness")).ToHaveTextAsync("ready", new() { Timeout = 30_000 });
+
+            // A click starts a Teams call: the row changes within a second (the simulator side and the button at once),
+            // then the service's own view shows the call mirrored to UC.
+            var (ucUserId, _) = sandbox.Users[0];
+            var row = page.Locator($"#users tr[data-user='{ucUserId}']");
+            await row.Locator("button[data-action='teams-call']").ClickAsync();
+            await Assertions.Expect(row).ToContainTextAsync("Teams Busy/InACall", new() { Timeout = 1_000 });
+            await Assertions.Expect(row.Locator("button[data-action='teams-call']")).ToHaveTextAsync("End Teams call", new() { Timeout = 1_000 });
+            await Assertions.Expect(row.Locator("td.teams")).ToHaveTextAsync("Busy/InACall", new() { Timeout = 15_000 });
+            await Assertions.Expect(row.Locator("td.uc")).ToHaveTextAsync("Busy", new() { Timeout = 15_000 });
+            await Assertions.Expect(row.Locator("td.flags")).ToContainTextAsync("Teams call");
+            Assert.Equal("Busy", sandbox.Uc.User(ucUserId)!.Status);
+
+            // The live feed shows the rule that fired; a row opens its timeline.
+            await Assertions.Expect(page.Locator("#feed li").Filter(new() { HasText = "T1" })).Not.ToHaveCountAsync(0, new() { Timeout = 15_000 });
+            await row.Locator("td").First.ClickAsync();
+            await Assertions.Expect(page.Locator("tr.timeline")).ToContainTextAsync("T1", new() { Timeout = 5_000 });
+
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ArtifactFolder, "status-page.png"), FullPage = true });
+            Assert.True(new FileInfo(Path.Combine(ArtifactFolder, "status-page.png")).Length > 10_000);
+
+            // Ending the call through the page restores UC.
+            await row.Locator("button[data-action='teams-call']").ClickAsync();
+            await Assertions.Expect(row.Locator("td.uc")).ToHaveTextAsync("Available", new() { Timeout = 15_000 });
+            Assert.Empty(errors);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            Assert.Equal(0, await run.WaitAsync(TimeSpan.FromSeconds(30)));
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+}
