@@ -169,7 +169,15 @@ public sealed class GraphSimulator : IAsyncDisposable
         }
         else
         {
-            await next(context);
+            try
+            {
+                await next(context);
+            }
+            catch (Exception e) when (e is not OperationCanceledException && !context.Response.HasStarted)
+            {
+                // Past the endpoints' own error mapping: still answer like Graph, naming what broke.
+                await GraphEndpoints.Error(500, "generalException", $"Simulator fault: {e.GetType().Name}: {e.Message}").ExecuteAsync(context);
+            }
         }
     }
 
