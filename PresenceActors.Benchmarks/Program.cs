@@ -1,175 +1,135 @@
-using System.Diagnostics;
-using System.Net;
-using System.Security.Cryptography;
+using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using PresenceActors.Graph;
-using PresenceActors.Host;
-using PresenceActors.Host.Sandbox;
-using PresenceActors.Simulators.Graph;
-using PresenceActors.Simulators.Uc;
-using PresenceActors.Webhooks;
+using PresenceActors.Benchmarks;
 
-// B1 (webhook ingest against bare Kestrel), measured side by side in one run with the same built-in load generator.
-// Usage: dotnet run -c Release --project PresenceActors.Benchmarks -- [--quick] [--seconds N] [--connections N]
+// The figures of docs/benchmarks.md, measured side by side in one run (the machine is shared and noisy).
+// Usage: dotnet run -c Release --project PresenceActors.Benchmarks -- [--quick] [--only B1,B2,...] [--seconds N]
+//        [--connections N] [--users N] [--out FOLDER]
+//   --quick   B1 and B2 only, short runs (under a minute); the last two lines are the B1 ratio and the B2 p99.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var quick = args.Contains("--quick");
-var seconds = IntOption("--seconds", quick ? 5 : 20);
+var only = Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase)
+           ?? (quick ? ["B1", "B2"] : ["B1", "B2", "B3", "B4", "B5", "B6"]);
+var seconds = IntOption("--seconds", quick ? 4 : 60);
 var connections = IntOption("--connections", 32);
-var results = new List<(string Name, double RequestsPerSecond, double ItemsPerSecond, long Errors)>();
-
-const string clientId = "b1c2d3e4-0000-4000-8000-000000000001";
-await using var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions { RateLimits = false });
-graph.Tenant.AddApplication(clientId, "bench-secret");
-graph.Tenant.AddUser("bench-tech@contoso.com", password: "Bench-P4ss", technical: true);
-var apiKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-await using var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ServiceApiKey = apiKey });
-var data = Path.Combine(Path.GetTempPath(), $"presence-bench-{Guid.NewGuid():N}");
-Directory.CreateDirectory(data);
-var webhookPort = FreePort();
-var encryption = EncryptionCertificates.LoadOrCreate(Path.Combine(data, "encryption.pfx"));
-var options = SimulatedService.Options(graph, clientId, "bench-secret", [new TechnicalAccountCredentials("bench-tech@contoso.com", "Bench-P4ss")],
-    uc, apiKey, Path.Combine(data, "presence.db"), encryption, new SimulatedService.Listen(webhookPort));
-var tls = options.Webhook.Certificate!;
-await using var service = PresenceService.Build(options, configure: b => b.Logging.SetMinimumLevel(LogLevel.Error));
-await service.StartAsync();
-uc.ServiceApi = new Uri($"https://127.0.0.1:{service.Services.GetRequiredService<ListenerPorts>().InternalApi}/");
-
-// 200 registered users behind one subscription.
-var users = new List<string>();
-for (var i = 0; i < 200; i++)
+var scaleUsers = IntOption("--users", 100_000);
+var output = Option("--out") ?? "benchmark-results";
+var report = new Dictionary<string, object>
 {
-    var user = graph.Tenant.AddUser($"bench{i}@contoso.com");
-    uc.AddUser($"uc-bench-{i}");
-    await uc.RegisterAsync($"uc-bench-{i}", user.UserPrincipalName);
-    users.Add(user.Id);
-}
+    ["machine"] = $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1 << 30)} GiB",
+    ["startedAt"] = DateTimeOffset.UtcNow,
+    ["command"] = "dotnet run -c Release --project PresenceActors.Benchmarks -- " + string.Join(' ', args),
+};
+double? b1Ratio = null;
+var table = new List<(string Id, string Figure, string Measured, string Target, string Verdict)>();
 
-var watch = Stopwatch.StartNew();
-while (graph.Tenant.SubscriptionsWatching(users[^1]).Count == 0 && watch.Elapsed < TimeSpan.FromSeconds(60))
-    await Task.Delay(50); // a console program waiting for the subscription, not a test
-var subscription = graph.Tenant.SubscriptionsWatching(users[0]).Single();
-var token = graph.Delivery.ValidationToken(clientId);
-var (bareApp, bareUrl) = await BareKestrelAsync(tls);
-
-foreach (var batch in new[] { 1, 10 })
+if (only.Overlaps(["B1", "B2", "B3"]))
 {
-    // Distinct items (Graph never repeats one; the webhook drops repeats), alternating Available and Away: each one is a
-    // real state change that the user's actor journals, with no UC or Graph effect (rule T3).
-    var bodies = BuildBodies(batch, 20_000 / batch);
-    var bareResult = await LoadAsync(bareUrl, bodies, seconds, connections);
-    results.Add(($"bare Kestrel 202, {batch} item(s)/POST", bareResult.Rps, bareResult.Rps * batch, bareResult.Errors));
-    var gatewayResult = await LoadAsync(new Uri($"https://127.0.0.1:{webhookPort}/graph/listen"), bodies, seconds, connections);
-    results.Add(($"/graph/listen, {batch} item(s)/POST", gatewayResult.Rps, gatewayResult.Rps * batch, gatewayResult.Errors));
-}
+    // 1,000 users on two technical accounts: enough that each user changes at most once a second at 1,000/s.
+    // Separate users for B1 (its synthetic notifications carry sequence numbers that would make real ones look stale).
+    var users = quick ? 200 : 2_000;
+    await using var rig = await Rig.StartAsync(accounts: (int)Math.Ceiling((users + 200) / 650.0), rateLimits: false);
+    var ingestUsers = rig.CreateUsers(200, "ingest");
+    var e2eUsers = rig.CreateUsers(users, "e2e");
+    await rig.RegisterAsync();
+    var watchedAfter = await rig.WaitUntilAllWatchedAsync(TimeSpan.FromMinutes(5));
+    Console.Error.WriteLine($"{users} users registered and watched ({watchedAfter.TotalSeconds:0.0} s after registration)");
 
-Console.WriteLine();
-Console.WriteLine($"B1 ingest, built-in generator (HttpClient, {connections} connections, HTTP/1.1 over TLS, {seconds} s each), {Environment.ProcessorCount} cores");
-Console.WriteLine("| run | requests/s | notifications/s | errors |");
-Console.WriteLine("| --- | ---: | ---: | ---: |");
-foreach (var r in results)
-    Console.WriteLine($"| {r.Name} | {r.RequestsPerSecond:0} | {r.ItemsPerSecond:0} | {r.Errors} |");
-var ratio1 = results[1].RequestsPerSecond / results[0].RequestsPerSecond;
-var ratio10 = results[3].RequestsPerSecond / results[2].RequestsPerSecond;
-Console.WriteLine(JsonSerializer.Serialize(new { benchmark = "B1", generator = "built-in", seconds, connections, results = results.Select(r => new { r.Name, r.RequestsPerSecond, r.ItemsPerSecond, r.Errors }), ratio1, ratio10 }));
-Console.WriteLine($"B1 ratio (1 item/POST): {ratio1:0.000} (target 0.6)");
-Console.WriteLine($"B1 ratio (10 items/POST): {ratio10:0.000}");
-await bareApp.StopAsync();
-await service.StopAsync();
-Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-Directory.Delete(data, recursive: true);
-return 0;
-
-List<byte[]> BuildBodies(int batch, int count)
-{
-    var list = new List<byte[]>(count);
-    var sequence = 0L;
-    for (var n = 0; n < count; n++)
+    if (only.Contains("B1"))
     {
-        var items = new JsonArray();
-        for (var k = 0; k < batch; k++)
-        {
-            var userId = users[(n * batch + k) % users.Count];
-            sequence++;
-            var presence = $$"""{"id":"{{userId}}","availability":"{{(sequence % 2 == 0 ? "Available" : "Away")}}","activity":"{{(sequence % 2 == 0 ? "Available" : "Away")}}","sequenceNumber":"{{sequence:D20}}"}""";
-            items.Add(new JsonObject
-            {
-                ["subscriptionId"] = subscription.Id,
-                ["changeType"] = "updated",
-                ["clientState"] = subscription.ClientState,
-                ["tenantId"] = graph.Tenant.TenantId,
-                ["resource"] = $"communications/presences('{userId}')",
-                ["resourceData"] = new JsonObject { ["id"] = userId },
-                ["encryptedContent"] = NotificationDelivery.Encrypt(Encoding.UTF8.GetBytes(presence), encryption, EncryptionCertificates.IdOf(encryption)),
-            });
-        }
-
-        list.Add(Encoding.UTF8.GetBytes(new JsonObject { ["value"] = items, ["validationTokens"] = new JsonArray(token) }.ToJsonString()));
+        var b1 = await Ingest.RunAsync(rig, ingestUsers, quick ? 3 : 20, connections);
+        var ratio1 = b1[1].RequestsPerSecond / b1[0].RequestsPerSecond;
+        var ratio10 = b1[3].RequestsPerSecond / b1[2].RequestsPerSecond;
+        b1Ratio = ratio1;
+        var rsa = Ingest.RsaDecryptMicroseconds();
+        report["B1.rsa"] = new { microsecondsPerDecrypt = rsa, perCorePerSecond = 1e6 / rsa };
+        table.Add(("B1", "where the time goes: RSA-OAEP-2048 decryption of one item's data key (every rich notification has its own)", $"{rsa:0} µs per item = at most {1e6 / rsa:N0} items/s per core", "—", ""));
+        report["B1"] = new { generator = "built-in (HttpClient, HTTP/1.1 over TLS, same process)", connections, runs = b1, ratio1, ratio10 };
+        table.Add(("B1", "`/graph/listen` ÷ bare Kestrel, requests/s, 1 item per POST", $"**{ratio1:0.00}** ({b1[1].RequestsPerSecond:N0} vs {b1[0].RequestsPerSecond:N0} req/s)", "≥ 0.6", ratio1 >= 0.6 ? "met" : "missed"));
+        table.Add(("B1", "`/graph/listen` ÷ bare Kestrel, 10 items per POST", $"**{ratio10:0.00}** ({b1[3].RequestsPerSecond:N0} vs {b1[2].RequestsPerSecond:N0} req/s; {b1[3].ItemsPerSecond:N0} notifications/s)", "—", ""));
     }
 
-    return list;
-}
-
-static async Task<(double Rps, long Errors)> LoadAsync(Uri url, List<byte[]> bodies, int seconds, int connections)
-{
-    using var http = new HttpClient(new SocketsHttpHandler
+    if (only.Contains("B2"))
     {
-        MaxConnectionsPerServer = connections,
-        SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
-    });
-    var next = -1;
-    long done = 0, errors = 0;
-    var stop = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
-    var clock = Stopwatch.StartNew();
-    await Task.WhenAll(Enumerable.Range(0, connections).Select(async _ =>
-    {
-        while (DateTime.UtcNow < stop)
+        var rates = quick ? new[] { 1_000 } : [250, 1_000, 5_000];
+        var b2 = new List<LatencyResult>();
+        foreach (var rate in rates)
+            b2.Add(await EndToEnd.TeamsToUcAsync(rig, e2eUsers, rate, quick ? 5 : seconds));
+        report["B2"] = b2;
+        foreach (var r in b2)
         {
-            var i = Interlocked.Increment(ref next);
-            if (i >= bodies.Count)
-                break; // every body is used once: a repeated one would be dropped as a duplicate
-            using var content = new ByteArrayContent(bodies[i]);
-            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-            try
-            {
-                using var response = await http.PostAsync(url, content);
-                if (response.StatusCode == HttpStatusCode.Accepted)
-                    Interlocked.Increment(ref done);
-                else
-                    Interlocked.Increment(ref errors);
-            }
-            catch (HttpRequestException)
-            {
-                Interlocked.Increment(ref errors);
-            }
+            table.Add(("B2", $"Teams → UC at {r.TargetRate:N0}/s for {r.Seconds} s (achieved {r.AchievedRate:N0}/s): p50 / p99 / p99.9 ms",
+                $"**{r.P50:0.0} / {r.P99:0.0} / {r.P999:0.0}** (max {r.Max:0}; {r.Measured:N0} measured, {r.Coalesced:N0} coalesced, **{r.Lost} lost**)",
+                r.TargetRate == 1_000 ? "p99 ≤ 10 ms, 0 lost" : "0 lost",
+                r.Lost == 0 && (r.TargetRate != 1_000 || r.P99 <= 10) ? "met" : "missed"));
         }
-    }));
-    return (done / clock.Elapsed.TotalSeconds, errors);
+    }
+
+    if (only.Contains("B3"))
+    {
+        var b3 = await EndToEnd.UcToTeamsAsync(rig, e2eUsers, 500, seconds);
+        report["B3"] = b3;
+        table.Add(("B3", $"UC → Teams at 500/s for {b3.Seconds} s (achieved {b3.AchievedRate:N0}/s): p50 / p99 ms",
+            $"**{b3.P50:0.0} / {b3.P99:0.0}** (p99.9 {b3.P999:0.0}, max {b3.Max:0}; {b3.Measured:N0} measured, {b3.Coalesced:N0} coalesced, **{b3.Lost} lost**)", "0 lost", b3.Lost == 0 ? "met" : "missed"));
+    }
 }
 
-static async Task<(WebApplication App, Uri Url)> BareKestrelAsync(System.Security.Cryptography.X509Certificates.X509Certificate2 tls)
+if (only.Overlaps(["B4", "B5", "B6"]))
 {
-    var builder = WebApplication.CreateSlimBuilder();
-    builder.Logging.ClearProviders();
-    builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(tls)));
-    var app = builder.Build();
-    app.MapPost("/graph/listen", () => Results.Accepted());
-    await app.StartAsync();
-    var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("localhost", "127.0.0.1");
-    return (app, new Uri($"{address}/graph/listen"));
+    var accounts = (int)Math.Ceiling(scaleUsers / 650.0);
+    await using var rig = await Rig.StartAsync(accounts, rateLimits: true);
+    var b4 = await Scale.ScaleAsync(rig, scaleUsers);
+    report["B4"] = b4;
+    table.Add(("B4", $"{b4.Users:N0} users on {b4.Accounts} accounts, one node, rate limits on: registered / all watched", $"**{b4.RegisterSeconds:0} s / {b4.AllWatchedSeconds:0} s**", "all watched ≤ 120 s", b4.AllWatchedSeconds <= 120 ? "met" : "missed"));
+    table.Add(("B4", "RSS of the process (service + both simulators) / managed heap after settling", $"**{b4.RssBytes / 1e6:N0} MB** / {b4.HeapBytes / 1e6:N0} MB", "RSS ≤ 1,500 MB", b4.RssBytes <= 1_500_000_000 ? "met" : "missed"));
+    table.Add(("B4", "managed bytes per idle user (heap growth ÷ users) / journal on disk", $"**{b4.BytesPerIdleUser:N0} B** / {b4.JournalBytes / 1e6:N1} MB", "—", ""));
+
+    if (only.Contains("B6"))
+    {
+        var b6 = await Scale.EconomyAsync(rig, quick ? 10 : 60);
+        report["B6"] = b6;
+        table.Add(("B6", "Graph calls per 1,000 watched users per hour, steady state: ours vs polling every 10 s", $"**{b6.OursPerThousandPerHour:0.#}** vs {b6.PollingPerThousandPerHour:N0} ({b6.PollingPerThousandPerHour / b6.OursPerThousandPerHour:0}× fewer)", "—", ""));
+    }
+
+    if (only.Contains("B5"))
+    {
+        var b5 = await Scale.RestartAsync(rig);
+        report["B5"] = b5;
+        var bulkReads = b5.GraphCallsDuringStart.GetValueOrDefault("presence.getByUserId");
+        var created = b5.GraphCallsDuringStart.GetValueOrDefault("subscriptions.create");
+        table.Add(("B5", $"restart with {b5.Users:N0} persisted users: ready / all watched", $"**{b5.ReadySeconds:0.0} s** / {b5.AllWatchedSeconds:0.0} s", "—", ""));
+        table.Add(("B5", "Graph calls during start (bulk reads; subscriptions created)", $"**{bulkReads}** (≤ {b5.BulkReadsAllowed}); **{created}** (≤ {b5.SubscriptionsAllowed}); all: {string.Join(", ", b5.GraphCallsDuringStart.OrderBy(c => c.Key).Select(c => $"{c.Key} {c.Value}"))}",
+            "≤ 1 bulk read / 650 users, ≤ 1 subscription / account", bulkReads <= b5.BulkReadsAllowed && created <= b5.SubscriptionsAllowed ? "met" : "missed"));
+    }
 }
 
-int IntOption(string name, int fallback)
+var markdown = new StringBuilder()
+    .AppendLine($"Run {report["startedAt"]:u} on {report["machine"]}: `{report["command"]}`")
+    .AppendLine()
+    .AppendLine("| # | Figure | Measured | Target | |")
+    .AppendLine("| --- | --- | --- | --- | --- |");
+foreach (var row in table)
+    markdown.AppendLine($"| {row.Id} | {row.Figure} | {row.Measured} | {row.Target} | {row.Verdict} |");
+Directory.CreateDirectory(output);
+var json = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+await File.WriteAllTextAsync(Path.Combine(output, "results.json"), json);
+await File.WriteAllTextAsync(Path.Combine(output, "results.md"), markdown.ToString());
+Console.WriteLine();
+Console.WriteLine(markdown);
+Console.WriteLine($"JSON: {Path.GetFullPath(Path.Combine(output, "results.json"))}");
+if (b1Ratio is { } measuredRatio)
+    Console.WriteLine($"B1 ratio (1 item/POST): {measuredRatio:0.000} (target 0.6)");
+if (report.TryGetValue("B2", out var b2Report) && b2Report is List<LatencyResult> { Count: > 0 } b2Runs)
+    Console.WriteLine($"B2 p99 at {b2Runs[0].TargetRate}/s: {b2Runs[0].P99:0.0} ms (target 10 ms), {b2Runs[0].Lost} lost");
+return 0;
+
+string? Option(string name)
 {
     var i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) && v > 0 ? v : fallback;
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }
 
-static int FreePort()
-{
-    using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return ((IPEndPoint)listener.LocalEndpoint).Port;
-}
+int IntOption(string name, int fallback) =>
+    int.TryParse(Option(name), out var v) && v > 0 ? v : fallback;

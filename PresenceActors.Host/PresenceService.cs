@@ -122,6 +122,18 @@ public static class PresenceService
             }
         });
 
+        // A failure nobody handled: logged with its stack trace, answered as a problem without one.
+        app.UseExceptionHandler(errors => errors.Run(async context =>
+        {
+            var failure = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
+            var incident = Guid.NewGuid().ToString("N")[..12];
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("PresenceActors.Host.Requests")
+                .LogError(failure, "request-failed incident={Incident} method={Method} path={Path}", incident, context.Request.Method, context.Request.Path.Value);
+            await Results.Problem(title: "Internal error", statusCode: StatusCodes.Status500InternalServerError,
+                detail: $"The request failed on our side and was logged as incident {incident}.",
+                extensions: new Dictionary<string, object?> { ["incident"] = incident }).ExecuteAsync(context);
+        }));
+
         // Each surface answers only on its own listener: Graph never reaches the internal API, nor the UC back end the admin.
         app.Use(async (context, next) =>
         {

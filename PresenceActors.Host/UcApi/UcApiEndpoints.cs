@@ -20,6 +20,11 @@ public static class UcApiEndpoints
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>Body limits: one user's registration or report, and the full list of up to 100,000 users.</summary>
+    public const long MaxBodyBytes = 64 * 1024;
+
+    public const long MaxListBytes = 32L * 1024 * 1024;
+
     public static IEndpointRouteBuilder MapUcApi(this IEndpointRouteBuilder endpoints, string apiKey)
     {
         var expected = Encoding.UTF8.GetBytes($"Bearer {apiKey}");
@@ -79,8 +84,11 @@ public static class UcApiEndpoints
     private static async Task<(RegisterResult? Result, IResult? Problem)> Register(
         string ucUserId, string teamsUser, IUserDirectory directory, IActorRef registry, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(ucUserId) || ucUserId.Length > 256)
-            return (null, Problem(400, "ucUserId", "ucUserId must be 1 to 256 characters."));
+        if (string.IsNullOrWhiteSpace(ucUserId) || ucUserId.Length > 256 || ucUserId.Any(char.IsControl))
+            return (null, Problem(400, "ucUserId", "ucUserId must be 1 to 256 characters without control characters."));
+        // An object id, a user principal name or a mail address: what Graph can look up, and nothing it would refuse.
+        if (teamsUser.Length > 256 || teamsUser.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)) || teamsUser.IndexOfAny(['/', '\\', '?', '#', '%', '\'', '"']) >= 0)
+            return (null, Problem(400, "teamsUser", "teamsUser must be an Entra object id, user principal name or mail address (at most 256 characters, no spaces, quotes or / \\ ? # %)."));
         DirectoryUser? user;
         try
         {
@@ -178,12 +186,23 @@ public static class UcApiEndpoints
             return new Parsed(default, Problem(415, "Content-Type", "Send the body as application/json."));
         try
         {
-            using var document = await JsonDocument.ParseAsync(context.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, context.RequestAborted);
+            // A single user's call is small; the full list (PUT /users) may name 100,000 users.
+            var limit = context.Request.Path.Value?.TrimEnd('/').EndsWith("/users", StringComparison.Ordinal) == true ? MaxListBytes : MaxBodyBytes;
+            var body = await RequestBody.ReadAsync(context, limit);
+            if (body is null)
+                return new Parsed(default, Problem(413, "body", $"The body is larger than {limit} bytes."));
+            if (!System.Text.Unicode.Utf8.IsValid(body.Value.Span))
+                return new Parsed(default, Problem(400, "body", "The body is not valid UTF-8."));
+            using var document = JsonDocument.Parse(body.Value, new JsonDocumentOptions { MaxDepth = 16 });
             return new Parsed(document.RootElement.Clone(), null);
         }
         catch (JsonException e)
         {
             return new Parsed(default, Problem(400, "body", $"The body is not valid JSON: {e.Message}"));
+        }
+        catch (BadHttpRequestException e)
+        {
+            return new Parsed(default, Problem(e.StatusCode, "body", e.Message));
         }
     }
 

@@ -36,7 +36,13 @@ public static class GraphWebhookEndpoints
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(context.Request.Body, new JsonDocumentOptions { MaxDepth = 16 }, context.RequestAborted);
+            var body = await RequestBody.ReadAsync(context, maxBodyBytes);
+            if (body is null)
+                return Problem(413, "body", $"The body is larger than {maxBodyBytes} bytes.");
+            // JSON strings are only decoded when read: refuse invalid UTF-8 before anything reads one.
+            if (!System.Text.Unicode.Utf8.IsValid(body.Value.Span))
+                return Problem(400, "body", "The body is not valid UTF-8.");
+            document = JsonDocument.Parse(body.Value, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {

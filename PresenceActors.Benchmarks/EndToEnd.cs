@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using PresenceActors.Simulators.Graph;
+using PresenceActors.Simulators.Uc;
+
+namespace PresenceActors.Benchmarks;
+
+/// <summary>Latency figures of one paced run: percentiles in milliseconds, and what never arrived.</summary>
+internal sealed record LatencyResult(string Name, int TargetRate, double AchievedRate, int Seconds, long Sent, long Measured, long Coalesced, long Lost,
+    double P50, double P99, double P999, double Max);
+
+/// <summary>
+/// B2: a Teams change made in the Graph simulator until the UC simulator's front end has the update. B3: a UC phone call
+/// reported on the internal API until the Graph simulator has the setPresence (or clearPresence).
+/// Each user toggles between "in a call" and not, so every change is a real state change with exactly one expected effect.
+/// </summary>
+internal static class EndToEnd
+{
+    /// <summary>Changes per user are spaced by users/rate seconds; a later change of the same user supersedes an earlier one
+    /// that is still waiting (the emitter sends only the newest per user), which is counted as coalesced, not lost.</summary>
+    private sealed class Tracker
+    {
+        private readonly ConcurrentDictionary<string, ConcurrentQueue<(string Expected, long Ticks)>> _pending = new();
+        private readonly ConcurrentBag<double> _latencies = [];
+        private long _coalesced;
+
+        /// <summary>The last expected outcome per key: what the far side must show once everything has drained.</summary>
+        public ConcurrentDictionary<string, string> Final { get; } = new();
+
+        public void Expect(string key, string expected)
+        {
+            Final[key] = expected;
+            _pending.GetOrAdd(key, _ => new ConcurrentQueue<(string, long)>()).Enqueue((expected, Stopwatch.GetTimestamp()));
+        }
+
+        public void Arrived(string key, string status)
+        {
+            if (!_pending.TryGetValue(key, out var queue))
+                return;
+            // The newest waiting expectation with this status is the one satisfied; older ones were superseded.
+            var snapshot = queue.ToArray();
+            var match = Array.FindLastIndex(snapshot, e => e.Expected == status);
+            if (match < 0)
+                return;
+            for (var i = 0; i <= match; i++)
+            {
+                if (!queue.TryDequeue(out var entry))
+                    return;
+                if (i < match)
+                    Interlocked.Increment(ref _coalesced);
+                else
+                    _latencies.Add(Stopwatch.GetElapsedTime(entry.Ticks).TotalMilliseconds);
+            }
+        }
+
+        public long Waiting => _pending.Values.Sum(q => (long)q.Count);
+
+        public (long Measured, long Coalesced, double P50, double P99, double P999, double Max) Summary()
+        {
+            var sorted = _latencies.ToArray();
+            Array.Sort(sorted);
+            double At(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+            return (sorted.Length, Interlocked.Read(ref _coalesced), At(0.5), At(0.99), At(0.999), sorted.Length == 0 ? double.NaN : sorted[^1]);
+        }
+    }
+
+    public static async Task<LatencyResult> TeamsToUcAsync(Rig rig, List<(string UcUserId, string TeamsId)> users, int rate, int seconds)
+    {
+        var tracker = new Tracker();
+        long received = 0;
+        void OnUpdate(ReceivedUpdate update)
+        {
+            Interlocked.Increment(ref received);
+            if (update.Applied)
+                tracker.Arrived(update.UcUserId, update.Status);
+        }
+
+        rig.Uc.UpdateReceived += OnUpdate;
+        var inCall = new bool[users.Count];
+        var sent = await PaceAsync(rate, seconds, n =>
+        {
+            var i = (int)(n % users.Count);
+            inCall[i] = !inCall[i];
+            tracker.Expect(users[i].UcUserId, inCall[i] ? "Busy" : "Available");
+            rig.Graph.Tenant.SetClient(users[i].TeamsId, inCall[i] ? TeamsClientState.InACall : TeamsClientState.Available);
+        });
+        var achieved = sent / (double)seconds;
+        var lost = await DrainAsync(tracker, key => rig.Uc.User(key)!.Status);
+        rig.Uc.UpdateReceived -= OnUpdate;
+        // Leave everyone out of a call for the next run.
+        for (var i = 0; i < inCall.Length; i++)
+        {
+            if (inCall[i])
+                rig.Graph.Tenant.SetClient(users[i].TeamsId, TeamsClientState.Available);
+        }
+
+        var s = tracker.Summary();
+        Console.Error.WriteLine($"B2 at {rate}/s: {sent} changes, {Interlocked.Read(ref received)} UC updates received, {s.Measured} matched");
+        return new LatencyResult($"B2 Teams → UC at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max);
+    }
+
+    public static async Task<LatencyResult> UcToTeamsAsync(Rig rig, List<(string UcUserId, string TeamsId)> users, int rate, int seconds)
+    {
+        var tracker = new Tracker();
+        void OnChange(PresenceChange change) => tracker.Arrived(change.UserId, change.Activity == "InACall" ? "set" : "cleared");
+
+        rig.Graph.Tenant.PresenceChanged += OnChange;
+        var onPhone = new bool[users.Count];
+        var reports = new List<Task>();
+        var sent = await PaceAsync(rate, seconds, n =>
+        {
+            var i = (int)(n % users.Count);
+            onPhone[i] = !onPhone[i];
+            tracker.Expect(users[i].TeamsId, onPhone[i] ? "set" : "cleared");
+            lock (reports)
+                reports.Add(rig.Uc.SetPhoneAsync(users[i].UcUserId, onPhone[i]));
+        });
+        var achieved = sent / (double)seconds;
+        await Task.WhenAll(reports);
+        var lost = await DrainAsync(tracker, key => rig.Graph.Tenant.GetPresence(key).Activity == "InACall" ? "set" : "cleared");
+        rig.Graph.Tenant.PresenceChanged -= OnChange;
+        for (var i = 0; i < onPhone.Length; i++)
+        {
+            if (onPhone[i])
+                await rig.Uc.SetPhoneAsync(users[i].UcUserId, false);
+        }
+
+        var s = tracker.Summary();
+        return new LatencyResult($"B3 UC → Teams at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max);
+    }
+
+    /// <summary>Calls <paramref name="act"/> <paramref name="rate"/> times a second for <paramref name="seconds"/>, in 10 ms steps.</summary>
+    private static async Task<long> PaceAsync(int rate, int seconds, Action<long> act)
+    {
+        var clock = Stopwatch.StartNew();
+        long issued = 0;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
+        while (clock.Elapsed < TimeSpan.FromSeconds(seconds))
+        {
+            var due = (long)(clock.Elapsed.TotalSeconds * rate);
+            while (issued < due)
+                act(issued++);
+            await timer.WaitForNextTickAsync();
+        }
+
+        return issued;
+    }
+
+    /// <summary>
+    /// Gives what is still in flight up to 120 s to arrive, then counts the keys whose far side does not show the last
+    /// expected outcome: those are lost (a superseded intermediate change is not; the bridge forwards the newest).
+    /// </summary>
+    private static async Task<long> DrainAsync(Tracker tracker, Func<string, string> shown)
+    {
+        long Wrong() => tracker.Final.Count(f => shown(f.Key) != f.Value);
+        var watch = Stopwatch.StartNew();
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        while (Wrong() > 0 && watch.Elapsed < TimeSpan.FromSeconds(120))
+            await timer.WaitForNextTickAsync();
+        return Wrong();
+    }
+}

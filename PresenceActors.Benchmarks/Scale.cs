@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using PresenceActors.Subscriptions;
+
+namespace PresenceActors.Benchmarks;
+
+internal sealed record ScaleResult(int Users, int Accounts, double RegisterSeconds, double AllWatchedSeconds, long RssBytes, long HeapBytes,
+    double BytesPerIdleUser, long JournalBytes);
+
+internal sealed record RecoveryResult(int Users, double ReadySeconds, double AllWatchedSeconds, IReadOnlyDictionary<string, int> GraphCallsDuringStart,
+    int BulkReadsAllowed, int SubscriptionsAllowed);
+
+internal sealed record EconomyResult(int Users, int Accounts, double SteadySeconds, int SteadyCalls, double OursPerThousandPerHour,
+    double PollingPerThousandPerHour, string Model);
+
+/// <summary>B4 (scale on one node), B5 (restart with the users persisted) and B6 (Graph call economy).</summary>
+internal static class Scale
+{
+    public static async Task<ScaleResult> ScaleAsync(Rig rig, int users)
+    {
+        rig.CreateUsers(users, "scale");
+        var heapBefore = SettledHeap();
+        var watch = Stopwatch.StartNew();
+        await rig.RegisterAsync(parallel: 32);
+        var registered = watch.Elapsed;
+        await rig.WaitUntilAllWatchedAsync(TimeSpan.FromMinutes(20));
+        var allWatched = watch.Elapsed;
+
+        // Settle: the users' actors passivate when idle (nothing to hold them); then measure.
+        var heapAfter = SettledHeap();
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var journal = new DirectoryInfo(Path.GetDirectoryName(rig.DatabaseFile)!).GetFiles("presence.db*").Sum(f => f.Length);
+        return new ScaleResult(users, (int)Math.Ceiling(users / 650.0), registered.TotalSeconds, allWatched.TotalSeconds, process.WorkingSet64, heapAfter,
+            (heapAfter - heapBefore) / (double)users, journal);
+    }
+
+    public static async Task<RecoveryResult> RestartAsync(Rig rig)
+    {
+        await rig.StopServiceAsync();
+        var since = DateTimeOffset.UtcNow;
+        var watch = Stopwatch.StartNew();
+        await rig.StartServiceAsync();
+        await WaitReadyAsync(rig, TimeSpan.FromMinutes(10));
+        var ready = watch.Elapsed;
+        // Everyone is still watched by the subscriptions that survived the restart; give the pool time to verify them.
+        await rig.WaitUntilAllWatchedAsync(TimeSpan.FromMinutes(10));
+        var watched = watch.Elapsed;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        for (var i = 0; i < 15; i++)
+            await timer.WaitForNextTickAsync(); // what the first 15 s after readiness cost as well
+        var calls = rig.Graph.Faults.Calls.Where(c => c.At >= since).GroupBy(c => c.Api).ToDictionary(g => g.Key, g => g.Count());
+        var accounts = (int)Math.Ceiling(rig.Users.Count / 650.0);
+        return new RecoveryResult(rig.Users.Count, ready.TotalSeconds, watched.TotalSeconds, calls, accounts, accounts);
+    }
+
+    public static async Task<EconomyResult> EconomyAsync(Rig rig, int steadySeconds)
+    {
+        var since = DateTimeOffset.UtcNow;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        for (var i = 0; i < steadySeconds; i++)
+            await timer.WaitForNextTickAsync();
+        var steady = rig.Graph.Faults.Calls.Count(c => c.At >= since);
+
+        // The schedule per technical account (650 users): renew every lifetime - renewBefore, reconcile every
+        // ReconcileEvery (one GET of the subscription and one bulk read of its users), a delegated token about hourly.
+        var pool = new SubscriptionPoolOptions
+        {
+            NotificationUrl = new Uri("https://x/"), LifecycleNotificationUrl = new Uri("https://x/"), EncryptionCertificate = rig.Encryption,
+            EncryptionCertificateId = "x", ClientState = new ClientStateSigner(new byte[32]),
+        };
+        var renewals = 60 / (pool.SubscriptionLifetime - pool.RenewBefore).TotalMinutes;
+        var reconciles = 60 / pool.ReconcileEvery.TotalMinutes * 2;
+        const double tokens = 1;
+        var perAccountHour = renewals + reconciles + tokens;
+        var steadyPerHour = steady / (double)steadySeconds * 3600;
+        var accounts = rig.Users.Count / 650.0;
+        var ours = (perAccountHour * accounts + steadyPerHour) * 1000 / rig.Users.Count;
+        // A poller reads every user every 10 s with getPresencesByUserId (650 ids per call) under one app token.
+        var polling = 360 * Math.Ceiling(1000 / 650.0) + 1;
+        var model = $"per account and hour: {renewals:0.#} renewals + {reconciles:0.#} reconciliation calls + {tokens} token; " +
+                    $"steady state measured {steady} calls in {steadySeconds} s with no presence changes";
+        return new EconomyResult(rig.Users.Count, (int)Math.Ceiling(accounts), steadySeconds, steady, ours, polling, model);
+    }
+
+    private static async Task WaitReadyAsync(Rig rig, TimeSpan limit)
+    {
+        var admin = rig.Service!.Services.GetRequiredService<PresenceActors.Host.ListenerPorts>().Admin;
+        using var http = new HttpClient();
+        var watch = Stopwatch.StartNew();
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        while (watch.Elapsed < limit)
+        {
+            try
+            {
+                if ((await http.GetAsync($"http://127.0.0.1:{admin}/healthz/ready")).IsSuccessStatusCode)
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await timer.WaitForNextTickAsync();
+        }
+
+        throw new TimeoutException($"Not ready after {limit}.");
+    }
+
+    private static long SettledHeap()
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+}
