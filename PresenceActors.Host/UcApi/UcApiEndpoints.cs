@@ -25,6 +25,9 @@ public static class UcApiEndpoints
 
     public const long MaxListBytes = 32L * 1024 * 1024;
 
+    /// <summary>How far a UC report's own timestamp may be from this node's clock.</summary>
+    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromHours(24);
+
     public static IEndpointRouteBuilder MapUcApi(this IEndpointRouteBuilder endpoints, string apiKey)
     {
         var expected = Encoding.UTF8.GetBytes($"Bearer {apiKey}");
@@ -169,6 +172,10 @@ public static class UcApiEndpoints
             if (atValue.ValueKind != JsonValueKind.String
                 || !DateTimeOffset.TryParse(atValue.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out at))
                 return Problem(400, "at", "at must be an ISO 8601 timestamp, e.g. 2026-11-26T09:30:00Z.");
+            // A report stamped far from now is a broken clock: taken as given, one from the future would make every
+            // later report look older and be ignored, leaving the user stuck.
+            if ((at - clock.GetUtcNow()).Duration() > MaxClockSkew)
+                return Problem(400, "at", $"at is {at:O}, more than {MaxClockSkew.TotalHours:0} hours from this node's clock ({clock.GetUtcNow():O}); check the UC back end's time.");
         }
 
         var mapping = (await registry.ActorRef.Ask<LookupResult>(new Lookup(ucUserId), AskTimeout)).Mapping;

@@ -100,8 +100,8 @@ internal static class EntraEndpoints
                 return Results.Json(new JsonObject
                 {
                     ["token_type"] = "Bearer",
-                    ["expires_in"] = 3599,
-                    ["ext_expires_in"] = 3599,
+                    ["expires_in"] = (int)sim.TokenLifetime.TotalSeconds,
+                    ["ext_expires_in"] = (int)sim.TokenLifetime.TotalSeconds,
                     ["access_token"] = AccessToken(sim, app.ClientId, null, now),
                 });
 
@@ -143,8 +143,8 @@ internal static class EntraEndpoints
                 {
                     ["token_type"] = "Bearer",
                     ["scope"] = grantedScopes.Length > 0 ? grantedScopes : "https://graph.microsoft.com/Presence.Read.All",
-                    ["expires_in"] = 3599,
-                    ["ext_expires_in"] = 3599,
+                    ["expires_in"] = (int)sim.TokenLifetime.TotalSeconds,
+                    ["ext_expires_in"] = (int)sim.TokenLifetime.TotalSeconds,
                     ["access_token"] = AccessToken(sim, app.ClientId, user, now),
                     ["refresh_token"] = refresh,
                     ["id_token"] = SimJwt.Unsigned(new JsonObject
@@ -182,7 +182,7 @@ internal static class EntraEndpoints
             ["iss"] = $"https://sts.windows.net/{sim.Tenant.TenantId}/",
             ["iat"] = now.ToUnixTimeSeconds(),
             ["nbf"] = now.ToUnixTimeSeconds(),
-            ["exp"] = now.AddSeconds(3599).ToUnixTimeSeconds(),
+            ["exp"] = now.Add(sim.TokenLifetime).ToUnixTimeSeconds(),
             ["appid"] = appId,
             ["tid"] = sim.Tenant.TenantId,
             ["ver"] = "1.0",

@@ -63,6 +63,9 @@ public sealed class GraphSimulator : IAsyncDisposable
 
     public Uri GraphUrl => new(BaseUrl, "v1.0/");
 
+    /// <summary>Lifetime of the access tokens Entra issues (3599 s, as Entra does); shorter ones make clients fetch often.</summary>
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromSeconds(3599);
+
     /// <summary>For Azure.Identity's AuthorityHost.</summary>
     public Uri AuthorityHost => BaseUrl;
 

@@ -63,9 +63,11 @@ internal sealed class Loop : IAsyncDisposable
     public Uri WebhookUrl => new($"https://127.0.0.1:{Ports.Webhook}/graph/listen");
 
     public static async Task<Loop> StartAsync(int technicalAccounts = 1, bool rateLimits = true,
-        Func<PresenceServiceOptions, PresenceServiceOptions>? adjust = null, TimeProvider? graphClock = null, ILoggerProvider? captureLogs = null)
+        Func<PresenceServiceOptions, PresenceServiceOptions>? adjust = null, TimeProvider? graphClock = null, ILoggerProvider? captureLogs = null,
+        Action<GraphSimulator>? prepareGraph = null)
     {
         var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions { RateLimits = rateLimits, Clock = graphClock ?? TimeProvider.System });
+        prepareGraph?.Invoke(graph);
         graph.Tenant.AddApplication(ClientId, ClientSecret);
         var accounts = new List<(string, string)>();
         for (var i = 1; i <= technicalAccounts; i++)

@@ -24,6 +24,10 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
 
     private string? _subscriptionId;
     private DateTimeOffset? _expiresAt;
+    private DateTimeOffset? _lastRenewal;
+
+    /// <summary>Renewal requests within this long of the last renewal are answered by it.</summary>
+    public static readonly TimeSpan RenewalCoalescing = TimeSpan.FromSeconds(30);
     private ImmutableHashSet<string> _subscribed;
     private ImmutableHashSet<string> _desired;
     private int _failures;
@@ -78,7 +82,9 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         });
         Receive<Renew>(_ =>
         {
-            if (_subscriptionId is { } id)
+            // Graph asks once per subscription; a burst of reauthorizationRequired (replayed, or queued while a renewal
+            // ran) needs one renewal, not one each.
+            if (_subscriptionId is { } id && (_lastRenewal is not { } last || Now - last >= RenewalCoalescing))
                 Run(RenewAsync(id));
         });
         Receive<Reconcile>(_ => Run(ReconcileAsync(_subscriptionId, _desired)));
@@ -101,6 +107,7 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
             Receive<Renewed>(r =>
             {
                 _expiresAt = r.ExpiresAt;
+                _lastRenewal = Now;
                 Context.Parent.Tell(new AccountReport.Renewed(_account, r.ExpiresAt));
                 ScheduleRenewal();
                 Succeeded();
