@@ -37,7 +37,7 @@ public static class PresenceService
         {
             kestrel.AddServerHeader = false;
             Listen(kestrel, "webhook", options.Webhook, options.TlsVersions, listeners);
-            Listen(kestrel, "internal-api", options.InternalApi, options.TlsVersions, listeners);
+            Listen(kestrel, "internal-api", options.InternalApi, options.TlsVersions, listeners, clientCertificates: options.InternalApiClientCertificates.Count > 0);
             Listen(kestrel, "admin", options.Admin, options.TlsVersions, listeners);
         });
 
@@ -48,6 +48,27 @@ public static class PresenceService
         }
 
         var services = builder.Services;
+        services.AddRateLimiter(limiter =>
+        {
+            // Per source address on the public webhook: Graph's senders stay far below it; a flood from one address does not.
+            limiter.AddPolicy(Webhooks.GraphWebhookEndpoints.RateLimitPolicy, context =>
+                System.Threading.RateLimiting.RateLimitPartition.GetFixedWindowLimiter(
+                    context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                    _ => new System.Threading.RateLimiting.FixedWindowRateLimiterOptions
+                    {
+                        PermitLimit = Math.Max(1, options.WebhookRequestsPerSource),
+                        Window = options.WebhookRateWindow,
+                        QueueLimit = 0,
+                    }));
+            limiter.OnRejected = async (rejected, cancellationToken) =>
+            {
+                var retry = rejected.Lease.TryGetMetadata(System.Threading.RateLimiting.MetadataName.RetryAfter, out var after) ? after : options.WebhookRateWindow;
+                rejected.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests",
+                    detail: $"More than {options.WebhookRequestsPerSource} requests from this address within {options.WebhookRateWindow.TotalSeconds:0.#} s.",
+                    extensions: new Dictionary<string, object?> { ["field"] = "source" }).ExecuteAsync(rejected.HttpContext);
+            };
+        });
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ListenerPorts>();
@@ -107,6 +128,9 @@ public static class PresenceService
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        var startup = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PresenceActors.Host.Configuration");
+        foreach (var warning in options.Warnings)
+            startup.LogWarning("configuration-warning {Warning}", warning);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var ports = app.Services.GetRequiredService<ListenerPorts>();
@@ -152,8 +176,9 @@ public static class PresenceService
 
             await next(context);
         });
-        app.MapGraphWebhook(options.MaxWebhookBodyBytes);
-        app.MapUcApi(options.InternalApiKey);
+        app.UseRateLimiter();
+        app.MapGraphWebhook(options.MaxWebhookBodyBytes, options.WebhookRequestsPerSource > 0);
+        app.MapUcApi(options.InternalApiKey, options.InternalApiClientCertificates);
         app.MapAdmin(options.AdminToken);
         app.MapStatusPage(options.AdminToken);
         app.MapPresenceHealth();
@@ -162,7 +187,7 @@ public static class PresenceService
     }
 
     private static void Listen(KestrelServerOptions kestrel, string role, ListenerOptions options, System.Security.Authentication.SslProtocols tls,
-        List<(string, Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)> listeners)
+        List<(string, Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)> listeners, bool clientCertificates = false)
     {
         kestrel.Listen(options.Address, options.Port, listen =>
         {
@@ -172,6 +197,13 @@ public static class PresenceService
                 {
                     https.ServerCertificate = certificate;
                     https.SslProtocols = tls; // never below TLS 1.2
+                    if (clientCertificates)
+                    {
+                        // Asked for, and pinned by thumbprint in the internal API's filter (a UC back end's certificate is
+                        // usually from a private CA this machine does not trust).
+                        https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate;
+                        https.AllowAnyClientCertificate();
+                    }
                 });
             }
             else if (!IPAddress.IsLoopback(options.Address))

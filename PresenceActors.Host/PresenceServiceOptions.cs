@@ -69,5 +69,16 @@ public sealed record PresenceServiceOptions
 
     public TimeSpan ReconcileEvery { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>SHA-256 thumbprints of the client certificates the internal API accepts; empty: the bearer key alone.</summary>
+    public IReadOnlyList<string> InternalApiClientCertificates { get; init; } = [];
+
+    /// <summary>Requests per source address and window the public webhook takes before answering 429 (0: no limit).</summary>
+    public int WebhookRequestsPerSource { get; init; } = 5_000;
+
+    public TimeSpan WebhookRateWindow { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>What the configuration left unsafe but working (e.g. a private key file readable by others).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     public Uri LifecycleUrl => new(WebhookReceiver, "lifecycle");
 }

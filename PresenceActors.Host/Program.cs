@@ -46,8 +46,10 @@ show.SetAction(parse =>
 var check = new Command("check", "check the configuration; one line per problem, naming the key") { configOption };
 check.SetAction(parse =>
 {
-    if (LoadOrReport(parse.GetValue(configOption)) is null)
+    if (LoadOrReport(parse.GetValue(configOption)) is not { } checkedOptions)
         return 2;
+    foreach (var warning in checkedOptions.Warnings)
+        Console.WriteLine($"warning: {warning}");
     Console.WriteLine("configuration is valid");
     return 0;
 });

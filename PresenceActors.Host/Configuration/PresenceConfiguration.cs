@@ -57,6 +57,8 @@ public static class PresenceConfiguration
         ("presence.dataFolder", "data", false, "where generated keys, certificates and the SQLite file live"),
         ("presence.tls.minimumVersion", "1.2", false, "lowest TLS version the listeners accept: 1.2 or 1.3"),
         ("presence.logging.json", "false", false, "structured JSON lines on the console"),
+        ("presence.api.clientCertificates", "", false, "SHA-256 thumbprints (hex, comma-separated) of client certificates the internal API requires; empty: the key alone"),
+        ("presence.webhook.rateLimitPerSecond", "5000", false, "requests per second one source address may send to the webhook before 429 (0: off)"),
     ];
 
     public static IReadOnlySet<string> SecretKeys { get; } =
@@ -248,6 +250,15 @@ public static class PresenceConfiguration
             found.Add("presence.clientState.key is missing: in a cluster every node needs the same key (32+ random bytes, base64).");
         }
 
+        var clientCertificates = (Get(configuration, "presence.api.clientCertificates") ?? "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(t => t.Replace(":", "").ToUpperInvariant()).ToList();
+        foreach (var thumbprint in clientCertificates.Where(t => t.Length != 64 || !t.All(Uri.IsHexDigit)))
+            found.Add($"presence.api.clientCertificates: '{thumbprint}' is not a SHA-256 thumbprint (64 hex digits).");
+        var rateLimit = 5_000;
+        if (Get(configuration, "presence.webhook.rateLimitPerSecond") is { } rate && (!int.TryParse(rate, out rateLimit) || rateLimit < 0))
+            found.Add($"presence.webhook.rateLimitPerSecond: '{rate}' is not a whole number of requests per second (0 turns the limit off).");
+
         problems = found;
         if (found.Count > 0)
             return null;
@@ -258,7 +269,14 @@ public static class PresenceConfiguration
         apiKey ??= Convert.ToBase64String(LoadOrCreateKey(Path.Combine(dataFolder, "internal-api.key")));
         webhookCertificate ??= EncryptionCertificates.LoadOrCreate(Path.Combine(dataFolder, "listener-tls.pfx"));
         apiCertificate ??= webhookCertificate;
-        var encryption = EncryptionCertificates.LoadOrCreate(Get(configuration, "presence.encryption.certificate") ?? Path.Combine(dataFolder, "encryption.pfx"));
+        var encryptionPath = Get(configuration, "presence.encryption.certificate") ?? Path.Combine(dataFolder, "encryption.pfx");
+        var encryption = EncryptionCertificates.LoadOrCreate(encryptionPath);
+        var warnings = new[]
+            {
+                encryptionPath, Path.Combine(dataFolder, "client-state.key"), Path.Combine(dataFolder, "internal-api.key"), Path.Combine(dataFolder, "listener-tls.pfx"),
+                Get(configuration, "presence.webhook.certificate"), Get(configuration, "presence.api.certificate"),
+            }
+            .OfType<string>().Distinct().Select(EncryptionCertificates.ExposureOf).OfType<string>().ToList();
         return new PresenceServiceOptions
         {
             Node = new PresenceNodeOptions
@@ -293,6 +311,9 @@ public static class PresenceConfiguration
             ClientStateKey = clientStateKey,
             EncryptionCertificate = encryption,
             OpenIdConfiguration = openId,
+            InternalApiClientCertificates = clientCertificates,
+            WebhookRequestsPerSource = rateLimit,
+            Warnings = warnings,
         };
     }
 

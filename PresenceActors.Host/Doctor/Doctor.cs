@@ -54,6 +54,8 @@ public sealed class Doctor(PresenceServiceOptions options, TextWriter output)
         Certificate("webhook TLS certificate (presence.webhook.certificate)", options.Webhook.Certificate);
         Certificate("internal API TLS certificate (presence.api.certificate)", options.InternalApi.Certificate);
         Certificate("notification encryption certificate (presence.encryption.certificate)", options.EncryptionCertificate);
+        foreach (var warning in options.Warnings)
+            output.WriteLine($"WARN  {warning}");
         output.WriteLine("note: the client secret's expiry is not visible to the application itself; check it under Certificates & secrets.");
 
         output.WriteLine(_failures == 0 ? "doctor: everything checked is fine" : $"doctor: {_failures} problem(s) found");

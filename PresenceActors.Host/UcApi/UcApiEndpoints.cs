@@ -28,11 +28,24 @@ public static class UcApiEndpoints
     /// <summary>How far a UC report's own timestamp may be from this node's clock.</summary>
     public static readonly TimeSpan MaxClockSkew = TimeSpan.FromHours(24);
 
-    public static IEndpointRouteBuilder MapUcApi(this IEndpointRouteBuilder endpoints, string apiKey)
+    public static IEndpointRouteBuilder MapUcApi(this IEndpointRouteBuilder endpoints, string apiKey, IReadOnlyList<string>? clientCertificates = null)
     {
         var expected = Encoding.UTF8.GetBytes($"Bearer {apiKey}");
+        var pinned = (clientCertificates ?? []).Select(t => t.ToUpperInvariant()).ToHashSet();
         var api = endpoints.MapGroup("/api/v1").AddEndpointFilter(async (context, next) =>
         {
+            if (pinned.Count > 0)
+            {
+                // Mutual TLS: the UC back end's certificate, pinned by its SHA-256 thumbprint, as well as the key.
+                var certificate = context.HttpContext.Connection.ClientCertificate
+                                  ?? await context.HttpContext.Connection.GetClientCertificateAsync(context.HttpContext.RequestAborted);
+                if (certificate is null)
+                    return Problem(401, "client certificate", "This internal API requires the UC back end's client certificate (presence.api.clientCertificates).");
+                var thumbprint = certificate.GetCertHashString(HashAlgorithmName.SHA256);
+                if (!pinned.Contains(thumbprint))
+                    return Problem(401, "client certificate", $"Client certificate {thumbprint} is not one of presence.api.clientCertificates.");
+            }
+
             var presented = Encoding.UTF8.GetBytes(context.HttpContext.Request.Headers.Authorization.ToString());
             if (!CryptographicOperations.FixedTimeEquals(presented, expected))
             {

@@ -7,9 +7,14 @@ namespace PresenceActors.Host.Webhooks;
 /// <summary>The public surface Graph calls (DESIGN 3.1): the validation handshake, notifications and lifecycle events.</summary>
 public static class GraphWebhookEndpoints
 {
-    public static IEndpointRouteBuilder MapGraphWebhook(this IEndpointRouteBuilder endpoints, long maxBodyBytes)
+    /// <summary>The per-source rate limit's policy name (PresenceService registers it).</summary>
+    public const string RateLimitPolicy = "webhook-per-source";
+
+    public static IEndpointRouteBuilder MapGraphWebhook(this IEndpointRouteBuilder endpoints, long maxBodyBytes, bool rateLimited = true)
     {
         var graph = endpoints.MapGroup("/graph");
+        if (rateLimited)
+            graph.RequireRateLimiting(RateLimitPolicy);
         graph.MapPost("/listen", (HttpContext context, GraphNotificationProcessor processor) =>
             Handle(context, maxBodyBytes, root => processor.ProcessNotificationsAsync(root, context.RequestAborted)));
         graph.MapPost("/lifecycle", (HttpContext context, GraphNotificationProcessor processor) =>

@@ -29,6 +29,23 @@ public sealed class EncryptionCertificates
         id is not null && _byId.TryGetValue(id, out var byId) ? byId
         : _byId.Values.FirstOrDefault(c => string.Equals(c.Thumbprint, thumbprint, StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>
+    /// A warning when a file holding a private key or secret can be read or written by anyone but its owner (group or
+    /// others have any permission); null when it is private, missing, or on Windows.
+    /// </summary>
+    public static string? ExposureOf(string path)
+    {
+        if (OperatingSystem.IsWindows() || !File.Exists(path))
+            return null;
+        var mode = File.GetUnixFileMode(path);
+        const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                                    | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        if ((mode & others) == 0)
+            return null;
+        var octal = Convert.ToString((int)mode & 0x1FF, 8);
+        return $"{Path.GetFullPath(path)} holds a private key or secret and is accessible to others (mode {octal}); run: chmod 600 '{Path.GetFullPath(path)}'";
+    }
+
     /// <summary>Loads the PFX at <paramref name="path"/>, or makes one there (RSA 2048, 2 years, readable by the owner only) when none exists.</summary>
     public static X509Certificate2 LoadOrCreate(string path, string? password = null)
     {
