@@ -19,7 +19,7 @@ namespace PresenceActors.Tests.Reliability;
 /// refusal a 4xx that says what was wrong.
 /// </summary>
 [Collection(Alone.Name)]
-public class FuzzTests : IAsyncLifetime
+public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly int Scale = int.TryParse(Environment.GetEnvironmentVariable("PRESENCE_FUZZ_SCALE"), out var s) && s > 0 ? s : 1;
     private Loop _loop = null!;
@@ -102,8 +102,9 @@ public class FuzzTests : IAsyncLifetime
     private static bool RefusedByServer(HttpRequestMessage request, HttpStatusCode status, string body) =>
         status == HttpStatusCode.BadRequest && body.Length == 0 && request.RequestUri!.AbsolutePath.Contains("%0", StringComparison.OrdinalIgnoreCase);
 
-    private static void AssertClean(Outcome outcome, int minimumRefusals)
+    private void AssertClean(Outcome outcome, int minimumRefusals)
     {
+        output.WriteLine($"{outcome.Inputs} inputs; answers: {string.Join(", ", outcome.Statuses.OrderBy(s => s.Key).Select(s => $"{(s.Key < 0 ? "connection closed" : s.Key)}: {s.Value}"))}");
         Assert.True(outcome.Violations.IsEmpty, $"{outcome.Violations.Count} violations, first: {string.Join("\n", outcome.Violations.Take(5))}");
         Assert.Equal(outcome.Inputs, outcome.Statuses.Values.Sum());
         Assert.True(outcome.Statuses.Where(s => s.Key is >= 400 and < 500).Sum(s => s.Value) >= minimumRefusals,
@@ -180,7 +181,9 @@ public class FuzzTests : IAsyncLifetime
 
         AssertClean(outcome, minimumRefusals: count / 2);
         Assert.Equal(before, await SnapshotAsync());
-        Assert.InRange(SettledHeap() - heap, long.MinValue, 256L * 1024 * 1024);
+        var grown = SettledHeap() - heap;
+        output.WriteLine($"managed heap grew {grown / 1e6:0.0} MB");
+        Assert.InRange(grown, long.MinValue, 256L * 1024 * 1024);
         // The duplicate filter and the clientState check are still working after it all: a real change goes through.
         _loop.Graph.Tenant.SetClient(_user.Teams.Id, TeamsClientState.InACall);
         await Eventually.TrueAsync(() => _loop.Uc.User(_user.UcUserId)!.Status == "Busy", what: "a real Teams call after the fuzzing");
@@ -254,7 +257,9 @@ public class FuzzTests : IAsyncLifetime
 
         AssertClean(outcome, minimumRefusals: count);
         Assert.Equal(before, await SnapshotAsync());
-        Assert.InRange(SettledHeap() - heap, long.MinValue, 256L * 1024 * 1024);
+        var grown = SettledHeap() - heap;
+        output.WriteLine($"managed heap grew {grown / 1e6:0.0} MB");
+        Assert.InRange(grown, long.MinValue, 256L * 1024 * 1024);
     }
 
     [Fact]
@@ -301,6 +306,7 @@ public class FuzzTests : IAsyncLifetime
             Directory.Delete(data, recursive: true);
         }
 
+        output.WriteLine($"{50_000 * Scale} files parsed; {loaded + refused} loaded as configuration: {loaded} valid, {refused} refused naming a key");
         Assert.True(refused > 0 && loaded > 0, $"loaded {loaded}, refused {refused}: the generator should reach both");
     }
 

@@ -26,7 +26,8 @@ internal sealed class TestNode : IAsyncDisposable
 
     private Akka.TestKit.Xunit2.TestKit? _kit;
 
-    public static async Task<TestNode> StartAsync(string databaseFile, RecordingFrontEnd frontEnd, RecordingTeams teams, UserPresenceOptions? users = null)
+    public static async Task<TestNode> StartAsync(string databaseFile, RecordingFrontEnd frontEnd, RecordingTeams teams, UserPresenceOptions? users = null,
+        PersistenceProvider provider = PersistenceProvider.Sqlite)
     {
         var host = new HostBuilder()
             .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning))
@@ -37,7 +38,7 @@ internal sealed class TestNode : IAsyncDisposable
                 services.AddPresenceNode(new PresenceNodeOptions
                 {
                     Cluster = new PresenceClusterOptions { Port = 0 },
-                    Persistence = new PresencePersistenceOptions { ConnectionString = databaseFile },
+                    Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = databaseFile },
                     Users = users ?? new UserPresenceOptions(),
                 });
             })
