@@ -116,6 +116,7 @@ public static class PresenceService
                     var targets = provider.GetRequiredService<WebhookTargets>();
                     targets.Users = registry.Get<UserPresenceRegion>();
                     targets.Pool = registry.Get<SubscriptionPoolKey>();
+                    system.ActorOf(Props.Create(() => new MemberRemovedResync(targets.Pool, TimeSpan.FromSeconds(5))), "member-removed-resync");
                 });
             var hocon = Path.Combine(AppContext.BaseDirectory, "hocon", "cluster.hocon");
             if (File.Exists(hocon))

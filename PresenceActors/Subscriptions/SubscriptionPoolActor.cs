@@ -27,6 +27,10 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>When each account last created or renewed its subscription on this singleton's watch (not journaled).</summary>
     private readonly Dictionary<string, DateTimeOffset> _lastRenewal = new(StringComparer.OrdinalIgnoreCase);
+    private DateTimeOffset? _lastFullResync;
+
+    /// <summary>Full resyncs asked for within this long of the last one are answered by it.</summary>
+    public static readonly TimeSpan FullResyncCoalescing = TimeSpan.FromSeconds(20);
     private SubscriptionPoolState _state;
     private int _lastUnwatchedLogged = -1;
 
@@ -94,6 +98,14 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
         {
             if (r.UserIds.IsEmpty)
             {
+                // Every surviving node asks after a member is removed: one full read answers them all.
+                if (_lastFullResync is { } last && _clock.GetUtcNow() - last < FullResyncCoalescing)
+                {
+                    Sender.Tell(new CommandResult(true, "a full resync ran moments ago"));
+                    return;
+                }
+
+                _lastFullResync = _clock.GetUtcNow();
                 ReconcileAll();
             }
             else

@@ -1,0 +1,219 @@
+using System.Diagnostics;
+using PresenceActors.Simulators.Graph;
+using PresenceActors.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace PresenceActors.Tests.Cluster;
+
+/// <summary>
+/// Three service processes on loopback sharing PostgreSQL, 3,000 users, 300 calls in progress in both directions:
+/// kill -9 of the singleton's node and of a shard node, a rolling restart under load, PostgreSQL stopped for 30 s.
+/// Runs alone (it stops the machine's PostgreSQL for a while).
+/// </summary>
+[Collection(Alone.Name)]
+public class ClusterFailoverTests(ITestOutputHelper output)
+{
+    private const int UserCount = 3_000;
+    private const int CallsEachWay = 150;
+
+    private static readonly string PostgresStop = Environment.GetEnvironmentVariable("PRESENCE_TEST_POSTGRES_STOP") ?? "pg_ctlcluster 15 main stop -m fast";
+    private static readonly string PostgresStart = Environment.GetEnvironmentVariable("PRESENCE_TEST_POSTGRES_START") ?? "pg_ctlcluster 15 main start";
+
+    private sealed record User(string UcUserId, string TeamsId);
+
+    [Fact]
+    public async Task Cluster_survives_kills_a_rolling_restart_and_a_database_outage_with_nothing_lost()
+    {
+        await using var cluster = await ClusterHarness.StartAsync(nodes: 3, technicalAccounts: 5);
+        var graph = cluster.Graph;
+        var uc = cluster.Uc;
+        var users = new List<User>();
+        for (var i = 0; i < UserCount; i++)
+        {
+            var teams = graph.Tenant.AddUser($"c{i:D4}@contoso.com");
+            uc.AddUser($"uc-c{i:D4}", i < CallsEachWay ? "Meeting" : "Available");
+            users.Add(new User($"uc-c{i:D4}", teams.Id));
+        }
+
+        var clock = Stopwatch.StartNew();
+        await ParallelAsync(users, async u =>
+        {
+            var (status, body) = await uc.RegisterAsync(u.UcUserId, u.TeamsId);
+            Assert.True(status == System.Net.HttpStatusCode.OK, $"{u.UcUserId}: {status} {body}");
+            await uc.ReportAsync(uc.User(u.UcUserId)!);
+        });
+        await Eventually.TrueAsync(() => Watched(graph) == UserCount, TimeSpan.FromMinutes(3), "all 3,000 users watched", () => $"{Watched(graph)} watched");
+        output.WriteLine($"3 nodes up, {UserCount} users registered and watched after {clock.Elapsed.TotalSeconds:0} s");
+        AssertOneSubscriptionPerAccount(graph);
+
+        // 150 Teams calls (UC shows Busy) and 150 UC calls (Teams shows our session) in progress.
+        var teamsCalls = users.Take(CallsEachWay).ToList();
+        var ucCalls = users.Skip(CallsEachWay).Take(CallsEachWay).ToList();
+        foreach (var u in teamsCalls)
+            graph.Tenant.SetClient(u.TeamsId, TeamsClientState.InACall);
+        await ParallelAsync(ucCalls, u => uc.SetPhoneAsync(u.UcUserId, true));
+        await Eventually.TrueAsync(() => teamsCalls.All(u => uc.User(u.UcUserId)!.Status == "Busy") && ucCalls.All(u => HasSession(graph, u)),
+            TimeSpan.FromMinutes(2), "300 calls mirrored", () => $"{teamsCalls.Count(u => uc.User(u.UcUserId)!.Status == "Busy")} UC busy, {ucCalls.Count(u => HasSession(graph, u))} Teams sessions");
+
+        // kill -9 of the node the subscription pool's singleton runs on.
+        var singleton = await cluster.SingletonNodeAsync();
+        var idle = users.Skip(2 * CallsEachWay).ToList();
+        var failover = await KillAndMeasureAsync(cluster, singleton, idle.Take(400).ToList());
+        output.WriteLine($"kill -9 of node {singleton.Index} (singleton): first notification processed for one of its users {failover.First.TotalSeconds:0.0} s after the kill, all 20 {failover.All.TotalSeconds:0.0} s");
+        await Eventually.TrueAsync(async () => (await cluster.SingletonNodeAsync()).Index != singleton.Index, TimeSpan.FromMinutes(1), "the singleton moved");
+        await cluster.WaitRemovedAsync(singleton);
+        await cluster.StartNodeAsync(singleton);
+
+        // kill -9 of a node holding user shards, not the singleton's.
+        var newSingleton = await cluster.SingletonNodeAsync();
+        var shardNode = cluster.Nodes.First(n => n.Running && n.Index != newSingleton.Index);
+        var failover2 = await KillAndMeasureAsync(cluster, shardNode, idle.Skip(400).Take(400).ToList());
+        output.WriteLine($"kill -9 of node {shardNode.Index} (shards): first notification processed for one of its users {failover2.First.TotalSeconds:0.0} s after the kill, all 20 {failover2.All.TotalSeconds:0.0} s");
+        await cluster.WaitRemovedAsync(shardNode);
+        await cluster.StartNodeAsync(shardNode);
+        AssertOneSubscriptionPerAccount(graph);
+        await Eventually.TrueAsync(() => Watched(graph) == UserCount, TimeSpan.FromMinutes(1), "every user still watched after the kills");
+
+        // Every call ends: the right restore on both sides, nobody stuck busy.
+        foreach (var u in teamsCalls)
+            graph.Tenant.SetClient(u.TeamsId, TeamsClientState.Available);
+        await ParallelAsync(ucCalls, u => uc.SetPhoneAsync(u.UcUserId, false));
+        await Eventually.TrueAsync(() => teamsCalls.All(u => uc.User(u.UcUserId)!.Status == "Meeting") && ucCalls.All(u => !HasSession(graph, u)),
+            TimeSpan.FromMinutes(2), "every call ended with the right restore",
+            () => $"{teamsCalls.Count(u => uc.User(u.UcUserId)!.Status != "Meeting")} UC not restored, {ucCalls.Count(u => HasSession(graph, u))} Teams sessions left");
+        await AssertNobodyStuckAsync(graph, uc, users);
+
+        // A rolling restart (SIGTERM: leave, exit, start again) while calls start and end.
+        var rolling = users.Skip(2 * CallsEachWay).Take(60).ToList();
+        var round = 0;
+        foreach (var node in cluster.Nodes.ToList())
+        {
+            var active = round++ % 2 == 0;
+            foreach (var u in rolling)
+                graph.Tenant.SetClient(u.TeamsId, active ? TeamsClientState.InACall : TeamsClientState.Available);
+            await ClusterHarness.TerminateAsync(node, TimeSpan.FromSeconds(60));
+            Assert.Equal(0, node.Process!.ExitCode);
+            await cluster.WaitRemovedAsync(node);
+            await cluster.StartNodeAsync(node);
+            var expected = active ? "Busy" : "Available";
+            await Eventually.TrueAsync(() => rolling.All(u => uc.User(u.UcUserId)!.Status == expected), TimeSpan.FromMinutes(2), $"round {round} of the rolling restart synced");
+        }
+
+        foreach (var u in rolling)
+            graph.Tenant.SetClient(u.TeamsId, TeamsClientState.Available);
+        await Eventually.TrueAsync(() => rolling.All(u => uc.User(u.UcUserId)!.Status == "Available"), TimeSpan.FromMinutes(1), "restores after the rolling restart");
+        output.WriteLine("rolling restart of all 3 nodes: every call during it synced and restored");
+
+        // PostgreSQL stopped for 30 s: the nodes stay up, say they are not ready, and catch up afterwards.
+        var outageUsers = users.Skip(2 * CallsEachWay + 60).Take(30).ToList();
+        await ShellAsync(PostgresStop);
+        try
+        {
+            await Eventually.TrueAsync(async () => (await Task.WhenAll(cluster.Nodes.Select(ClusterHarness.ReadyAsync))).All(r => !r),
+                TimeSpan.FromSeconds(30), "every node not ready without its database");
+            foreach (var u in outageUsers)
+                graph.Tenant.SetClient(u.TeamsId, TeamsClientState.InACall);
+            await PresenceActors.Tests.Reliability.FaultTests.LastsAsync(TimeSpan.FromSeconds(30));
+            Assert.All(cluster.Nodes, n => Assert.True(n.Running, $"node {n.Index} exited during the database outage: {ClusterHarness.Tail(n)}"));
+        }
+        finally
+        {
+            await ShellAsync(PostgresStart);
+        }
+
+        await Eventually.TrueAsync(async () => (await Task.WhenAll(cluster.Nodes.Select(ClusterHarness.ReadyAsync))).All(r => r), TimeSpan.FromMinutes(2), "ready again");
+        await Eventually.TrueAsync(() => outageUsers.All(u => uc.User(u.UcUserId)!.Status == "Busy"), TimeSpan.FromMinutes(2), "the calls that began during the outage reach UC",
+            () => $"{outageUsers.Count(u => uc.User(u.UcUserId)!.Status == "Busy")} of {outageUsers.Count}");
+        foreach (var u in outageUsers)
+            graph.Tenant.SetClient(u.TeamsId, TeamsClientState.Available);
+        await Eventually.TrueAsync(() => outageUsers.All(u => uc.User(u.UcUserId)!.Status == "Available"), TimeSpan.FromMinutes(1), "restored after the outage");
+        await AssertNobodyStuckAsync(graph, uc, users);
+        AssertOneSubscriptionPerAccount(graph);
+        output.WriteLine($"PostgreSQL stopped 30 s: nodes stayed up, not ready meanwhile, {outageUsers.Count} calls begun during it synced afterwards; whole run {clock.Elapsed.TotalSeconds:0} s");
+    }
+
+    /// <summary>kill -9, then changes for users whose actors lived there until one reaches UC: kill to first processed.</summary>
+    private static async Task<(TimeSpan First, TimeSpan All)> KillAndMeasureAsync(ClusterHarness cluster, ClusterHarness.Node victim, List<User> candidates)
+    {
+        var affected = new List<User>();
+        foreach (var u in candidates)
+        {
+            if ((await cluster.HolderOfAsync(u.TeamsId)).Index == victim.Index)
+                affected.Add(u);
+            if (affected.Count == 20)
+                break;
+        }
+
+        Assert.NotEmpty(affected);
+        var clock = Stopwatch.StartNew();
+        ClusterHarness.Kill(victim);
+        foreach (var u in affected)
+            cluster.Graph.Tenant.SetClient(u.TeamsId, TeamsClientState.InACall);
+        TimeSpan? first = null;
+        TimeSpan all = default;
+        await Eventually.TrueAsync(() =>
+        {
+            if (affected.Any(u => cluster.Uc.User(u.UcUserId)!.Status == "Busy"))
+                first ??= clock.Elapsed;
+            all = clock.Elapsed;
+            return affected.All(u => cluster.Uc.User(u.UcUserId)!.Status == "Busy");
+        }, TimeSpan.FromMinutes(2), $"the users of node {victim.Index} synced after its death", () => Diagnose(cluster, affected));
+        foreach (var u in affected)
+            cluster.Graph.Tenant.SetClient(u.TeamsId, TeamsClientState.Available);
+        await Eventually.TrueAsync(() => affected.All(u => cluster.Uc.User(u.UcUserId)!.Status == "Available"), TimeSpan.FromMinutes(1), "and restored");
+        return (first!.Value, all);
+    }
+
+    private static async Task AssertNobodyStuckAsync(GraphSimulator graph, PresenceActors.Simulators.Uc.UcSimulator uc, List<User> users)
+    {
+        await Eventually.TrueAsync(() => users.All(u => uc.User(u.UcUserId)!.Status != "Busy" && !HasSession(graph, u)), TimeSpan.FromMinutes(1), "nobody stuck busy",
+            () => string.Join(", ", users.Where(u => uc.User(u.UcUserId)!.Status == "Busy" || HasSession(graph, u)).Take(10).Select(u => u.UcUserId)));
+    }
+
+    private static string Diagnose(ClusterHarness cluster, List<User> affected)
+    {
+        var synced = affected.Count(u => cluster.Uc.User(u.UcUserId)!.Status == "Busy");
+        var live = cluster.Nodes.Where(n => n.Running).ToList();
+        string members;
+        try
+        {
+            members = cluster.AdminAsync(live[0], "cluster").GetAwaiter().GetResult().ToJsonString();
+        }
+        catch (Exception e)
+        {
+            members = e.Message;
+        }
+
+        return $"{synced} of {affected.Count} synced; members seen by node {live[0].Index}: {members}\n" +
+               string.Join("\n", live.Select(n => $"--- node {n.Index}:\n{ClusterHarness.Tail(n)}"));
+    }
+
+    private static bool HasSession(GraphSimulator graph, User user) => graph.Tenant.FindUser(user.TeamsId)!.Sessions.ContainsKey(ClusterHarness.ClientId);
+
+    private static int Watched(GraphSimulator graph) => graph.Tenant.ListSubscriptions().SelectMany(s => s.UserIds).Distinct().Count();
+
+    private static void AssertOneSubscriptionPerAccount(GraphSimulator graph)
+    {
+        var perCreator = graph.Tenant.ListSubscriptions().GroupBy(s => s.CreatorId).ToList();
+        Assert.All(perCreator, g => Assert.Single(g));
+    }
+
+    private static async Task ParallelAsync<T>(IReadOnlyList<T> items, Func<T, Task> act, int parallel = 16)
+    {
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, parallel).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < items.Count)
+                await act(items[i]);
+        }));
+    }
+
+    private static async Task ShellAsync(string command)
+    {
+        using var process = Process.Start(new ProcessStartInfo("sh", ["-c", command]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"'{command}' failed: {await process.StandardError.ReadToEndAsync()}");
+    }
+}

@@ -1,0 +1,355 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using PresenceActors.Simulators.Common;
+using PresenceActors.Simulators.Graph;
+using PresenceActors.Simulators.Uc;
+
+namespace PresenceActors.Tests.Support;
+
+/// <summary>
+/// The cluster as operators run it, on loopback: three service processes (`PresenceActors.Host run --config`, the
+/// seed's application.properties format) joined through static seed nodes and sharing one PostgreSQL database, the
+/// Graph and UC simulators in the test process, and a TCP pass-through in front of the nodes' webhook and internal API
+/// ports playing HAProxy (any node takes any request; a dead node is skipped).
+/// </summary>
+internal sealed class ClusterHarness : IAsyncDisposable
+{
+    public const string ClientId = "7c1f2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b";
+    private const string Secret = "cluster-secret~0123456789abcdef";
+    private readonly string _folder;
+    private readonly List<(string Username, string Password)> _accounts;
+    private readonly string _apiKey;
+
+    private ClusterHarness(string folder, GraphSimulator graph, UcSimulator uc, PostgresDatabase database, List<(string, string)> accounts, string apiKey)
+    {
+        _folder = folder;
+        Graph = graph;
+        Uc = uc;
+        Database = database;
+        _accounts = accounts;
+        _apiKey = apiKey;
+    }
+
+    public GraphSimulator Graph { get; }
+
+    public UcSimulator Uc { get; }
+
+    public PostgresDatabase Database { get; }
+
+    public List<Node> Nodes { get; } = [];
+
+    public TcpPassThrough WebhookProxy { get; private set; } = null!;
+
+    public TcpPassThrough ApiProxy { get; private set; } = null!;
+
+    /// <summary>One service process and its ports.</summary>
+    public sealed class Node(int index, int webhook, int api, int admin, int remoting, string config)
+    {
+        public int Index { get; } = index;
+
+        public int Webhook { get; } = webhook;
+
+        public int Api { get; } = api;
+
+        public int Admin { get; } = admin;
+
+        public int Remoting { get; } = remoting;
+
+        public string Config { get; } = config;
+
+        public string Address => $"akka.tcp://presence@127.0.0.1:{Remoting}";
+
+        public Process? Process { get; set; }
+
+        public StringBuilder Output { get; } = new();
+
+        public bool Running => Process is { HasExited: false };
+    }
+
+    public static async Task<ClusterHarness> StartAsync(int nodes, int technicalAccounts)
+    {
+        var folder = Directory.CreateTempSubdirectory("presence-cluster-").FullName;
+        var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions());
+        graph.Tenant.AddApplication(ClientId, Secret);
+        var accounts = new List<(string, string)>();
+        for (var i = 1; i <= technicalAccounts; i++)
+        {
+            var password = $"Cluster-{i}-{Convert.ToHexString(RandomNumberGenerator.GetBytes(4))}";
+            graph.Tenant.AddUser($"cluster-tech{i}@contoso.com", password: password, technical: true);
+            accounts.Add(($"cluster-tech{i}@contoso.com", password));
+        }
+
+        var apiKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(20));
+        var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ServiceApiKey = apiKey });
+        var database = await PostgresDatabase.CreateAsync();
+        var harness = new ClusterHarness(folder, graph, uc, database, accounts, apiKey);
+        harness.WriteShared();
+        for (var i = 0; i < nodes; i++)
+            harness.Nodes.Add(new Node(i, Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Path.Combine(folder, $"node{i}.properties")));
+        harness.WebhookProxy = TcpPassThrough.Start(() => harness.Nodes.Where(n => n.Running).Select(n => n.Webhook).ToList());
+        harness.ApiProxy = TcpPassThrough.Start(() => harness.Nodes.Where(n => n.Running).Select(n => n.Api).ToList());
+        uc.ServiceApi = new Uri($"https://127.0.0.1:{harness.ApiProxy.Port}/");
+        foreach (var node in harness.Nodes)
+            harness.WriteConfig(node);
+        await Task.WhenAll(harness.Nodes.Select(n => harness.StartNodeAsync(n)));
+        return harness;
+    }
+
+    private void WriteShared()
+    {
+        File.WriteAllText(Path.Combine(_folder, "graph.pem"), SimulatorCertificate.ToPem(Graph.Certificate));
+        File.WriteAllText(Path.Combine(_folder, "uc.pem"), SimulatorCertificate.ToPem(Uc.Certificate));
+        // Every node decrypts what Graph encrypted for the one certificate the subscriptions name, and verifies the
+        // clientState any node signed: both are shared, as the operator guide says.
+        PresenceActors.Webhooks.EncryptionCertificates.LoadOrCreate(Path.Combine(_folder, "encryption.pfx")).Dispose();
+        File.WriteAllText(Path.Combine(_folder, "client-state.key"), Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+    }
+
+    private void WriteConfig(Node node)
+    {
+        var seeds = string.Join(",", Nodes.Take(2).Select(n => n.Address));
+        var lines = new List<string>
+        {
+            $"azure.activedirectory.tenantId = {Graph.Tenant.TenantId}",
+            $"azure.activedirectory.clientId = {ClientId}",
+            $"azure.activedirectory.clientSecret = {Secret}",
+            $"webhook.receiver = https://127.0.0.1:{WebhookProxy.Port}/graph/listen",
+            $"webhook.listener.http.url = {string.Join(",", Uc.FrontEndUrls)}",
+            $"presence.api.key = {_apiKey}",
+            $"presence.graph.authorityHost = {Graph.AuthorityHost}",
+            $"presence.graph.baseUrl = {Graph.GraphUrl}",
+            $"presence.graph.openIdConfiguration = {Graph.OpenIdConfigurationUrl}",
+            $"presence.tls.trustedCertificates = {Path.Combine(_folder, "graph.pem")},{Path.Combine(_folder, "uc.pem")}",
+            $"presence.webhook.port = {node.Webhook}",
+            $"presence.api.port = {node.Api}",
+            $"presence.admin.port = {node.Admin}",
+            $"presence.cluster.port = {node.Remoting}",
+            $"presence.cluster.seedNodes = {seeds}",
+            "presence.persistence.provider = PostgreSql",
+            $"presence.persistence.connectionString = {Database.ConnectionString}",
+            $"presence.encryption.certificate = {Path.Combine(_folder, "encryption.pfx")}",
+            $"presence.clientState.key = {File.ReadAllText(Path.Combine(_folder, "client-state.key"))}",
+            $"presence.dataFolder = {Path.Combine(_folder, $"data{node.Index}")}",
+        };
+        for (var i = 0; i < _accounts.Count; i++)
+        {
+            lines.Add($"azure.activedirectory.technical.users[{i}].username = {_accounts[i].Username}");
+            lines.Add($"azure.activedirectory.technical.users[{i}].password = {_accounts[i].Password}");
+        }
+
+        File.WriteAllLines(node.Config, lines);
+    }
+
+    /// <summary>Starts the node's process and waits until its admin endpoint says it is ready.</summary>
+    public async Task StartNodeAsync(Node node, TimeSpan? within = null)
+    {
+        var host = Path.Combine(AppContext.BaseDirectory, "PresenceActors.Host.dll");
+        var start = new ProcessStartInfo("dotnet", [host, "run", "--config", node.Config])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = _folder,
+        };
+        start.Environment["DOTNET_gcServer"] = "0";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, e) => { lock (node.Output) node.Output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (node.Output) node.Output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        node.Process = process;
+        await Eventually.TrueAsync(async () => node.Running && await ReadyAsync(node), within ?? TimeSpan.FromSeconds(90), $"node {node.Index} ready",
+            () => node.Running ? Tail(node) : $"exited {process.ExitCode}: {Tail(node)}");
+    }
+
+    public static async Task<bool> ReadyAsync(Node node)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        try
+        {
+            return (await http.GetAsync($"http://127.0.0.1:{node.Admin}/healthz/ready")).IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public static string Tail(Node node)
+    {
+        lock (node.Output)
+        {
+            var text = node.Output.ToString();
+            // The lines that tell a membership story first, then the end of the output.
+            var story = string.Join("\n", text.Split('\n').Where(l => l.Contains("join", StringComparison.OrdinalIgnoreCase) || l.Contains("shut", StringComparison.OrdinalIgnoreCase)
+                                                                      || l.Contains("quarantin", StringComparison.OrdinalIgnoreCase) || l.Contains("leav", StringComparison.OrdinalIgnoreCase)).TakeLast(15));
+            return $"{story}\n...\n{(text.Length > 2000 ? text[^2000..] : text)}";
+        }
+    }
+
+    /// <summary>kill -9: no goodbye, the cluster finds out by itself.</summary>
+    public static void Kill(Node node)
+    {
+        node.Process!.Kill(entireProcessTree: true);
+        node.Process.WaitForExit();
+    }
+
+    /// <summary>SIGTERM, as systemd or docker stop sends it: the node leaves the cluster and exits.</summary>
+    public static async Task TerminateAsync(Node node, TimeSpan within)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", node.Process!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await kill!.WaitForExitAsync();
+        using var deadline = new CancellationTokenSource(within);
+        await node.Process.WaitForExitAsync(deadline.Token);
+    }
+
+    /// <summary>Waits until the live nodes no longer list <paramref name="gone"/> (downed or left, and removed).</summary>
+    public async Task WaitRemovedAsync(Node gone)
+    {
+        await Eventually.TrueAsync(async () =>
+        {
+            foreach (var node in Nodes.Where(n => n.Running && n != gone))
+            {
+                var members = (await AdminAsync(node, "cluster"))["members"]!.AsArray();
+                if (members.Any(m => m!["address"]!.GetValue<string>() == gone.Address))
+                    return false;
+            }
+
+            return true;
+        }, TimeSpan.FromMinutes(2), $"node {gone.Index} removed from the cluster");
+    }
+
+    public async Task<JsonNode> AdminAsync(Node node, string path)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+        return JsonNode.Parse(await http.GetStringAsync($"http://127.0.0.1:{node.Admin}/admin/{path}"))!;
+    }
+
+    /// <summary>The node the cluster's oldest Up member is: where the subscription-pool singleton runs.</summary>
+    public async Task<Node> SingletonNodeAsync()
+    {
+        var live = Nodes.First(n => n.Running);
+        var data = await AdminAsync(live, "status/data");
+        var host = data["cluster"]!["singletonHost"]!.GetValue<string>();
+        return Nodes.Single(n => n.Address == host);
+    }
+
+    /// <summary>Which node's shard region holds the user's actor (empty address: the asking node's own).</summary>
+    public async Task<Node> HolderOfAsync(string teamsUserId)
+    {
+        var asking = Nodes.First(n => n.Running);
+        var location = await AdminAsync(asking, $"sharding/locate?entity={teamsUserId}");
+        var region = location["region"]?.GetValue<string>() ?? "";
+        return Nodes.FirstOrDefault(n => region.Contains($":{n.Remoting}/", StringComparison.Ordinal)) ?? asking;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in Nodes.Where(n => n.Running))
+            Kill(node);
+        WebhookProxy?.Dispose();
+        ApiProxy?.Dispose();
+        await Uc.DisposeAsync();
+        await Graph.DisposeAsync();
+        await Database.DisposeAsync();
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>A TCP pass-through on loopback to whichever backends are alive (HAProxy's part in front of the Facade nodes).</summary>
+internal sealed class TcpPassThrough : IDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly Func<IReadOnlyList<int>> _backends;
+    private readonly CancellationTokenSource _stop = new();
+    private int _next;
+
+    private TcpPassThrough(TcpListener listener, Func<IReadOnlyList<int>> backends)
+    {
+        _listener = listener;
+        _backends = backends;
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public static TcpPassThrough Start(Func<IReadOnlyList<int>> backends)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var proxy = new TcpPassThrough(listener, backends);
+        _ = proxy.AcceptAsync();
+        return proxy;
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _ = PipeAsync(client);
+        }
+    }
+
+    private async Task PipeAsync(TcpClient client)
+    {
+        using (client)
+        {
+            var backends = _backends();
+            TcpClient? server = null;
+            for (var attempt = 0; attempt < backends.Count && server is null; attempt++)
+            {
+                var port = backends[(int)((uint)Interlocked.Increment(ref _next) % backends.Count)];
+                var candidate = new TcpClient();
+                try
+                {
+                    await candidate.ConnectAsync(IPAddress.Loopback, port, _stop.Token);
+                    server = candidate;
+                }
+                catch (Exception) when (!_stop.IsCancellationRequested)
+                {
+                    candidate.Dispose();
+                }
+            }
+
+            if (server is null)
+                return;
+            using (server)
+            {
+                var a = client.GetStream();
+                var b = server.GetStream();
+                try
+                {
+                    await Task.WhenAny(a.CopyToAsync(b, _stop.Token), b.CopyToAsync(a, _stop.Token));
+                }
+                catch (Exception) when (_stop.IsCancellationRequested)
+                {
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+    }
+}
