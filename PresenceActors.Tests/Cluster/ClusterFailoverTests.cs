@@ -97,7 +97,8 @@ public class ClusterFailoverTests(ITestOutputHelper output)
             await cluster.WaitRemovedAsync(node);
             await cluster.StartNodeAsync(node);
             var expected = active ? "Busy" : "Available";
-            await Eventually.TrueAsync(() => rolling.All(u => uc.User(u.UcUserId)!.Status == expected), TimeSpan.FromMinutes(2), $"round {round} of the rolling restart synced");
+            await Eventually.TrueAsync(() => rolling.All(u => uc.User(u.UcUserId)!.Status == expected), TimeSpan.FromMinutes(2), $"round {round} of the rolling restart synced",
+                () => Explain(cluster, rolling.Where(u => uc.User(u.UcUserId)!.Status != expected).ToList()));
         }
 
         foreach (var u in rolling)
@@ -169,6 +170,24 @@ public class ClusterFailoverTests(ITestOutputHelper output)
     {
         await Eventually.TrueAsync(() => users.All(u => uc.User(u.UcUserId)!.Status != "Busy" && !HasSession(graph, u)), TimeSpan.FromMinutes(1), "nobody stuck busy",
             () => string.Join(", ", users.Where(u => uc.User(u.UcUserId)!.Status == "Busy" || HasSession(graph, u)).Take(10).Select(u => u.UcUserId)));
+    }
+
+    private static string Explain(ClusterHarness cluster, List<User> wrong)
+    {
+        var live = cluster.Nodes.First(n => n.Running);
+        var views = wrong.Take(3).Select(u =>
+        {
+            try
+            {
+                return cluster.AdminAsync(live, $"presence/users/{u.UcUserId}").GetAwaiter().GetResult().ToJsonString();
+            }
+            catch (Exception e)
+            {
+                return $"{u.UcUserId}: {e.Message}";
+            }
+        });
+        return $"{wrong.Count} wrong; teams now {string.Join(",", wrong.Take(3).Select(u => cluster.Graph.Tenant.GetPresence(u.TeamsId).Activity))}\n{string.Join("\n", views)}\n" +
+               string.Join("\n", cluster.Nodes.Where(n => n.Running).Select(n => $"--- node {n.Index}:\n{ClusterHarness.Tail(n)}"));
     }
 
     private static string Diagnose(ClusterHarness cluster, List<User> affected)
