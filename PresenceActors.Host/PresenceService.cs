@@ -125,7 +125,9 @@ public static class PresenceService
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(PresenceMetrics.MeterName)
             .AddPrometheusExporter());
-        services.AddHealthChecks().AddCheck<TechnicalAccountsHealthCheck>("technical-accounts", tags: ["ready"]);
+        services.AddHealthChecks()
+            .AddCheck<TechnicalAccountsHealthCheck>("technical-accounts", tags: ["ready"])
+            .AddCheck("journal-database", new JournalDatabaseHealthCheck(options.Node.Persistence), tags: ["ready"]);
         configure?.Invoke(builder);
 
         var app = builder.Build();

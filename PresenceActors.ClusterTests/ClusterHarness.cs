@@ -89,7 +89,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
         var harness = new ClusterHarness(folder, graph, uc, database, accounts, apiKey);
         harness.WriteShared();
         for (var i = 0; i < nodes; i++)
-            harness.Nodes.Add(new Node(i, Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Path.Combine(folder, $"node{i}.properties")));
+            harness.Nodes.Add(new Node(i, FreePort(), FreePort(), FreePort(), FreePort(), Path.Combine(folder, $"node{i}.properties")));
         harness.WebhookProxy = TcpPassThrough.Start(() => harness.Nodes.Where(n => n.Running).Select(n => n.Webhook).ToList());
         harness.ApiProxy = TcpPassThrough.Start(() => harness.Nodes.Where(n => n.Running).Select(n => n.Api).ToList());
         uc.ServiceApi = new Uri($"https://127.0.0.1:{harness.ApiProxy.Port}/");
@@ -245,6 +245,23 @@ internal sealed class ClusterHarness : IAsyncDisposable
         var location = await AdminAsync(asking, $"sharding/locate?entity={teamsUserId}");
         var region = location["region"]?.GetValue<string>() ?? "";
         return Nodes.FirstOrDefault(n => region.Contains($":{n.Remoting}/", StringComparison.Ordinal)) ?? asking;
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Waits out a fault's duration on a timer the test awaits (no sleeping thread).</summary>
+    public static async Task LastsAsync(TimeSpan duration)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        var end = DateTime.UtcNow + duration;
+        while (DateTime.UtcNow < end && await timer.WaitForNextTickAsync())
+        {
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -115,7 +115,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
                 TimeSpan.FromSeconds(30), "every node not ready without its database");
             foreach (var u in outageUsers)
                 graph.Tenant.SetClient(u.TeamsId, TeamsClientState.InACall);
-            await PresenceActors.Tests.Reliability.FaultTests.LastsAsync(TimeSpan.FromSeconds(30));
+            await ClusterHarness.LastsAsync(TimeSpan.FromSeconds(30));
             Assert.All(cluster.Nodes, n => Assert.True(n.Running, $"node {n.Index} exited during the database outage: {ClusterHarness.Tail(n)}"));
         }
         finally

@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using PresenceActors.Persistence;
+using PresenceActors.Simulators.Graph;
+using PresenceActors.Tests.Support;
+using Xunit;
+
+namespace PresenceActors.Tests.Reliability;
+
+/// <summary>
+/// Journal write failures on PostgreSQL: the database stops while calls begin. Runs alone, because it stops the
+/// machine's PostgreSQL (PRESENCE_TEST_POSTGRES_STOP / _START name other commands).
+/// </summary>
+[Collection(Alone.Name)]
+public class DatabaseOutageTests
+{
+    internal static readonly string Stop = Environment.GetEnvironmentVariable("PRESENCE_TEST_POSTGRES_STOP") ?? "pg_ctlcluster 15 main stop -m fast";
+    internal static readonly string Start = Environment.GetEnvironmentVariable("PRESENCE_TEST_POSTGRES_START") ?? "pg_ctlcluster 15 main start";
+
+    [Fact]
+    public async Task PostgreSQL_gone_for_a_while_makes_the_node_not_ready_and_nothing_is_lost()
+    {
+        await using var db = await PostgresDatabase.CreateAsync();
+        await using var loop = await Loop.StartAsync(adjust: o => o with
+        {
+            Node = o.Node with { Persistence = new PresencePersistenceOptions { Provider = PersistenceProvider.PostgreSql, ConnectionString = db.ConnectionString } },
+            ReconcileEvery = TimeSpan.FromSeconds(10),
+        });
+        var users = await loop.AddUsersAsync(3, ucStatus: "Meeting", prefix: "pgdown");
+        using var health = new HttpClient();
+        async Task<bool> Ready() => (await health.GetAsync($"http://127.0.0.1:{loop.Ports.Admin}/healthz/ready")).IsSuccessStatusCode;
+        Assert.True(await Ready());
+
+        await ShellAsync(Stop);
+        try
+        {
+            await Eventually.TrueAsync(async () => !await Ready(), TimeSpan.FromSeconds(30), "not ready without the journal");
+            foreach (var (_, teams) in users)
+                loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.InACall);
+            await FaultTests.LastsAsync(FaultTests.Outage);
+            Assert.True((await health.GetAsync($"http://127.0.0.1:{loop.Ports.Admin}/healthz/live")).IsSuccessStatusCode, "the node stays alive");
+        }
+        finally
+        {
+            await ShellAsync(Start);
+        }
+
+        await Eventually.TrueAsync(Ready, TimeSpan.FromSeconds(60), "ready again");
+        await Eventually.TrueAsync(() => users.All(u => loop.Uc.User(u.UcUserId)!.Status == "Busy"), TimeSpan.FromSeconds(60), "the calls begun during the outage reach UC");
+        foreach (var (_, teams) in users)
+            loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.Available);
+        await Eventually.TrueAsync(() => users.All(u => loop.Uc.User(u.UcUserId)!.Status == "Meeting"), TimeSpan.FromSeconds(30), "restored afterwards");
+    }
+
+    internal static async Task ShellAsync(string command)
+    {
+        using var process = Process.Start(new ProcessStartInfo("sh", ["-c", command]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"'{command}' failed: {await process.StandardError.ReadToEndAsync()}");
+    }
+}
