@@ -28,6 +28,12 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
     /// <summary>When each account last created or renewed its subscription on this singleton's watch (not journaled).</summary>
     private readonly Dictionary<string, DateTimeOffset> _lastRenewal = new(StringComparer.OrdinalIgnoreCase);
     private DateTimeOffset? _lastFullResync;
+    private readonly HashSet<string> _pendingWatch = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<(IActorRef Asker, string UserId)> _waitingAssignments = [];
+
+    /// <summary>How long a burst of registrations gathers before it is placed: longer as the pool grows, so that the pass
+    /// over every user stays a small share of the time.</summary>
+    internal static TimeSpan WatchBatching(int users) => TimeSpan.FromMilliseconds(Math.Clamp(users / 500, 50, 1000));
 
     /// <summary>Full resyncs asked for within this long of the last one are answered by it.</summary>
     public static readonly TimeSpan FullResyncCoalescing = TimeSpan.FromSeconds(20);
@@ -50,13 +56,27 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 
         Command<WatchUsers>(w =>
         {
-            var fresh = w.UserIds.Where(id => !_state.Users.ContainsKey(id)).Distinct().ToImmutableArray();
+            // Registrations come in bursts (a UC back end registering 100,000 users): placing users and telling the
+            // accounts costs a pass over every user, so a burst is placed in one pass rather than one pass per user.
+            var before = _pendingWatch.Count;
+            foreach (var id in w.UserIds.Where(id => !_state.Users.ContainsKey(id)))
+                _pendingWatch.Add(id);
+            if (_pendingWatch.Count > 0 && !Timers.IsTimerActive("flush-watch"))
+                Timers.StartSingleTimer("flush-watch", FlushWatch.Instance, WatchBatching(_state.Users.Count));
+            Sender.Tell(new CommandResult(true, $"{_pendingWatch.Count - before} user(s) added to the pool"));
+        });
+        Command<FlushWatch>(_ =>
+        {
+            var fresh = _pendingWatch.Where(id => !_state.Users.ContainsKey(id)).ToImmutableArray();
+            _pendingWatch.Clear();
             if (!fresh.IsEmpty)
                 Record([new UsersWatched(fresh)], rebalance: true);
-            Sender.Tell(new CommandResult(true, $"{fresh.Length} user(s) added to the pool"));
+            DeferAsync(fresh.Length, _ => AnswerWaitingAssignments());
         });
         Command<UnwatchUsers>(u =>
         {
+            foreach (var id in u.UserIds)
+                _pendingWatch.Remove(id);
             var known = u.UserIds.Where(_state.Users.ContainsKey).Distinct().ToImmutableArray();
             if (!known.IsEmpty)
                 Record([new UsersUnwatched(known)], rebalance: true);
@@ -120,7 +140,14 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
             Sender.Tell(new CommandResult(true, "resync started"));
         });
         Command<GetPoolStatus>(_ => Sender.Tell(Status()));
-        Command<GetAssignment>(g => Sender.Tell(new Assignment(g.UserId, _state.Users.GetValueOrDefault(g.UserId))));
+        Command<GetAssignment>(g =>
+        {
+            // A user in the current burst is answered once the burst is placed.
+            if (_pendingWatch.Contains(g.UserId))
+                _waitingAssignments.Add((Sender, g.UserId));
+            else
+                Sender.Tell(new Assignment(g.UserId, _state.Users.GetValueOrDefault(g.UserId)));
+        });
 
         Command<AccountReport.Established>(e =>
         {
@@ -272,6 +299,18 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 
     private static string ChildName(string account) =>
         "account-" + Uri.EscapeDataString(account.ToLowerInvariant()).Replace("%", "_");
+
+    private void AnswerWaitingAssignments()
+    {
+        foreach (var (asker, userId) in _waitingAssignments)
+            asker.Tell(new Assignment(userId, _state.Users.GetValueOrDefault(userId)));
+        _waitingAssignments.Clear();
+    }
+
+    private sealed class FlushWatch : INoSerializationVerificationNeeded
+    {
+        public static readonly FlushWatch Instance = new();
+    }
 
     private sealed class ReconcileTick : INoSerializationVerificationNeeded
     {
