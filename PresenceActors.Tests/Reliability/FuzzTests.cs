@@ -107,7 +107,8 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLife
         output.WriteLine($"{outcome.Inputs} inputs; answers: {string.Join(", ", outcome.Statuses.OrderBy(s => s.Key).Select(s => $"{(s.Key < 0 ? "connection closed" : s.Key)}: {s.Value}"))}");
         Assert.True(outcome.Violations.IsEmpty, $"{outcome.Violations.Count} violations, first: {string.Join("\n", outcome.Violations.Take(5))}");
         Assert.Equal(outcome.Inputs, outcome.Statuses.Values.Sum());
-        Assert.True(outcome.Statuses.Where(s => s.Key is >= 400 and < 500).Sum(s => s.Value) >= minimumRefusals,
+        // A connection the server closed while an oversized body was still being sent is a refusal as well (413 written, upload cut).
+        Assert.True(outcome.Statuses.Where(s => s.Key is >= 400 and < 500 or -1).Sum(s => s.Value) >= minimumRefusals,
             string.Join(", ", outcome.Statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}: {s.Value}")));
     }
 
