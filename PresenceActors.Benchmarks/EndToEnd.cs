@@ -113,7 +113,7 @@ internal static class EndToEnd
             onPhone[i] = !onPhone[i];
             tracker.Expect(users[i].TeamsId, onPhone[i] ? "set" : "cleared");
             lock (reports)
-                reports.Add(rig.Uc.SetPhoneAsync(users[i].UcUserId, onPhone[i]));
+                reports.Add(ReportWithRetryAsync(rig, users[i].UcUserId, onPhone[i]));
         });
         var achieved = sent / (double)seconds;
         await Task.WhenAll(reports);
@@ -127,6 +127,25 @@ internal static class EndToEnd
 
         var s = tracker.Summary();
         return new LatencyResult($"B3 UC → Teams at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max);
+    }
+
+    /// <summary>A UC back end retries a report the bridge did not take (an overloaded node may drop the connection).</summary>
+    private static async Task ReportWithRetryAsync(Rig rig, string ucUserId, bool onPhone)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var status = await rig.Uc.SetPhoneAsync(ucUserId, onPhone);
+                if ((int)status < 500 || attempt == 5)
+                    return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && attempt < 5)
+            {
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
+        }
     }
 
     /// <summary>Calls <paramref name="act"/> <paramref name="rate"/> times a second for <paramref name="seconds"/>, in 10 ms steps.</summary>

@@ -51,6 +51,7 @@ if (only.Overlaps(["B1", "B2", "B3"]))
         table.Add(("B1", "`/graph/listen` ÷ bare Kestrel, 10 items per POST", $"**{ratio10:0.00}** ({b1[3].RequestsPerSecond:N0} vs {b1[2].RequestsPerSecond:N0} req/s; {b1[3].ItemsPerSecond:N0} notifications/s)", "—", ""));
     }
 
+    await WriteResultsAsync();
     if (only.Contains("B2"))
     {
         var rates = quick ? new[] { 1_000 } : [250, 1_000, 5_000];
@@ -67,6 +68,7 @@ if (only.Overlaps(["B1", "B2", "B3"]))
         }
     }
 
+    await WriteResultsAsync();
     if (only.Contains("B3"))
     {
         var b3 = await EndToEnd.UcToTeamsAsync(rig, e2eUsers, 500, seconds);
@@ -105,17 +107,8 @@ if (only.Overlaps(["B4", "B5", "B6"]))
     }
 }
 
-var markdown = new StringBuilder()
-    .AppendLine($"Run {report["startedAt"]:u} on {report["machine"]}: `{report["command"]}`")
-    .AppendLine()
-    .AppendLine("| # | Figure | Measured | Target | |")
-    .AppendLine("| --- | --- | --- | --- | --- |");
-foreach (var row in table)
-    markdown.AppendLine($"| {row.Id} | {row.Figure} | {row.Measured} | {row.Target} | {row.Verdict} |");
-Directory.CreateDirectory(output);
-var json = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
-await File.WriteAllTextAsync(Path.Combine(output, "results.json"), json);
-await File.WriteAllTextAsync(Path.Combine(output, "results.md"), markdown.ToString());
+await WriteResultsAsync();
+var markdown = Markdown();
 Console.WriteLine();
 Console.WriteLine(markdown);
 Console.WriteLine($"JSON: {Path.GetFullPath(Path.Combine(output, "results.json"))}");
@@ -124,6 +117,27 @@ if (b1Ratio is { } measuredRatio)
 if (report.TryGetValue("B2", out var b2Report) && b2Report is List<LatencyResult> { Count: > 0 } b2Runs)
     Console.WriteLine($"B2 p99 at {b2Runs[0].TargetRate}/s: {b2Runs[0].P99:0.0} ms (target 10 ms), {b2Runs[0].Lost} lost");
 return 0;
+
+// Written after each benchmark as well, so that a run that dies late keeps what it measured.
+async Task WriteResultsAsync()
+{
+    Directory.CreateDirectory(output);
+    var json = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+    await File.WriteAllTextAsync(Path.Combine(output, "results.json"), json);
+    await File.WriteAllTextAsync(Path.Combine(output, "results.md"), Markdown());
+}
+
+string Markdown()
+{
+    var markdown = new StringBuilder()
+        .AppendLine($"Run {report["startedAt"]:u} on {report["machine"]}: `{report["command"]}`")
+        .AppendLine()
+        .AppendLine("| # | Figure | Measured | Target | |")
+        .AppendLine("| --- | --- | --- | --- | --- |");
+    foreach (var row in table)
+        markdown.AppendLine($"| {row.Id} | {row.Figure} | {row.Measured} | {row.Target} | {row.Verdict} |");
+    return markdown.ToString();
+}
 
 string? Option(string name)
 {
