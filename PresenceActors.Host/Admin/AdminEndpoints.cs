@@ -59,28 +59,9 @@ public static class AdminEndpoints
                 cluster.Down(address);
             return Results.Json(new { ok = true, message = unreachable.Count == 0 ? "no unreachable members" : $"downed {string.Join(", ", unreachable)}" });
         });
-        admin.MapGet("/cluster/tail", async (HttpContext context, ActorSystem system) =>
-        {
-            // Server-sent events: the current members first, then every membership and reachability change.
-            context.Response.ContentType = "text/event-stream";
-            var events = System.Threading.Channels.Channel.CreateUnbounded<string>();
-            var listener = system.ActorOf(Props.Create(() => new ClusterTail(events.Writer)));
-            try
-            {
-                await foreach (var line in events.Reader.ReadAllAsync(context.RequestAborted))
-                {
-                    await context.Response.WriteAsync($"data: {line}\n\n", context.RequestAborted);
-                    await context.Response.Body.FlushAsync(context.RequestAborted);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            finally
-            {
-                system.Stop(listener);
-            }
-        });
+        // Server-sent events: the current members first, then every membership and reachability change.
+        admin.MapGet("/cluster/tail", (HttpContext context, ActorSystem system) =>
+            ServerSentEvents.StreamAsync(context, system, lines => Props.Create(() => new ClusterTail(lines))));
         admin.MapGet("/sharding/locate", async (string entity, IRequiredActor<UserPresenceRegion> users) =>
         {
             var location = await users.ActorRef.Ask<EntityLocation>(new GetEntityLocation(entity, AskTimeout), AskTimeout + TimeSpan.FromSeconds(1));

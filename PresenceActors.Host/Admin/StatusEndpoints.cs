@@ -212,31 +212,9 @@ public static class StatusEndpoints
         return Results.Json(new { total = matching.Count, shown = views.Length, users = views }, Json);
     }
 
-    private static async Task Feed(HttpContext context, ActorSystem system)
-    {
-        // Server-sent events: every rule that fires on this node, as it fires.
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        var lines = Channel.CreateBounded<SyncDecision>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropOldest });
-        var listener = system.ActorOf(Props.Create(() => new DecisionListener(lines.Writer)));
-        try
-        {
-            await context.Response.WriteAsync(": connected\n\n", context.RequestAborted);
-            await context.Response.Body.FlushAsync(context.RequestAborted);
-            await foreach (var decision in lines.Reader.ReadAllAsync(context.RequestAborted))
-            {
-                await context.Response.WriteAsync($"data: {JsonSerializer.Serialize(decision, Json)}\n\n", context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        finally
-        {
-            system.Stop(listener);
-        }
-    }
+    /// <summary>Server-sent events: every rule that fires on this node, as it fires.</summary>
+    private static Task Feed(HttpContext context, ActorSystem system) =>
+        ServerSentEvents.StreamAsync(context, system, lines => Props.Create(() => new DecisionListener(lines)));
 
     private static async Task<IResult> Sandbox(string action, HttpContext context, IServiceProvider services)
     {
@@ -286,7 +264,7 @@ public static class StatusEndpoints
     /// <summary>Forwards the node's sync decisions to one feed stream.</summary>
     private sealed class DecisionListener : ReceiveActor
     {
-        public DecisionListener(ChannelWriter<SyncDecision> lines) => Receive<SyncDecision>(d => lines.TryWrite(d));
+        public DecisionListener(ChannelWriter<string> lines) => Receive<SyncDecision>(d => lines.TryWrite(JsonSerializer.Serialize(d, Json)));
 
         protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(SyncDecision));
 
