@@ -8,14 +8,22 @@ public static class RequestBody
     {
         if (context.Request.ContentLength > maxBytes)
             return null;
-        using var buffer = new MemoryStream(context.Request.ContentLength is { } length ? (int)length : 4096);
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        // On the webhook's request path: one pooled read buffer, and the body's own bytes handed out without a copy.
+        var buffer = new MemoryStream(context.Request.ContentLength is { } length ? (int)length : 4096);
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
         {
-            if (buffer.Length + read > maxBytes)
-                return null;
-            buffer.Write(chunk, 0, read);
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+            {
+                if (buffer.Length + read > maxBytes)
+                    return null;
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
         }
 
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);

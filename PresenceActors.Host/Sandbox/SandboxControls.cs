@@ -10,12 +10,11 @@ namespace PresenceActors.Host.Sandbox;
 /// </summary>
 public sealed class SandboxControls(GraphSimulator graph, UcSimulator uc)
 {
-    public async Task<string> TeamsCallAsync(string ucUserId, bool active)
+    public Task<string> TeamsCallAsync(string ucUserId, bool active)
     {
         var user = TeamsUser(ucUserId);
         graph.Tenant.SetClient(user.Id, active ? TeamsClientState.InACall : TeamsClientState.Available);
-        await Task.CompletedTask;
-        return active ? $"Teams call started for {user.UserPrincipalName}" : $"Teams call ended for {user.UserPrincipalName}";
+        return Task.FromResult(active ? $"Teams call started for {user.UserPrincipalName}" : $"Teams call ended for {user.UserPrincipalName}");
     }
 
     public async Task<string> UcCallAsync(string ucUserId, bool active)
