@@ -25,6 +25,9 @@ public static class UcApiEndpoints
 
     public const long MaxListBytes = 32L * 1024 * 1024;
 
+    /// <summary>Users of a full list (PUT /users) looked up and registered at the same time.</summary>
+    private const int ReconcileParallelism = 16;
+
     /// <summary>How far a UC report's own timestamp may be from this node's clock.</summary>
     public static readonly TimeSpan MaxClockSkew = TimeSpan.FromHours(24);
 
@@ -143,25 +146,31 @@ public static class UcApiEndpoints
         }
 
         var existing = (await registry.ActorRef.Ask<MappingList>(new ListMappings(), AskTimeout)).Mappings;
-        var removed = new List<string>();
-        foreach (var mapping in existing.Where(m => !wanted.ContainsKey(m.UcUserId)))
-        {
-            await registry.ActorRef.Ask<LookupResult>(new Unregister(mapping.UcUserId), AskTimeout);
-            removed.Add(mapping.UcUserId);
-        }
+        // A full list can name 100,000 users: look them up and register them side by side (the registry writes what
+        // arrives together in one batch), a bounded number at a time so Graph's directory limits are respected.
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = ReconcileParallelism, CancellationToken = context.RequestAborted };
+        var stale = existing.Where(m => !wanted.ContainsKey(m.UcUserId)).ToArray();
+        await Parallel.ForEachAsync(stale, parallel, async (mapping, _) =>
+            await registry.ActorRef.Ask<LookupResult>(new Unregister(mapping.UcUserId), AskTimeout));
+        var removed = stale.Select(m => m.UcUserId).ToList();
+
+        var outcomes = new (RegisterResult? Result, IResult? Problem)[wanted.Count];
+        var items = wanted.Select((w, i) => (Index: i, Uc: w.Key, Teams: w.Value)).ToArray();
+        await Parallel.ForEachAsync(items, parallel, async (item, cancellationToken) =>
+            outcomes[item.Index] = await Register(item.Uc, item.Teams, directory, registry.ActorRef, cancellationToken));
 
         var added = new List<string>();
         var unchanged = new List<string>();
         var failures = new List<object>();
-        foreach (var (uc, teams) in wanted)
+        foreach (var item in items)
         {
-            var (result, problem) = await Register(uc, teams, directory, registry.ActorRef, context.RequestAborted);
+            var (result, problem) = outcomes[item.Index];
             if (problem is not null || result is null)
-                failures.Add(new { ucUserId = uc, teamsUser = teams, error = ProblemText(problem) });
+                failures.Add(new { ucUserId = item.Uc, teamsUser = item.Teams, error = ProblemText(problem) });
             else if (result.Outcome == RegistrationOutcome.Unchanged)
-                unchanged.Add(uc);
+                unchanged.Add(item.Uc);
             else
-                added.Add(uc);
+                added.Add(item.Uc);
         }
 
         return Results.Json(new { added, unchanged, removed, failures });

@@ -1,0 +1,105 @@
+using Akka.Actor;
+using Akka.TestKit;
+using PresenceActors.Registration;
+using PresenceActors.Subscriptions;
+using PresenceActors.Tests.Support;
+using PresenceActors.Users;
+using Xunit;
+using static PresenceActors.Registration.UserRegistryCommands;
+
+namespace PresenceActors.Tests.Registration;
+
+/// <summary>The registry on a real SQLite journal, with probes in place of the users' region and the pool.</summary>
+public class UserRegistryActorTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task A_burst_of_registrations_is_answered_after_journaling_checked_against_itself_and_recovered_whole()
+    {
+        using var db = new TempDatabase();
+        var expected = new Dictionary<string, string>();
+
+        await using (var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams()))
+        {
+            var kit = node.Kit;
+            var users = kit.CreateTestProbe();
+            var pool = kit.CreateTestProbe();
+            var registry = node.System.ActorOf(Props.Create(() => new UserRegistryActor(users.Ref, pool.Ref)), "registry-burst-1");
+
+            // 1,200 users at once, plus within the same burst: a second UC user for a taken Teams user, a UC user
+            // pointed at another Teams user, the same registration twice, and one removed again.
+            const int count = 1_200;
+            for (var i = 0; i < count; i++)
+                registry.Tell(new Register(new UserMapping($"uc-{i}", $"t-{i}", $"u{i}@contoso.test")), kit.TestActor);
+            registry.Tell(new Register(new UserMapping("uc-intruder", "t-7", "u7@contoso.test")), kit.TestActor);
+            registry.Tell(new Register(new UserMapping("uc-3", "t-moved", "moved@contoso.test")), kit.TestActor);
+            registry.Tell(new Register(new UserMapping("uc-5", "t-5", "u5@contoso.test")), kit.TestActor);
+            registry.Tell(new Unregister("uc-9"), kit.TestActor);
+
+            var replies = new List<object>();
+            for (var i = 0; i < count + 4; i++)
+                replies.Add(kit.ExpectMsg<object>(Wait));
+            var registered = replies.OfType<RegisterResult>().ToList();
+            Assert.Equal(count + 1, registered.Count(r => r.Outcome == RegistrationOutcome.Registered));
+            var conflict = Assert.Single(registered, r => r.Outcome == RegistrationOutcome.Conflict);
+            Assert.Equal(("uc-7", "t-7"), (conflict.ConflictingUcUserId, conflict.Mapping.TeamsUserId)); // the mapping in the way
+            Assert.Equal("uc-5", Assert.Single(registered, r => r.Outcome == RegistrationOutcome.Unchanged).Mapping.UcUserId);
+            Assert.Equal("t-9", Assert.Single(replies.OfType<LookupResult>()).Mapping?.TeamsUserId);
+
+            for (var i = 0; i < count; i++)
+                expected[$"uc-{i}"] = $"t-{i}";
+            expected["uc-3"] = "t-moved";
+            expected.Remove("uc-9");
+
+            // The pool is asked to watch everyone registered, in a few messages rather than one per user; t-3 (left
+            // by uc-3) and t-9 (removed) end unwatched.
+            var watched = new HashSet<string>();
+            var unwatched = new HashSet<string>();
+            var poolMessages = 0;
+            await kit.AwaitAssertAsync(() =>
+            {
+                while (pool.HasMessages)
+                {
+                    poolMessages++;
+                    switch (pool.ReceiveOne(TimeSpan.Zero))
+                    {
+                        case SubscriptionPoolCommands.WatchUsers w:
+                            unwatched.ExceptWith(w.UserIds);
+                            watched.UnionWith(w.UserIds);
+                            break;
+                        case SubscriptionPoolCommands.UnwatchUsers u:
+                            watched.ExceptWith(u.UserIds);
+                            unwatched.UnionWith(u.UserIds);
+                            break;
+                    }
+                }
+
+                Assert.Equal(expected.Values.Order(), watched.Order());
+            }, Wait);
+            Assert.Contains("t-3", unwatched);
+            Assert.Contains("t-9", unwatched);
+            Assert.True(poolMessages < count / 10, $"{poolMessages} messages to the pool for {count} registrations");
+
+            // Every registration linked the user's actor; the two that left were unlinked afterwards.
+            var links = users.ReceiveN(count + 1 + 2, Wait);
+            Assert.Equal(count + 1, links.OfType<UserPresenceCommands.LinkUser>().Count());
+            Assert.Equal(["t-3", "t-9"], links.OfType<UserPresenceCommands.UnlinkUser>().Select(u => u.UserId).Order());
+            await registry.GracefulStop(Wait);
+        }
+
+        await using (var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams()))
+        {
+            var kit = node.Kit;
+            var registry = node.System.ActorOf(Props.Create(() => new UserRegistryActor(kit.CreateTestProbe().Ref, kit.CreateTestProbe().Ref)), "registry-burst-2");
+            var list = await registry.Ask<MappingList>(new ListMappings(), Wait);
+            Assert.Equal(expected.OrderBy(e => e.Key), list.Mappings.Select(m => KeyValuePair.Create(m.UcUserId, m.TeamsUserId)).OrderBy(e => e.Key));
+
+            // The recovered registry still knows who owns what.
+            registry.Tell(new Register(new UserMapping("uc-other", "t-moved", "moved@contoso.test")), kit.TestActor);
+            Assert.Equal("uc-3", kit.ExpectMsg<RegisterResult>(Wait).ConflictingUcUserId);
+            registry.Tell(new Register(new UserMapping("uc-other", "t-3", "u3@contoso.test")), kit.TestActor);
+            Assert.Equal(RegistrationOutcome.Registered, kit.ExpectMsg<RegisterResult>(Wait).Outcome);
+        }
+    }
+}
