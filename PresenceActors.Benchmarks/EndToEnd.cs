@@ -87,6 +87,8 @@ internal static class EndToEnd
         var achieved = sent / (double)seconds;
         var lost = await DrainAsync(tracker, key => rig.Uc.User(key)!.Status);
         rig.Uc.UpdateReceived -= OnUpdate;
+        if (lost > 0)
+            await DiagnoseAsync(rig, tracker, users.ToDictionary(u => u.UcUserId, u => u.TeamsId), key => rig.Uc.User(key)!.Status);
         // Leave everyone out of a call for the next run.
         for (var i = 0; i < inCall.Length; i++)
         {
@@ -119,6 +121,9 @@ internal static class EndToEnd
         await Task.WhenAll(reports);
         var lost = await DrainAsync(tracker, key => rig.Graph.Tenant.GetPresence(key).Activity == "InACall" ? "set" : "cleared");
         rig.Graph.Tenant.PresenceChanged -= OnChange;
+        if (lost > 0)
+            await DiagnoseAsync(rig, tracker, users.ToDictionary(u => u.TeamsId, u => u.TeamsId),
+                key => rig.Graph.Tenant.GetPresence(key).Activity == "InACall" ? "set" : "cleared");
         for (var i = 0; i < onPhone.Length; i++)
         {
             if (onPhone[i])
@@ -127,6 +132,19 @@ internal static class EndToEnd
 
         var s = tracker.Summary();
         return new LatencyResult($"B3 UC → Teams at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max);
+    }
+
+    /// <summary>Where a loss happened: the simulator's delivery counters and, for a few users, both sides and the bridge's state.</summary>
+    private static async Task DiagnoseAsync(Rig rig, Tracker tracker, Dictionary<string, string> teamsIdOf, Func<string, string> shown)
+    {
+        var d = rig.Graph.Delivery;
+        Console.Error.WriteLine($"  delivery: {d.Delivered} delivered, {d.FailedAttempts} failed attempts, {d.Abandoned} abandoned, {d.DroppedByFault} dropped by fault");
+        foreach (var (key, expected) in tracker.Final.Where(f => shown(f.Key) != f.Value).Take(5))
+        {
+            var teamsId = teamsIdOf[key];
+            var graph = rig.Graph.Tenant.GetPresence(teamsId);
+            Console.Error.WriteLine($"  {key}: expected {expected}, shown {shown(key)}; Graph {graph.Availability}/{graph.Activity}; bridge {await rig.DescribeUserAsync(teamsId)}");
+        }
     }
 
     /// <summary>A UC back end retries a report the bridge did not take (an overloaded node may drop the connection).</summary>

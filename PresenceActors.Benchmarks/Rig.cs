@@ -92,6 +92,16 @@ internal sealed class Rig : IAsyncDisposable
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
 
+    /// <summary>The bridge's state of one user, for a diagnosis.</summary>
+    public async Task<string> DescribeUserAsync(string teamsId)
+    {
+        var system = Service!.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+        var users = Akka.Hosting.ActorRegistry.For(system).Get<PresenceActors.Users.UserPresenceRegion>();
+        var view = await Akka.Actor.Futures.Ask<PresenceActors.Users.UserPresenceQueries.UserPresenceView>(users,
+            new PresenceActors.Users.UserPresenceQueries.GetUserPresence(teamsId), TimeSpan.FromSeconds(10));
+        return view.State.ToString();
+    }
+
     /// <summary>Creates the users in both simulators (Teams Available, UC Available).</summary>
     public List<(string UcUserId, string TeamsId)> CreateUsers(int count, string prefix)
     {

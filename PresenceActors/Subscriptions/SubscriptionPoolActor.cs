@@ -29,6 +29,9 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, DateTimeOffset> _lastRenewal = new(StringComparer.OrdinalIgnoreCase);
     private DateTimeOffset? _lastFullResync;
     private readonly HashSet<string> _pendingWatch = new(StringComparer.OrdinalIgnoreCase);
+
+    // The members each account was last told (or started with).
+    private readonly Dictionary<string, ImmutableHashSet<string>> _told = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<(IActorRef Asker, string UserId)> _waitingAssignments = [];
 
     /// <summary>How long a burst of registrations gathers before it is placed: longer as the pool grows, so that the pass
@@ -65,6 +68,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
                 Timers.StartSingleTimer("flush-watch", FlushWatch.Instance, WatchBatching(_state.Users.Count));
             Sender.Tell(new CommandResult(true, $"{_pendingWatch.Count - before} user(s) added to the pool"));
         });
+        Command<TellAccountsAgain>(_ => SyncChildren());
         Command<FlushWatch>(_ =>
         {
             var fresh = _pendingWatch.Where(id => !_state.Users.ContainsKey(id)).ToImmutableArray();
@@ -223,20 +227,34 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 
     private void SyncChildren()
     {
-        var members = _state.Users.Where(u => u.Value is not null).GroupBy(u => u.Value!, StringComparer.OrdinalIgnoreCase)
-            .ToDictionary(g => g.Key, g => g.Select(u => u.Key).ToImmutableHashSet(), StringComparer.OrdinalIgnoreCase);
+        // One pass over the users; an account hears only of a membership that changed since it was last told.
+        var members = new Dictionary<string, HashSet<string>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (user, account) in _state.Users)
+        {
+            if (account is null)
+                continue;
+            if (!members.TryGetValue(account, out var set))
+                members[account] = set = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            set.Add(user);
+        }
+
         foreach (var (name, account) in _state.Accounts)
         {
-            var desired = members.GetValueOrDefault(name) ?? [];
+            var current = members.GetValueOrDefault(name);
+            var told = _told.GetValueOrDefault(name);
+            var unchanged = told is not null && (current is null ? told.IsEmpty : told.SetEquals(current));
+            var desired = unchanged ? told! : current?.ToImmutableHashSet(StringComparer.OrdinalIgnoreCase) ?? [];
             if (!_children.TryGetValue(name, out var child))
             {
                 child = Context.ActorOf(TechnicalAccountActor.Props(name, account, desired, _graph, _options, _users, _clock), ChildName(name));
                 _children[name] = child;
             }
-            else
+            else if (!unchanged)
             {
                 child.Tell(new TechnicalAccountActor.DesiredMembers(desired));
             }
+
+            _told[name] = desired;
 
             if (account.Draining && desired.IsEmpty && account.SubscriptionId is null)
                 Self.Tell(new AccountReport.Dropped(name));
@@ -246,6 +264,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
         {
             Context.Stop(_children[gone]);
             _children.Remove(gone);
+            _told.Remove(gone);
         }
 
         PublishKnownSubscriptions();
@@ -261,16 +280,16 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 
     private void ReportUnwatched()
     {
-        var unwatched = _state.Unwatched;
-        PresenceMetrics.SetUnwatched(unwatched.Count, _state.Users.Count - unwatched.Count);
+        var count = _state.UnwatchedCount;
+        PresenceMetrics.SetUnwatched(count, _state.Users.Count - count);
         PresenceMetrics.SetSubscriptions(_state.Accounts.Values.Count(a => a.SubscriptionId is not null), _state.Accounts.Values.Count(a => !a.Healthy));
-        if (unwatched.Count == _lastUnwatchedLogged)
+        if (count == _lastUnwatchedLogged)
             return;
-        _lastUnwatchedLogged = unwatched.Count;
-        if (unwatched.Count > 0)
+        _lastUnwatchedLogged = count;
+        if (count > 0)
         {
             _log.Error("users-unwatched count={0}: no healthy technical account has room (650 users each); add an account (`accounts add`). First: {1}",
-                unwatched.Count, string.Join(", ", unwatched.Take(20)));
+                count, string.Join(", ", _state.Unwatched.Take(20)));
         }
     }
 
@@ -305,6 +324,19 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
         foreach (var (asker, userId) in _waitingAssignments)
             asker.Tell(new Assignment(userId, _state.Users.GetValueOrDefault(userId)));
         _waitingAssignments.Clear();
+    }
+
+    /// <summary>A restarted account actor starts from the members it was created with: tell every account again.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ =>
+    {
+        _told.Clear();
+        Self.Tell(TellAccountsAgain.Instance);
+        return Directive.Restart;
+    });
+
+    private sealed class TellAccountsAgain : INoSerializationVerificationNeeded
+    {
+        public static readonly TellAccountsAgain Instance = new();
     }
 
     private sealed class FlushWatch : INoSerializationVerificationNeeded

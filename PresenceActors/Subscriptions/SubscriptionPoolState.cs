@@ -49,7 +49,7 @@ public sealed record AccountState
 
 /// <summary>
 /// Which technical account watches which user. Assignments are stable: a user moves only when its account drains or
-/// fails; new users go to the least-loaded healthy account; when no account has room they stay unwatched and are listed.
+/// fails; new users fill the fullest healthy account that has room; when no account has room they stay unwatched and are listed.
 /// </summary>
 public sealed record SubscriptionPoolState
 {
@@ -65,9 +65,13 @@ public sealed record SubscriptionPoolState
         .GroupBy(a => a!, StringComparer.OrdinalIgnoreCase).ToImmutableDictionary(g => g.Key, g => g.Count(), StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Users no healthy subscription covers: unassigned, or on an account that cannot sign in.</summary>
-    public IReadOnlyList<string> Unwatched => Users
-        .Where(u => u.Value is null || !Accounts.TryGetValue(u.Value, out var account) || !account.Healthy)
-        .Select(u => u.Key).Order(StringComparer.Ordinal).ToList();
+    public IReadOnlyList<string> Unwatched => Users.Where(IsUnwatched).Select(u => u.Key).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>How many users <see cref="Unwatched"/> lists, without listing them.</summary>
+    public int UnwatchedCount => Users.Count(IsUnwatched);
+
+    private bool IsUnwatched(KeyValuePair<string, string?> user) =>
+        user.Value is null || !Accounts.TryGetValue(user.Value, out var account) || !account.Healthy;
 
     public ImmutableHashSet<string> MembersOf(string account) =>
         Users.Where(u => string.Equals(u.Value, account, StringComparison.OrdinalIgnoreCase)).Select(u => u.Key).ToImmutableHashSet();
@@ -95,7 +99,7 @@ public sealed record SubscriptionPoolState
 
     /// <summary>
     /// The moves that put every user where it belongs: off draining or removed accounts, off failing accounts when a
-    /// healthy one has room, and unassigned users onto the least-loaded healthy account. Empty when nothing moves.
+    /// healthy one has room, and unassigned users onto the fullest healthy account with room. Empty when nothing moves.
     /// </summary>
     public ImmutableDictionary<string, string?> Rebalance()
     {
@@ -112,7 +116,9 @@ public sealed record SubscriptionPoolState
             string? best = null;
             foreach (var (name, state) in Accounts)
             {
-                if (state.Accepts && load[name] < Capacity && (best is null || load[name] < load[best]))
+                // The fullest account with room: a membership change re-creates a subscription (Graph cannot edit
+                // its id list), so new users fill one account at a time rather than touching every subscription.
+                if (state.Accepts && load[name] < Capacity && (best is null || load[name] > load[best]))
                     best = name;
             }
 
