@@ -115,7 +115,7 @@ internal static class EndToEnd
             onPhone[i] = !onPhone[i];
             tracker.Expect(users[i].TeamsId, onPhone[i] ? "set" : "cleared");
             lock (reports)
-                reports.Add(ReportWithRetryAsync(rig, users[i].UcUserId, onPhone[i]));
+                reports.Add(rig.Uc.SetPhoneAsync(users[i].UcUserId, onPhone[i])); // the UC back end sends again what the bridge did not take
         });
         var achieved = sent / (double)seconds;
         await Task.WhenAll(reports);
@@ -144,25 +144,6 @@ internal static class EndToEnd
             var teamsId = teamsIdOf[key];
             var graph = rig.Graph.Tenant.GetPresence(teamsId);
             Console.Error.WriteLine($"  {key}: expected {expected}, shown {shown(key)}; Graph {graph.Availability}/{graph.Activity}; bridge {await rig.DescribeUserAsync(teamsId)}");
-        }
-    }
-
-    /// <summary>A UC back end retries a report the bridge did not take (an overloaded node may drop the connection).</summary>
-    private static async Task ReportWithRetryAsync(Rig rig, string ucUserId, bool onPhone)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                var status = await rig.Uc.SetPhoneAsync(ucUserId, onPhone);
-                if ((int)status < 500 || attempt == 5)
-                    return;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && attempt < 5)
-            {
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
         }
     }
 

@@ -87,6 +87,7 @@ public static class PresenceService
         services.AddSingleton<KnownSubscriptionsCache>();
         services.AddSingleton(new DuplicateFilter());
         services.AddSingleton<WebhookMetrics>();
+        services.AddSingleton(options.WebhookFlow);
         services.AddSingleton<WebhookTargets>();
         services.AddSingleton(_ => new ValidationTokenValidator(options.OpenIdConfiguration, options.Graph.TenantId, options.Graph.ClientId,
             new HttpClient(PinnedTls.Handler(options.Graph.TrustedCertificates)) { Timeout = TimeSpan.FromSeconds(10) }));

@@ -8,6 +8,7 @@ using PresenceActors.Graph;
 using PresenceActors.Registration;
 using PresenceActors.Subscriptions;
 using PresenceActors.Users;
+using PresenceActors.Webhooks;
 using static PresenceActors.Registration.UserRegistryCommands;
 
 namespace PresenceActors.Host.UcApi;
@@ -177,7 +178,7 @@ public static class UcApiEndpoints
     }
 
     private static async Task<IResult> ReportPresence(string ucUserId, HttpContext context, TimeProvider clock,
-        IRequiredActor<UserRegistryKey> registry, IRequiredActor<UserPresenceRegion> users)
+        IRequiredActor<UserRegistryKey> registry, IRequiredActor<UserPresenceRegion> users, WebhookFlowOptions flow)
     {
         var body = await ReadObject(context);
         if (body.Error is not null)
@@ -203,7 +204,18 @@ public static class UcApiEndpoints
         var mapping = (await registry.ActorRef.Ask<LookupResult>(new Lookup(ucUserId), AskTimeout)).Mapping;
         if (mapping is null)
             return Problem(404, "ucUserId", $"UC user '{ucUserId}' is not registered; PUT /api/v1/users/{ucUserId} first.");
-        users.ActorRef.Tell(new UserPresenceCommands.ReportUcPresence(mapping.TeamsUserId, status, onPhone.GetBoolean(), at));
+        // 202 only once the user's actor has journaled the report: otherwise 503, and the UC back end sends it again.
+        try
+        {
+            await users.ActorRef.Ask<UserPresenceCommands.Taken>(
+                new UserPresenceCommands.ReportUcPresence(mapping.TeamsUserId, status, onPhone.GetBoolean(), at, Acknowledge: true), flow.AckTimeout);
+        }
+        catch (AskTimeoutException)
+        {
+            context.Response.Headers.RetryAfter = "2";
+            return Problem(503, "ucUserId", $"The report for '{ucUserId}' was not confirmed within {flow.AckTimeout.TotalSeconds:0.#} s (the service is busy or moving this user to another node); send it again.");
+        }
+
         return Results.Accepted();
     }
 

@@ -18,11 +18,11 @@ public static class GraphWebhookEndpoints
         graph.MapPost("/listen", (HttpContext context, GraphNotificationProcessor processor) =>
             Handle(context, maxBodyBytes, root => processor.ProcessNotificationsAsync(root, context.RequestAborted)));
         graph.MapPost("/lifecycle", (HttpContext context, GraphNotificationProcessor processor) =>
-            Handle(context, maxBodyBytes, root => Task.FromResult(processor.ProcessLifecycle(root))));
+            Handle(context, maxBodyBytes, root => Task.FromResult(processor.ProcessLifecycle(root) ? WebhookOutcome.Accepted : WebhookOutcome.Malformed)));
         return endpoints;
     }
 
-    private static async Task<IResult> Handle(HttpContext context, long maxBodyBytes, Func<JsonElement, Task<bool>> process)
+    private static async Task<IResult> Handle(HttpContext context, long maxBodyBytes, Func<JsonElement, Task<WebhookOutcome>> process)
     {
         // The handshake: echo the URL-decoded token exactly, as plain text no browser may reinterpret.
         if (context.Request.Query.TryGetValue("validationToken", out var token))
@@ -60,9 +60,16 @@ public static class GraphWebhookEndpoints
 
         using (document)
         {
-            return await process(document.RootElement)
-                ? Results.Accepted()
-                : Problem(400, "value", "The body must be a JSON object with a 'value' array of notifications.");
+            switch (await process(document.RootElement))
+            {
+                case WebhookOutcome.Accepted:
+                    return Results.Accepted();
+                case WebhookOutcome.NotTaken:
+                    context.Response.Headers.RetryAfter = "5";
+                    return Problem(503, "value", "Not every notification could be confirmed in time (the service is busy or a node is moving users); send them again.");
+                default:
+                    return Problem(400, "value", "The body must be a JSON object with a 'value' array of notifications.");
+            }
         }
     }
 

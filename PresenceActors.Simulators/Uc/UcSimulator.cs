@@ -156,14 +156,43 @@ public sealed class UcSimulator : IAsyncDisposable
         return (response.StatusCode, body);
     }
 
+    /// <summary>
+    /// Reports the user's current status to the bridge. Like a UC back end that must not lose a phone call, it sends
+    /// again (the then current status, after Retry-After) when the bridge answers 503 or cannot be reached, up to
+    /// <see cref="ReportAttempts"/> times; the last answer is returned.
+    /// </summary>
     public async Task<HttpStatusCode> ReportAsync(UcUser user)
     {
-        object payload;
-        lock (user)
-            payload = new { status = user.Status, onPhone = user.OnPhone, at = DateTimeOffset.UtcNow };
-        using var response = await _backEnd.PostAsJsonAsync(new Uri(RequireApi(), $"api/v1/users/{Uri.EscapeDataString(user.UcUserId)}/presence"), payload);
-        return response.StatusCode;
+        for (var attempt = 1; ; attempt++)
+        {
+            object payload;
+            lock (user)
+                payload = new { status = user.Status, onPhone = user.OnPhone, at = DateTimeOffset.UtcNow };
+            TimeSpan wait;
+            try
+            {
+                using var response = await _backEnd.PostAsJsonAsync(new Uri(RequireApi(), $"api/v1/users/{Uri.EscapeDataString(user.UcUserId)}/presence"), payload);
+                if (response.StatusCode != HttpStatusCode.ServiceUnavailable || attempt >= ReportAttempts)
+                    return response.StatusCode;
+                wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromMilliseconds(250 * attempt);
+            }
+            catch (HttpRequestException) when (attempt < ReportAttempts)
+            {
+                wait = TimeSpan.FromMilliseconds(250 * attempt);
+            }
+
+            Interlocked.Increment(ref _reportRetries);
+            await Task.Delay(wait);
+        }
     }
+
+    /// <summary>How often the back end tries one report (default 10).</summary>
+    public int ReportAttempts { get; set; } = 10;
+
+    /// <summary>Reports sent again after a 503 or a connection failure.</summary>
+    public long ReportRetries => Interlocked.Read(ref _reportRetries);
+
+    private long _reportRetries;
 
     public FrontEndMode ModeOf(int frontEnd) => _frontEnds[frontEnd].Mode;
 

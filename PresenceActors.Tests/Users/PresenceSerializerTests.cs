@@ -61,8 +61,9 @@ public class PresenceSerializerTests : IAsyncLifetime
             state,
             new UserPresenceCommands.LinkUser("teams-7", "uc-7"),
             new UserPresenceCommands.UnlinkUser("teams-7"),
-            new UserPresenceCommands.ObserveTeamsPresence("teams-7", "Busy", "InACall", null, TeamsPresenceSource.Notification),
-            new UserPresenceCommands.ReportUcPresence("teams-7", "Available", false, At),
+            new UserPresenceCommands.ObserveTeamsPresence("teams-7", "Busy", "InACall", null, TeamsPresenceSource.Notification, Acknowledge: true),
+            new UserPresenceCommands.ReportUcPresence("teams-7", "Available", true, At, Acknowledge: true),
+            new UserPresenceCommands.Taken("teams-7"),
             new UserPresenceQueries.GetUserPresence("teams-7"),
             new UserPresenceQueries.UserPresenceView("teams-7", state),
         ];

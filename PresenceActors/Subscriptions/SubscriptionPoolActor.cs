@@ -16,6 +16,9 @@ namespace PresenceActors.Subscriptions;
 public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 {
     private const int SnapshotEvery = 100;
+    private static readonly TimeSpan SnapshotInterval = TimeSpan.FromSeconds(10);
+    private int _sinceSnapshot;
+    private DateTime _lastSnapshot = DateTime.MinValue;
 
     private readonly ISubscriptionGraph _graph;
     private readonly SubscriptionPoolOptions _options;
@@ -36,7 +39,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>How long a burst of registrations gathers before it is placed: longer as the pool grows, so that the pass
     /// over every user stays a small share of the time.</summary>
-    internal static TimeSpan WatchBatching(int users) => TimeSpan.FromMilliseconds(Math.Clamp(users / 500, 50, 1000));
+    internal static TimeSpan WatchBatching(int users) => TimeSpan.FromMilliseconds(Math.Clamp(users / 2000, 20, 100));
 
     /// <summary>Full resyncs asked for within this long of the last one are answered by it.</summary>
     public static readonly TimeSpan FullResyncCoalescing = TimeSpan.FromSeconds(20);
@@ -221,8 +224,13 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
     private void Applied(PoolEvent e)
     {
         _state = _state.Apply(e);
-        if (LastSequenceNr % SnapshotEvery == 0)
+        // By count and time: the snapshot holds every user, and a bulk load writes many events a second.
+        if (++_sinceSnapshot >= SnapshotEvery && DateTime.UtcNow - _lastSnapshot >= SnapshotInterval)
+        {
             SaveSnapshot(PoolSnapshot.From(_state));
+            _sinceSnapshot = 0;
+            _lastSnapshot = DateTime.UtcNow;
+        }
     }
 
     private void SyncChildren()

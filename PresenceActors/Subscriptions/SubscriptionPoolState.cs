@@ -125,17 +125,19 @@ public sealed record SubscriptionPoolState
             return best;
         }
 
-        foreach (var (user, account) in Users.OrderBy(u => u.Key, StringComparer.Ordinal))
+        // Only users off an accepting account can move; they are placed in a stable order (a pass over 100,000
+        // users must not sort them all).
+        var candidates = Users.Where(u => !(u.Value is not null && Accounts.TryGetValue(u.Value, out var s) && s.Accepts)).ToList();
+        candidates.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+        foreach (var (user, account) in candidates)
         {
             var current = account is not null && Accounts.TryGetValue(account, out var state) ? state : null;
-            if (current is { Accepts: true })
-                continue;
-            if (current is { Draining: false, Healthy: false } && Room() is null)
+            var target = Room();
+            if (current is { Draining: false, Healthy: false } && target is null)
                 continue; // stays on its failing account until one has room (or it heals)
-            if (account is null && Room() is null)
+            if (account is null && target is null)
                 continue;
 
-            var target = Room();
             if (account is not null && load.ContainsKey(account))
                 load[account]--;
             if (target is not null)

@@ -63,6 +63,8 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
             ScheduleRenewal();
         if (!_desired.SetEquals(_subscribed) || (_subscriptionId is null && !_desired.IsEmpty))
             Timers.StartSingleTimer("apply", Apply.Instance, TimeSpan.Zero);
+        else if (_subscriptionId is null && _desired.IsEmpty)
+            Self.Tell(Reconcile.Instance); // check its sign-in now
     }
 
     private DateTimeOffset Now => _clock.GetUtcNow();
@@ -239,6 +241,14 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
     private async Task<object> ReconcileAsync(string? id, ImmutableHashSet<string> members)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        if (id is null && members.IsEmpty)
+        {
+            // An account with nobody to watch yet still signs in, so that a wrong password or an expired secret
+            // shows (account-unhealthy) when it is added, not when users are first placed on it.
+            await _graph.ListSubscriptionsAsync(_account, timeout.Token);
+            return new Done();
+        }
+
         if (id is not null && !await _graph.SubscriptionExistsAsync(_account, id, timeout.Token))
             return new Gone();
         if (!members.IsEmpty)

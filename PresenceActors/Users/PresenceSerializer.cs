@@ -31,6 +31,7 @@ public sealed class PresenceSerializer(ExtendedActorSystem system) : ManifestJso
         ("cmd-unlink", typeof(UserPresenceCommands.UnlinkUser)),
         ("cmd-teams", typeof(UserPresenceCommands.ObserveTeamsPresence)),
         ("cmd-uc", typeof(UserPresenceCommands.ReportUcPresence)),
+        ("taken", typeof(UserPresenceCommands.Taken)),
         ("q-get", typeof(UserPresenceQueries.GetUserPresence)),
         ("q-view", typeof(UserPresenceQueries.UserPresenceView)),
     ];

@@ -43,8 +43,8 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         Command<LinkUser>(c => Decide(new UserLinked(c.UcUserId) { At = Now }));
         Command<UnlinkUser>(_ => Decide(new UserUnlinked { At = Now }));
         Command<ObserveTeamsPresence>(c =>
-            Decide(new TeamsPresenceObserved(c.Availability, c.Activity, c.SequenceNumber, c.Source) { At = Now }));
-        Command<ReportUcPresence>(c => Decide(new UcPresenceReported(c.Status, c.OnPhone, c.ReportedAt) { At = Now }));
+            Decide(new TeamsPresenceObserved(c.Availability, c.Activity, c.SequenceNumber, c.Source) { At = Now }, c.Acknowledge ? Sender : null));
+        Command<ReportUcPresence>(c => Decide(new UcPresenceReported(c.Status, c.OnPhone, c.ReportedAt) { At = Now }, c.Acknowledge ? Sender : null));
         Command<GetUserPresence>(_ => Sender.Tell(new UserPresenceView(_state.UserId, _state)));
 
         Command<EffectOutcome>(outcome => Decide(outcome.Input with { At = Now }));
@@ -79,13 +79,15 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
 
     private DateTimeOffset Now => _clock.GetUtcNow();
 
-    private void Decide(PresenceInput input)
+    /// <summary>Applies the rules to one input; <paramref name="taken"/> hears <see cref="Taken"/> once it is journaled.</summary>
+    private void Decide(PresenceInput input, IActorRef? taken = null)
     {
         var decision = _state.Handle(input, _options.Rules);
         if (!decision.Persist)
         {
             _state = decision.State;
             Perform(decision.Effects);
+            taken?.Tell(new Taken(_state.UserId));
             return;
         }
 
@@ -95,6 +97,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
             _state = decision.State;
             LogTransitions(before);
             Perform(decision.Effects);
+            taken?.Tell(new Taken(_state.UserId));
             if (LastSequenceNr % _options.SnapshotEvery == 0)
                 SaveSnapshot(_state);
         });

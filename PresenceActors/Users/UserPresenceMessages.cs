@@ -20,9 +20,17 @@ public static class UserPresenceCommands
         string Availability,
         string Activity,
         string? SequenceNumber,
-        TeamsPresenceSource Source) : IUserPresenceMessage;
+        TeamsPresenceSource Source,
+        bool Acknowledge = false) : IUserPresenceMessage;
 
-    public sealed record ReportUcPresence(string UserId, string Status, bool OnPhone, DateTimeOffset ReportedAt) : IUserPresenceMessage;
+    public sealed record ReportUcPresence(string UserId, string Status, bool OnPhone, DateTimeOffset ReportedAt, bool Acknowledge = false) : IUserPresenceMessage;
+
+    /// <summary>
+    /// The answer to an observation or report sent with <c>Acknowledge</c>: it is journaled (or was a duplicate, stale
+    /// or changed nothing). Until then the sender has not taken it: the webhook and the internal API answer 2xx only
+    /// after this, so Graph and the UC back end send again whatever a crash or a shard hand-off lost.
+    /// </summary>
+    public sealed record Taken(string UserId) : IUserPresenceMessage;
 }
 
 public static class UserPresenceQueries

@@ -20,4 +20,11 @@ public sealed class DuplicateFilter(int capacity = 200_000)
             return true;
         }
     }
+
+    /// <summary>Forgets a key (its item was not processed after all), so that its next delivery counts as the first.</summary>
+    public void Forget(string key)
+    {
+        lock (_gate)
+            _seen.Remove(key); // its old queue entry may later forget a redelivery early: the actor's sequence check still drops that copy
+    }
 }

@@ -16,10 +16,36 @@ public sealed class WebhookTargets
     public IActorRef Pool { get; set; } = ActorRefs.Nobody;
 }
 
+/// <summary>What the webhook answers for a notification collection.</summary>
+public enum WebhookOutcome
+{
+    /// <summary>202: every item is journaled by its user's actor, or was dropped for a reason that a resend would not cure.</summary>
+    Accepted,
+
+    /// <summary>400: not a changeNotificationCollection.</summary>
+    Malformed,
+
+    /// <summary>503: some items were not confirmed in time (overload, a shard moving, the database away); Graph sends them again.</summary>
+    NotTaken,
+}
+
+/// <summary>How long the webhook waits for the users' actors, and how much it lets wait at once.</summary>
+public sealed record WebhookFlowOptions
+{
+    /// <summary>Graph waits 3 s and flags a host slower than 2.9 s: answer before that, 503 if the actors have not confirmed.</summary>
+    public TimeSpan AckTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Items waiting for their actors beyond which new requests are refused at once (before decrypting them).</summary>
+    public int MaxInFlight { get; init; } = 20_000;
+}
+
 /// <summary>
 /// Checks and routes Graph's change notifications (DESIGN 3.1): every item's clientState in constant time, its
 /// subscription against what the pool published, rich content decrypted and its validationTokens validated, duplicates
-/// dropped, then one message per user to the shard region. Nothing here waits on the database, Graph or UC.
+/// dropped, then one message per user to the shard region. The answer waits until every user's actor has journaled its
+/// item (a few milliseconds): a 202 means nothing can be lost any more, and whatever is not confirmed within
+/// <see cref="WebhookFlowOptions.AckTimeout"/> is answered 503 so Graph delivers it again. Under overload requests are
+/// refused before they cost a decryption.
 /// </summary>
 public sealed class GraphNotificationProcessor(
     ClientStateSigner clientState,
@@ -29,19 +55,31 @@ public sealed class GraphNotificationProcessor(
     DuplicateFilter duplicates,
     WebhookMetrics metrics,
     WebhookTargets targets,
+    WebhookFlowOptions flow,
     ILogger<GraphNotificationProcessor> log)
 {
-    /// <summary>Processes a changeNotificationCollection; returns false when its shape is not one (a 400 for the caller).</summary>
-    public Task<bool> ProcessNotificationsAsync(JsonElement root, CancellationToken cancellationToken) =>
+    private int _inFlight;
+
+    /// <summary>Items waiting for their actors right now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Processes a changeNotificationCollection.</summary>
+    public Task<WebhookOutcome> ProcessNotificationsAsync(JsonElement root, CancellationToken cancellationToken) =>
         ProcessNotificationsAsync(root, countReceived: true, cancellationToken);
 
-    private async Task<bool> ProcessNotificationsAsync(JsonElement root, bool countReceived, CancellationToken cancellationToken)
+    private async Task<WebhookOutcome> ProcessNotificationsAsync(JsonElement root, bool countReceived, CancellationToken cancellationToken)
     {
         if (!TryItems(root, out var items))
-            return false;
+            return WebhookOutcome.Malformed;
         if (countReceived)
             metrics.OnReceived(items.Count);
+        if (InFlight >= flow.MaxInFlight)
+        {
+            metrics.OnNotTaken(items.Count);
+            return WebhookOutcome.NotTaken;
+        }
 
+        var waiting = new List<(Task<UserPresenceCommands.Taken> Taken, string Signature)>();
         bool? tokensValid = null;
         var resync = new List<string>();
         foreach (var item in items)
@@ -105,13 +143,48 @@ public sealed class GraphNotificationProcessor(
                 continue;
             }
 
-            targets.Users.Tell(new UserPresenceCommands.ObserveTeamsPresence(userId, availability, activity, sequence, TeamsPresenceSource.Notification));
-            metrics.OnAccepted();
+            Interlocked.Increment(ref _inFlight);
+            var taken = targets.Users.Ask<UserPresenceCommands.Taken>(
+                new UserPresenceCommands.ObserveTeamsPresence(userId, availability, activity, sequence, TeamsPresenceSource.Notification, Acknowledge: true),
+                flow.AckTimeout);
+            _ = taken.ContinueWith(_ => Interlocked.Decrement(ref _inFlight), TaskScheduler.Default);
+            waiting.Add((taken, content.DataSignature));
         }
 
         if (resync.Count > 0)
             targets.Pool.Tell(new SubscriptionPoolCommands.Resync([.. resync]));
-        return true;
+        if (waiting.Count == 0)
+            return WebhookOutcome.Accepted;
+
+        try
+        {
+            await Task.WhenAll(waiting.Select(w => w.Taken));
+        }
+        catch (Exception)
+        {
+            // Which ones failed is read below.
+        }
+
+        var missed = 0;
+        foreach (var (taken, signature) in waiting)
+        {
+            if (taken.IsCompletedSuccessfully)
+            {
+                metrics.OnAccepted();
+                continue;
+            }
+
+            // Not taken: forget it was seen, so that Graph's next delivery is not mistaken for a duplicate.
+            duplicates.Forget(signature);
+            missed++;
+        }
+
+        if (missed == 0)
+            return WebhookOutcome.Accepted;
+        metrics.OnNotTaken(missed);
+        log.LogWarning("notifications-not-taken count={Count}: the users' actors did not confirm within {Timeout} ms ({InFlight} waiting); answered 503, Graph delivers them again",
+            missed, flow.AckTimeout.TotalMilliseconds, InFlight);
+        return WebhookOutcome.NotTaken;
     }
 
     /// <summary>How long an authentic item for a subscription this node does not know yet may wait for its id.</summary>
@@ -131,7 +204,15 @@ public sealed class GraphNotificationProcessor(
             ["validationTokens"] = root.TryGetProperty("validationTokens", out var tokens) ? JsonNode.Parse(tokens.GetRawText()) : null,
         };
         using var document = JsonDocument.Parse(single.ToJsonString());
-        await ProcessNotificationsAsync(document.RootElement, countReceived: false, CancellationToken.None); // counted when it first arrived
+        // Graph was already answered: if the actor does not confirm, try again (the item is counted when it first arrived).
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            if (await ProcessNotificationsAsync(document.RootElement, countReceived: false, CancellationToken.None) != WebhookOutcome.NotTaken)
+                return;
+            await Task.Delay(flow.AckTimeout * attempt);
+        }
+
+        Drop("not-taken", subscriptionId);
     }
 
     /// <summary>Lifecycle events: presence only ever gets reauthorizationRequired, but the others are handled too.</summary>

@@ -10,16 +10,22 @@ public sealed class WebhookMetrics
     private static readonly Counter<long> ReceivedCounter = Meter.CreateCounter<long>("presence.notifications.received");
     private static readonly Counter<long> AcceptedCounter = Meter.CreateCounter<long>("presence.notifications.accepted");
     private static readonly Counter<long> DroppedCounter = Meter.CreateCounter<long>("presence.notifications.dropped");
+    private static readonly Counter<long> NotTakenCounter = Meter.CreateCounter<long>("presence.notifications.not_taken",
+        description: "Items answered 503 because their users' actors did not confirm in time; Graph delivers them again");
 
     private readonly ConcurrentDictionary<string, long> _dropped = new();
     private long _received;
     private long _accepted;
+    private long _notTaken;
 
     public long Received => Interlocked.Read(ref _received);
 
     public long Accepted => Interlocked.Read(ref _accepted);
 
     public IReadOnlyDictionary<string, long> Dropped => _dropped;
+
+    /// <summary>Items answered 503 (not confirmed in time, or refused under overload): Graph sends them again.</summary>
+    public long NotTaken => Interlocked.Read(ref _notTaken);
 
     public long DroppedFor(string reason) => _dropped.GetValueOrDefault(reason);
 
@@ -33,6 +39,12 @@ public sealed class WebhookMetrics
     {
         Interlocked.Increment(ref _accepted);
         AcceptedCounter.Add(1);
+    }
+
+    public void OnNotTaken(int items)
+    {
+        Interlocked.Add(ref _notTaken, items);
+        NotTakenCounter.Add(items);
     }
 
     public void OnDropped(string reason)
