@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Security.Cryptography;
 using PresenceActors.Graph;
 using PresenceActors.Host;
@@ -137,6 +138,26 @@ internal sealed class Rig : IAsyncDisposable
         }));
         if (failures > 0)
             throw new InvalidOperationException($"{failures} registrations failed.");
+    }
+
+    /// <summary>
+    /// Registers every created user in one call, as a UC back end loads its directory at installation: PUT /api/v1/users
+    /// with the full list. Returns how many the service reports added or unchanged.
+    /// </summary>
+    public async Task<int> RegisterAllAsync()
+    {
+        // Loopback only; the service's certificate is the rig's own self-signed one.
+        using var http = new HttpClient(new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true } })
+        {
+            Timeout = TimeSpan.FromMinutes(20),
+        };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _apiKey);
+        var list = Users.Select(u => new { ucUserId = u.UcUserId, teamsUser = u.TeamsId }).ToList();
+        using var response = await http.PutAsJsonAsync(new Uri(Uc.ServiceApi!, "api/v1/users"), list);
+        var body = await response.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>();
+        if (!response.IsSuccessStatusCode || body?["failures"]?.AsArray().Count > 0)
+            throw new InvalidOperationException($"Bulk registration answered {(int)response.StatusCode}: {body?.ToJsonString()[..Math.Min(500, body.ToJsonString().Length)]}");
+        return body!["added"]!.AsArray().Count + body["unchanged"]!.AsArray().Count;
     }
 
     /// <summary>Users covered by a live subscription in the simulator.</summary>

@@ -20,8 +20,10 @@ internal static class Scale
         rig.CreateUsers(users, "scale");
         var heapBefore = SettledHeap();
         var watch = Stopwatch.StartNew();
-        await rig.RegisterAsync(parallel: 32);
+        var count = await rig.RegisterAllAsync();
         var registered = watch.Elapsed;
+        if (count != users)
+            throw new InvalidOperationException($"{count} of {users} users registered.");
         await rig.WaitUntilAllWatchedAsync(TimeSpan.FromMinutes(20));
         var allWatched = watch.Elapsed;
 

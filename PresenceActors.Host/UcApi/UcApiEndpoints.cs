@@ -27,7 +27,7 @@ public static class UcApiEndpoints
     public const long MaxListBytes = 32L * 1024 * 1024;
 
     /// <summary>Users of a full list (PUT /users) looked up and registered at the same time.</summary>
-    private const int ReconcileParallelism = 16;
+    private const int ReconcileParallelism = 64;
 
     /// <summary>How far a UC report's own timestamp may be from this node's clock.</summary>
     public static readonly TimeSpan MaxClockSkew = TimeSpan.FromHours(24);

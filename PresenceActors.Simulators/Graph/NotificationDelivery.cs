@@ -26,6 +26,15 @@ public sealed class NotificationDelivery : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private readonly Random _random = new(4321);
+
+    /// <summary>A seeded draw, shared by the delivery workers.</summary>
+    private bool Chance(double rate)
+    {
+        if (rate <= 0)
+            return false;
+        lock (_random)
+            return _random.NextDouble() < rate;
+    }
     private long _delivered;
     private long _droppedByFault;
     private long _abandoned;
@@ -45,8 +54,14 @@ public sealed class NotificationDelivery : IAsyncDisposable
         {
             Timeout = ResponseDeadline,
         };
-        _loop = Task.Run(RunAsync);
+        _loop = Task.WhenAll(Enumerable.Range(0, Concurrency).Select(_ => Task.Run(RunAsync)));
     }
+
+    /// <summary>
+    /// POSTs in flight at once: Graph delivers over several connections, so a receiver sees concurrent requests and
+    /// no ordering between them.
+    /// </summary>
+    public const int Concurrency = 4;
 
     /// <summary>Graph waits 3 s for the acknowledgement; a slower answer counts as a failure and is retried.</summary>
     public TimeSpan ResponseDeadline { get; init; } = TimeSpan.FromSeconds(3);
@@ -75,7 +90,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
         foreach (var subscription in _tenant.SubscriptionsWatching(change.UserId))
         {
             var item = BuildItem(subscription, change);
-            if (_random.NextDouble() < Faults.DropRate)
+            if (Chance(Faults.DropRate))
             {
                 Interlocked.Increment(ref _droppedByFault);
                 continue;
@@ -83,7 +98,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
 
             var pending = new Pending(subscription.NotificationUrl, subscription.ApplicationId, item, subscription.IncludeResourceData, _clock.GetUtcNow(), 0);
             _queue.Writer.TryWrite(pending);
-            if (_random.NextDouble() < Faults.DuplicateRate)
+            if (Chance(Faults.DuplicateRate))
                 _queue.Writer.TryWrite(pending);
         }
     }
@@ -234,7 +249,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
             Pending? heldBack = null;
             while (batch.Count < 100 && reader.TryRead(out var next))
             {
-                if (heldBack is null && batch.Count == 0 && _random.NextDouble() < Faults.ReorderRate)
+                if (heldBack is null && batch.Count == 0 && Chance(Faults.ReorderRate))
                     heldBack = next; // goes out after whatever comes next
                 else
                     batch.Add(next);

@@ -16,11 +16,22 @@ public static class PersistenceSetup
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Persistence provider must be Sqlite or PostgreSql."),
         };
 
-        return builder.WithSqlPersistence(
+        builder = builder.WithSqlPersistence(
             connectionString,
             provider,
             journalBuilder: journal => journal.WithHealthCheck(),
             snapshotBuilder: snapshot => snapshot.WithHealthCheck());
+        // SQLite has one writer, and Microsoft.Data.Sqlite waits out every collision by sleeping 150 ms. Its transactions
+        // begin IMMEDIATE (taking the write lock) unless read-uncommitted, so the journal's reads (an actor's recovery)
+        // queued behind its writes; and the journal's 3 concurrent write transactions collided with each other. Reads
+        // without the write lock (WAL keeps them consistent) and one writer batching up to 100 events per transaction
+        // took B4's registration from 68 to {see docs/benchmarks.md} users/s.
+        return options.Provider == PersistenceProvider.Sqlite
+            ? builder.AddHocon("""
+                akka.persistence.journal.sql { parallelism = 1, read-isolation-level = read-uncommitted }
+                akka.persistence.snapshot-store.sql.read-isolation-level = read-uncommitted
+                """, HoconAddMode.Prepend)
+            : builder;
     }
 
     /// <summary>Creates the file's folder and switches it to WAL once, so that journal and snapshot writers do not lock each other out.</summary>

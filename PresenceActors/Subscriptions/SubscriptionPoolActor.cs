@@ -39,7 +39,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 
     /// <summary>How long a burst of registrations gathers before it is placed: longer as the pool grows, so that the pass
     /// over every user stays a small share of the time.</summary>
-    internal static TimeSpan WatchBatching(int users) => TimeSpan.FromMilliseconds(Math.Clamp(users / 2000, 20, 100));
+    internal static TimeSpan WatchBatching(int users) => TimeSpan.FromMilliseconds(Math.Clamp(users / 500, 20, 250));
 
     /// <summary>Full resyncs asked for within this long of the last one are answered by it.</summary>
     public static readonly TimeSpan FullResyncCoalescing = TimeSpan.FromSeconds(20);

@@ -59,6 +59,7 @@ public sealed class GraphNotificationProcessor(
     ILogger<GraphNotificationProcessor> log)
 {
     private int _inFlight;
+    private long _lastOverloadLog = long.MinValue / 2;
 
     /// <summary>Items waiting for their actors right now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
@@ -73,17 +74,20 @@ public sealed class GraphNotificationProcessor(
             return WebhookOutcome.Malformed;
         if (countReceived)
             metrics.OnReceived(items.Count);
-        if (InFlight >= flow.MaxInFlight)
-        {
-            metrics.OnNotTaken(items.Count);
-            return WebhookOutcome.NotTaken;
-        }
-
         var waiting = new List<(Task<UserPresenceCommands.Taken> Taken, string Signature)>();
+        var refused = 0;
         bool? tokensValid = null;
         var resync = new List<string>();
-        foreach (var item in items)
+        for (var index = 0; index < items.Count; index++)
         {
+            var item = items[index];
+            if (InFlight >= flow.MaxInFlight)
+            {
+                // The actors are this far behind: leave the rest undecrypted and untouched for Graph to send again.
+                refused = items.Count - index;
+                break;
+            }
+
             var reason = Check(item, out var subscriptionId);
             if (reason == "unknown-subscription")
             {
@@ -153,7 +157,7 @@ public sealed class GraphNotificationProcessor(
 
         if (resync.Count > 0)
             targets.Pool.Tell(new SubscriptionPoolCommands.Resync([.. resync]));
-        if (waiting.Count == 0)
+        if (waiting.Count == 0 && refused == 0)
             return WebhookOutcome.Accepted;
 
         try
@@ -179,11 +183,22 @@ public sealed class GraphNotificationProcessor(
             missed++;
         }
 
-        if (missed == 0)
+        if (missed == 0 && refused == 0)
             return WebhookOutcome.Accepted;
-        metrics.OnNotTaken(missed);
-        log.LogWarning("notifications-not-taken count={Count}: the users' actors did not confirm within {Timeout} ms ({InFlight} waiting); answered 503, Graph delivers them again",
-            missed, flow.AckTimeout.TotalMilliseconds, InFlight);
+        metrics.OnNotTaken(missed + refused);
+        if (refused > 0 && Environment.TickCount64 - Interlocked.Read(ref _lastOverloadLog) > 10_000)
+        {
+            Interlocked.Exchange(ref _lastOverloadLog, Environment.TickCount64);
+            log.LogWarning("webhook-overloaded: {InFlight} notifications wait for their users' actors (limit {Limit}); refusing more with 503 until they catch up, Graph delivers them again",
+                InFlight, flow.MaxInFlight);
+        }
+
+        if (missed > 0)
+        {
+            log.LogWarning("notifications-not-taken count={Count}: the users' actors did not confirm within {Timeout} ms ({InFlight} waiting); answered 503, Graph delivers them again",
+                missed, flow.AckTimeout.TotalMilliseconds, InFlight);
+        }
+
         return WebhookOutcome.NotTaken;
     }
 
