@@ -121,7 +121,7 @@ public static class PresenceService
                 });
             var hocon = Path.Combine(AppContext.BaseDirectory, "hocon", "cluster.hocon");
             if (File.Exists(hocon))
-                akka.AddHoconFile(hocon, HoconAddMode.Append);
+                akka.AddHoconFile(hocon, HoconAddMode.Prepend); // over the defaults Akka.Hosting brings, or they would not count
         });
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(PresenceMetrics.MeterName)

@@ -16,6 +16,15 @@ public class HealthTests
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{loop.Ports.Admin}") };
         await loop.AddUsersAsync(1, prefix: "health");
 
+        // hocon/cluster.hocon wins over the defaults Akka.Hosting brings (it once lost to them and changed nothing).
+        var config = loop.System.Settings.Config;
+        Assert.Equal("keep-majority", config.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+        Assert.Equal(TimeSpan.FromSeconds(30), config.GetTimeSpan("akka.cluster.sharding.waiting-for-state-timeout"));
+        Assert.Equal(TimeSpan.FromSeconds(30), config.GetTimeSpan("akka.cluster.sharding.updating-state-timeout"));
+        // SQLite: one journal writer, reads without the write lock (PersistenceSetup).
+        Assert.Equal(1, config.GetInt("akka.persistence.journal.sql.parallelism"));
+        Assert.Equal("read-uncommitted", config.GetString("akka.persistence.journal.sql.read-isolation-level"));
+
         var live = await http.GetAsync("/healthz/live");
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
         JsonObject? ready = null;
