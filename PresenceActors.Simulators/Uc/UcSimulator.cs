@@ -174,11 +174,11 @@ public sealed class UcSimulator : IAsyncDisposable
                 using var response = await _backEnd.PostAsJsonAsync(new Uri(RequireApi(), $"api/v1/users/{Uri.EscapeDataString(user.UcUserId)}/presence"), payload);
                 if (response.StatusCode != HttpStatusCode.ServiceUnavailable || attempt >= ReportAttempts)
                     return response.StatusCode;
-                wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromMilliseconds(250 * attempt);
+                wait = response.Headers.RetryAfter?.Delta ?? Backoff(attempt);
             }
             catch (HttpRequestException) when (attempt < ReportAttempts)
             {
-                wait = TimeSpan.FromMilliseconds(250 * attempt);
+                wait = Backoff(attempt);
             }
 
             Interlocked.Increment(ref _reportRetries);
@@ -186,8 +186,10 @@ public sealed class UcSimulator : IAsyncDisposable
         }
     }
 
-    /// <summary>How often the back end tries one report (default 10).</summary>
-    public int ReportAttempts { get; set; } = 10;
+    /// <summary>How often the back end tries one report (default 40: about three minutes of trying).</summary>
+    public int ReportAttempts { get; set; } = 40;
+
+    private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(Math.Min(250 * attempt, 5000));
 
     /// <summary>Reports sent again after a 503 or a connection failure.</summary>
     public long ReportRetries => Interlocked.Read(ref _reportRetries);

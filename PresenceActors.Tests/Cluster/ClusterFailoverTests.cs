@@ -81,7 +81,8 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         await ParallelAsync(ucCalls, u => uc.SetPhoneAsync(u.UcUserId, false));
         await Eventually.TrueAsync(() => teamsCalls.All(u => uc.User(u.UcUserId)!.Status == "Meeting") && ucCalls.All(u => !HasSession(graph, u)),
             TimeSpan.FromMinutes(2), "every call ended with the right restore",
-            () => $"{teamsCalls.Count(u => uc.User(u.UcUserId)!.Status != "Meeting")} UC not restored, {ucCalls.Count(u => HasSession(graph, u))} Teams sessions left");
+            () => $"{teamsCalls.Count(u => uc.User(u.UcUserId)!.Status != "Meeting")} UC not restored, {ucCalls.Count(u => HasSession(graph, u))} Teams sessions left\n" +
+                  Explain(cluster, [.. teamsCalls.Where(u => uc.User(u.UcUserId)!.Status != "Meeting"), .. ucCalls.Where(u => HasSession(graph, u))]));
         await AssertNobodyStuckAsync(graph, uc, users);
 
         // A rolling restart (SIGTERM: leave, exit, start again) while calls start and end.
@@ -177,9 +178,10 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         var live = cluster.Nodes.First(n => n.Running);
         var views = wrong.Take(3).Select(u =>
         {
+            var history = string.Join(" → ", cluster.Uc.User(u.UcUserId)!.History.TakeLast(6).Select(h => $"{h.At:HH:mm:ss.fff} {h.Status} by {h.By}"));
             try
             {
-                return cluster.AdminAsync(live, $"presence/users/{u.UcUserId}").GetAwaiter().GetResult().ToJsonString();
+                return $"{u.UcUserId} UC history: {history}\n" + cluster.AdminAsync(live, $"presence/users/{u.UcUserId}").GetAwaiter().GetResult().ToJsonString();
             }
             catch (Exception e)
             {

@@ -12,7 +12,7 @@ public static class PersistenceSetup
         var (connectionString, provider) = options.Provider switch
         {
             PersistenceProvider.Sqlite => (PrepareSqlite(options.ConnectionString), ProviderName.SQLiteMS),
-            PersistenceProvider.PostgreSql => (options.ConnectionString, ProviderName.PostgreSQL15),
+            PersistenceProvider.PostgreSql => (PreparePostgres(options.ConnectionString), ProviderName.PostgreSQL15),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Persistence provider must be Sqlite or PostgreSql."),
         };
 
@@ -32,6 +32,22 @@ public static class PersistenceSetup
                 akka.persistence.snapshot-store.sql.read-isolation-level = read-uncommitted
                 """, HoconAddMode.Prepend)
             : builder;
+    }
+
+    /// <summary>Connections one node may hold unless the connection string says otherwise.</summary>
+    public const int DefaultPostgresPoolSize = 20;
+
+    /// <summary>
+    /// Caps the node's connection pool: Npgsql allows 100 per node by default, so three nodes recovering their users
+    /// at once after a crash exhausted PostgreSQL's 100 connections (53300) and lost writes. A queue for one of 20
+    /// connections is fast; a refused connection is a failed write.
+    /// </summary>
+    internal static string PreparePostgres(string connectionString)
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        if (!connectionString.Contains("Pool Size", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("MaxPoolSize", StringComparison.OrdinalIgnoreCase))
+            builder.MaxPoolSize = DefaultPostgresPoolSize;
+        return builder.ConnectionString;
     }
 
     /// <summary>Creates the file's folder and switches it to WAL once, so that journal and snapshot writers do not lock each other out.</summary>
