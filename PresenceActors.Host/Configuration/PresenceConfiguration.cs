@@ -46,7 +46,7 @@ public static class PresenceConfiguration
         ("presence.encryption.certificate", "data/encryption.pfx (made once)", false, "PFX file notifications are encrypted for"),
         ("presence.clientState.key", "data/client-state.key (made once)", true, "base64 key (32+ bytes) of the clientState HMAC; the same on every node"),
         ("presence.persistence.provider", "Sqlite", false, "Sqlite or PostgreSql"),
-        ("presence.persistence.connectionString", "data/presence.db", true, "SQLite file or Npgsql connection string"),
+        ("presence.persistence.connectionString", "data/presence.db", true, "SQLite file or Npgsql connection string (PostgreSQL: at most 20 connections per node unless it sets Maximum Pool Size)"),
         ("presence.cluster.hostname", "127.0.0.1", false, "address Akka remoting binds to"),
         ("presence.cluster.publicHostname", "the hostname", false, "address other nodes reach this one at"),
         ("presence.cluster.port", "4053", false, "Akka remoting port"),
