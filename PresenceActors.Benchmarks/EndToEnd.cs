@@ -7,7 +7,11 @@ namespace PresenceActors.Benchmarks;
 
 /// <summary>Latency figures of one paced run: percentiles in milliseconds, and what never arrived.</summary>
 internal sealed record LatencyResult(string Name, int TargetRate, double AchievedRate, int Seconds, long Sent, long Measured, long Coalesced, long Lost,
-    double P50, double P99, double P999, double Max);
+    double P50, double P99, double P999, double Max)
+{
+    /// <summary>How long after the load stopped the far side showed every user's last change (or the drain gave up).</summary>
+    public double DrainSeconds { get; init; }
+}
 
 /// <summary>
 /// B2: a Teams change made in the Graph simulator until the UC simulator's front end has the update. B3: a UC phone call
@@ -85,7 +89,7 @@ internal static class EndToEnd
             rig.Graph.Tenant.SetClient(users[i].TeamsId, inCall[i] ? TeamsClientState.InACall : TeamsClientState.Available);
         });
         var achieved = sent / (double)seconds;
-        var lost = await DrainAsync(tracker, key => rig.Uc.User(key)!.Status);
+        var (lost, drain) = await DrainAsync(tracker, key => rig.Uc.User(key)!.Status);
         rig.Uc.UpdateReceived -= OnUpdate;
         if (lost > 0)
             await DiagnoseAsync(rig, tracker, users.ToDictionary(u => u.UcUserId, u => u.TeamsId), key => rig.Uc.User(key)!.Status);
@@ -98,7 +102,7 @@ internal static class EndToEnd
 
         var s = tracker.Summary();
         Console.Error.WriteLine($"B2 at {rate}/s: {sent} changes, {Interlocked.Read(ref received)} UC updates received, {s.Measured} matched");
-        return new LatencyResult($"B2 Teams → UC at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max);
+        return new LatencyResult($"B2 Teams → UC at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max) { DrainSeconds = drain };
     }
 
     public static async Task<LatencyResult> UcToTeamsAsync(Rig rig, List<(string UcUserId, string TeamsId)> users, int rate, int seconds)
@@ -119,7 +123,7 @@ internal static class EndToEnd
         });
         var achieved = sent / (double)seconds;
         await Task.WhenAll(reports);
-        var lost = await DrainAsync(tracker, key => rig.Graph.Tenant.GetPresence(key).Activity == "InACall" ? "set" : "cleared");
+        var (lost, drain) = await DrainAsync(tracker, key => rig.Graph.Tenant.GetPresence(key).Activity == "InACall" ? "set" : "cleared");
         rig.Graph.Tenant.PresenceChanged -= OnChange;
         if (lost > 0)
             await DiagnoseAsync(rig, tracker, users.ToDictionary(u => u.TeamsId, u => u.TeamsId),
@@ -131,7 +135,7 @@ internal static class EndToEnd
         }
 
         var s = tracker.Summary();
-        return new LatencyResult($"B3 UC → Teams at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max);
+        return new LatencyResult($"B3 UC → Teams at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max) { DrainSeconds = drain };
     }
 
     /// <summary>Where a loss happened: the simulator's delivery counters and, for a few users, both sides and the bridge's state.</summary>
@@ -143,7 +147,17 @@ internal static class EndToEnd
         {
             var teamsId = teamsIdOf[key];
             var graph = rig.Graph.Tenant.GetPresence(teamsId);
-            Console.Error.WriteLine($"  {key}: expected {expected}, shown {shown(key)}; Graph {graph.Availability}/{graph.Activity}; bridge {await rig.DescribeUserAsync(teamsId)}");
+            string bridge;
+            try
+            {
+                bridge = await rig.DescribeUserAsync(teamsId);
+            }
+            catch (Exception e)
+            {
+                bridge = $"(no answer: {e.GetType().Name})";
+            }
+
+            Console.Error.WriteLine($"  {key}: expected {expected}, shown {shown(key)}; Graph {graph.Availability}/{graph.Activity}; bridge {bridge}");
         }
     }
 
@@ -165,16 +179,17 @@ internal static class EndToEnd
     }
 
     /// <summary>
-    /// Gives what is still in flight up to 120 s to arrive, then counts the keys whose far side does not show the last
-    /// expected outcome: those are lost (a superseded intermediate change is not; the bridge forwards the newest).
+    /// Gives what is still in flight up to 10 minutes to arrive (past saturation the backlog, and Graph's redelivery of
+    /// what the webhook refused, take a while), then counts the keys whose far side does not show the last expected
+    /// outcome: those are lost (a superseded intermediate change is not; the bridge forwards the newest).
     /// </summary>
-    private static async Task<long> DrainAsync(Tracker tracker, Func<string, string> shown)
+    private static async Task<(long Lost, double Seconds)> DrainAsync(Tracker tracker, Func<string, string> shown)
     {
         long Wrong() => tracker.Final.Count(f => shown(f.Key) != f.Value);
         var watch = Stopwatch.StartNew();
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
-        while (Wrong() > 0 && watch.Elapsed < TimeSpan.FromSeconds(120))
+        while (Wrong() > 0 && watch.Elapsed < TimeSpan.FromMinutes(10))
             await timer.WaitForNextTickAsync();
-        return Wrong();
+        return (Wrong(), watch.Elapsed.TotalSeconds);
     }
 }

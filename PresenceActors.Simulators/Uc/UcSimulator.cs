@@ -158,7 +158,8 @@ public sealed class UcSimulator : IAsyncDisposable
 
     /// <summary>
     /// Reports the user's current status to the bridge. Like a UC back end that must not lose a phone call, it sends
-    /// again (the then current status, after Retry-After) when the bridge answers 503 or cannot be reached, up to
+    /// again (the then current status, after Retry-After) when the bridge answers 503, cannot be reached or does not
+    /// answer in time, up to
     /// <see cref="ReportAttempts"/> times; the last answer is returned.
     /// </summary>
     public async Task<HttpStatusCode> ReportAsync(UcUser user)
@@ -176,9 +177,9 @@ public sealed class UcSimulator : IAsyncDisposable
                     return response.StatusCode;
                 wait = response.Headers.RetryAfter?.Delta ?? Backoff(attempt);
             }
-            catch (HttpRequestException) when (attempt < ReportAttempts)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && attempt < ReportAttempts)
             {
-                wait = Backoff(attempt);
+                wait = Backoff(attempt); // unreachable, or no answer within the client's timeout
             }
 
             Interlocked.Increment(ref _reportRetries);

@@ -20,7 +20,8 @@ public class DatabaseOutageTests
     public async Task PostgreSQL_gone_for_a_while_makes_the_node_not_ready_and_nothing_is_lost()
     {
         await using var db = await PostgresDatabase.CreateAsync();
-        await using var loop = await Loop.StartAsync(adjust: o => o with
+        var logs = new CapturingLoggerProvider();
+        await using var loop = await Loop.StartAsync(captureLogs: logs, adjust: o => o with
         {
             Node = o.Node with { Persistence = new PresencePersistenceOptions { Provider = PersistenceProvider.PostgreSql, ConnectionString = db.ConnectionString } },
             ReconcileEvery = TimeSpan.FromSeconds(10),
@@ -45,7 +46,8 @@ public class DatabaseOutageTests
         }
 
         await Eventually.TrueAsync(Ready, TimeSpan.FromSeconds(60), "ready again");
-        await Eventually.TrueAsync(() => users.All(u => loop.Uc.User(u.UcUserId)!.Status == "Busy"), TimeSpan.FromSeconds(60), "the calls begun during the outage reach UC");
+        await Eventually.TrueAsync(() => users.All(u => loop.Uc.User(u.UcUserId)!.Status == "Busy"), TimeSpan.FromSeconds(120), "the calls begun during the outage reach UC",
+            () => string.Join("\n", logs.Lines.Where(l => !l.Contains("Debug", StringComparison.Ordinal)).TakeLast(20).Select(l => l.Split('\n')[0])));
         foreach (var (_, teams) in users)
             loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.Available);
         await Eventually.TrueAsync(() => users.All(u => loop.Uc.User(u.UcUserId)!.Status == "Meeting"), TimeSpan.FromSeconds(30), "restored afterwards");
