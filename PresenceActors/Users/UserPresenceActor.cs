@@ -57,8 +57,10 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         Command<ReceiveTimeout>(_ =>
         {
             if (!_state.HoldsWork)
-                Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+                Context.Parent.Tell(new Passivate(StopUserActor.Instance));
         });
+        // Stashed while a write is in flight, like every command: the actor stops once its events are journaled.
+        Command<StopUserActor>(_ => Context.Stop(Self));
         Command<SaveSnapshotSuccess>(s =>
         {
             DeleteMessages(s.Metadata.SequenceNr);

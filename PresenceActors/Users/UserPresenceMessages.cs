@@ -33,6 +33,20 @@ public static class UserPresenceCommands
     public sealed record Taken(string UserId) : IUserPresenceMessage;
 }
 
+/// <summary>
+/// Stops a user's actor after the writes it has begun (the shard's hand-off stop and passivation). A PoisonPill stops
+/// it at once, with its last event possibly still on its way to the journal: the next incarnation on another node could
+/// then recover without it (the cluster's rolling restart lost a restore that way). Sent only by the local shard.
+/// </summary>
+public sealed class StopUserActor : Akka.Actor.INoSerializationVerificationNeeded
+{
+    public static readonly StopUserActor Instance = new();
+
+    private StopUserActor()
+    {
+    }
+}
+
 public static class UserPresenceQueries
 {
     /// <summary>Answered with <see cref="UserPresenceView"/>.</summary>

@@ -48,6 +48,7 @@ public static class UserPresenceSetup
                     RememberEntities = true,
                     RememberEntitiesStore = RememberEntitiesStore.Eventsourced,
                     StateStoreMode = StateStoreMode.Persistence,
+                    HandOffStopMessage = StopUserActor.Instance,
                 });
     }
 }
