@@ -104,7 +104,8 @@ public class ClusterFailoverTests(ITestOutputHelper output)
 
         foreach (var u in rolling)
             graph.Tenant.SetClient(u.TeamsId, TeamsClientState.Available);
-        await Eventually.TrueAsync(() => rolling.All(u => uc.User(u.UcUserId)!.Status == "Available"), TimeSpan.FromMinutes(1), "restores after the rolling restart");
+        await Eventually.TrueAsync(() => rolling.All(u => uc.User(u.UcUserId)!.Status == "Available"), TimeSpan.FromMinutes(1), "restores after the rolling restart",
+            () => Explain(cluster, rolling.Where(u => uc.User(u.UcUserId)!.Status != "Available").ToList()));
         output.WriteLine("rolling restart of all 3 nodes: every call during it synced and restored");
 
         // PostgreSQL stopped for 30 s: the nodes stay up, say they are not ready, and catch up afterwards.
