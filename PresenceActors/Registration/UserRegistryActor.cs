@@ -15,13 +15,12 @@ namespace PresenceActors.Registration;
 /// Changes are written in batches: every change that arrives while a write is in flight is checked against the state
 /// including the batch and goes into the next single write, so a bulk load of 100,000 users costs a few hundred journal
 /// round trips instead of 100,000. Nobody is answered before their change is journaled. Snapshots are taken by count
-/// and time (at least <see cref="SnapshotEvery"/> changes and <see cref="SnapshotInterval"/> apart), so a bulk load does
+/// and time (<see cref="PresenceActors.Persistence.SnapshotSchedule"/>: 500 changes and 10 s apart at least), so a bulk load does
 /// not write every mapping again every few hundred registrations.
 /// </remarks>
 public sealed class UserRegistryActor : ReceivePersistentActor
 {
-    private const int SnapshotEvery = 500;
-    private static readonly TimeSpan SnapshotInterval = TimeSpan.FromSeconds(10);
+    private readonly PresenceActors.Persistence.SnapshotSchedule _snapshots = new(500, TimeSpan.FromSeconds(10));
 
     private readonly IActorRef _users;
     private readonly IActorRef _pool;
@@ -33,8 +32,6 @@ public sealed class UserRegistryActor : ReceivePersistentActor
     private readonly Dictionary<string, UserMapping?> _pendingByUc = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string?> _pendingUcByTeams = new(StringComparer.OrdinalIgnoreCase);
     private bool _flushScheduled;
-    private long _sinceSnapshot;
-    private DateTime _lastSnapshot = DateTime.MinValue;
 
     private sealed record Pending(IUserRegistryMessage? Event, UserMapping? Previous, IActorRef? ReplyTo, object? Reply);
 
@@ -185,13 +182,8 @@ public sealed class UserRegistryActor : ReceivePersistentActor
                 _pool.Tell(new SubscriptionPoolCommands.WatchUsers([.. watch]), ActorRefs.NoSender);
             foreach (var p in batch)
                 p.ReplyTo?.Tell(p.Reply!);
-            _sinceSnapshot += writes.Length;
-            if (_sinceSnapshot >= SnapshotEvery && DateTime.UtcNow - _lastSnapshot >= SnapshotInterval)
-            {
+            if (_snapshots.Due(writes.Length))
                 SaveSnapshot(new RegistrySnapshot([.. _byUc.Values]));
-                _sinceSnapshot = 0;
-                _lastSnapshot = DateTime.UtcNow;
-            }
         });
     }
 

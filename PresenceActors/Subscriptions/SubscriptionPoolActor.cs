@@ -15,10 +15,7 @@ namespace PresenceActors.Subscriptions;
 /// </summary>
 public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 {
-    private const int SnapshotEvery = 100;
-    private static readonly TimeSpan SnapshotInterval = TimeSpan.FromSeconds(10);
-    private int _sinceSnapshot;
-    private DateTime _lastSnapshot = DateTime.MinValue;
+    private readonly PresenceActors.Persistence.SnapshotSchedule _snapshots = new(100, TimeSpan.FromSeconds(10));
 
     private readonly ISubscriptionGraph _graph;
     private readonly SubscriptionPoolOptions _options;
@@ -225,12 +222,8 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
     {
         _state = _state.Apply(e);
         // By count and time: the snapshot holds every user, and a bulk load writes many events a second.
-        if (++_sinceSnapshot >= SnapshotEvery && DateTime.UtcNow - _lastSnapshot >= SnapshotInterval)
-        {
+        if (_snapshots.Due())
             SaveSnapshot(PoolSnapshot.From(_state));
-            _sinceSnapshot = 0;
-            _lastSnapshot = DateTime.UtcNow;
-        }
     }
 
     private void SyncChildren()
