@@ -26,6 +26,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private readonly Random _random = new(4321);
+    private int _holding;
 
     /// <summary>A seeded draw, shared by the delivery workers.</summary>
     private bool Chance(double rate)
@@ -249,7 +250,8 @@ public sealed class NotificationDelivery : IAsyncDisposable
             Pending? heldBack = null;
             while (batch.Count < 100 && reader.TryRead(out var next))
             {
-                if (heldBack is null && batch.Count == 0 && Chance(Faults.ReorderRate))
+                // One worker at a time holds an item back, so that the next item, taken by any worker, overtakes it.
+                if (heldBack is null && batch.Count == 0 && Chance(Faults.ReorderRate) && Interlocked.CompareExchange(ref _holding, 1, 0) == 0)
                     heldBack = next; // goes out after whatever comes next
                 else
                     batch.Add(next);
@@ -260,6 +262,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
                 if (batch.Count == 0)
                     await WaitForOvertakerAsync(reader, batch);
                 batch.Add(heldBack);
+                Interlocked.Exchange(ref _holding, 0);
             }
 
             if (Faults.LatencyMs > 0)
