@@ -6,9 +6,9 @@ namespace PresenceActors;
 /// <summary>HTTP handlers that validate TLS as usual and also trust explicitly configured certificates (pinned by thumbprint).</summary>
 public static class PinnedTls
 {
-    public static SocketsHttpHandler Handler(IReadOnlyList<X509Certificate2> trusted, TimeSpan? connectTimeout = null)
+    public static SocketsHttpHandler Handler(IReadOnlyList<X509Certificate2> trusted, TimeSpan? connectTimeout = null, int maxConnections = int.MaxValue)
     {
-        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), MaxConnectionsPerServer = maxConnections };
         if (connectTimeout is { } timeout)
             handler.ConnectTimeout = timeout;
         if (trusted.Count > 0)

@@ -34,6 +34,7 @@ public static class PresenceConfiguration
         ("presence.graph.authorityHost", "https://login.microsoftonline.com/", false, "Entra ID authority host"),
         ("presence.graph.baseUrl", "https://graph.microsoft.com/v1.0/", false, "Microsoft Graph base URL"),
         ("presence.graph.openIdConfiguration", "https://login.microsoftonline.com/common/.well-known/openid-configuration", false, "where validationTokens' keys are published"),
+        ("presence.graph.maxConnections", "64", false, "connections open to Graph at once per signed-in identity; more calls wait for one"),
         ("presence.tls.trustedCertificates", "", false, "extra PEM files trusted for Graph, Entra and the UC front ends (simulators only)"),
         ("presence.webhook.port", "8443", false, "public webhook port"),
         ("presence.webhook.certificate", "data/listener-tls.pfx (self-signed, made once)", false, "PFX file of the webhook's TLS certificate (behind HAProxy, which presents the public one)"),
@@ -255,6 +256,7 @@ public static class PresenceConfiguration
             .Select(t => t.Replace(":", "").ToUpperInvariant()).ToList();
         foreach (var thumbprint in clientCertificates.Where(t => t.Length != 64 || !t.All(Uri.IsHexDigit)))
             found.Add($"presence.api.clientCertificates: '{thumbprint}' is not a SHA-256 thumbprint (64 hex digits).");
+        var graphConnections = Parse("presence.graph.maxConnections", 64, t => int.TryParse(t, out var n) && n > 0 ? n : null, "a whole number above 0");
         var rateLimit = 5_000;
         if (Get(configuration, "presence.webhook.rateLimitPerSecond") is { } rate && (!int.TryParse(rate, out rateLimit) || rateLimit < 0))
             found.Add($"presence.webhook.rateLimitPerSecond: '{rate}' is not a whole number of requests per second (0 turns the limit off).");
@@ -297,7 +299,7 @@ public static class PresenceConfiguration
             Graph = new GraphOptions
             {
                 TenantId = tenantId!, ClientId = clientId!, ClientSecret = clientSecret!, AuthorityHost = authority, GraphBaseUrl = graphBase,
-                TechnicalAccounts = accounts, TrustedCertificates = trusted,
+                TechnicalAccounts = accounts, TrustedCertificates = trusted, MaxConnections = graphConnections,
             },
             FrontEnds = new UcFrontEndOptions { Urls = frontEnds, TrustedCertificates = trusted },
             WebhookReceiver = receiver!,

@@ -145,7 +145,7 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
         return new HttpClientTransport(http);
     }
 
-    private SocketsHttpHandler Handler() => PinnedTls.Handler(_options.TrustedCertificates);
+    private SocketsHttpHandler Handler() => PinnedTls.Handler(_options.TrustedCertificates, maxConnections: _options.MaxConnections);
 
     /// <summary>
     /// Asks Entra ID for a fresh token: for the application (account null) or a technical user. Null when it works,

@@ -35,6 +35,13 @@ public sealed record GraphOptions
     /// <summary>How many times the SDK's retry handler retries 429/503/504 (honouring Retry-After).</summary>
     public int MaxRetries { get; init; } = 5;
 
+    /// <summary>
+    /// Connections open to Graph at once per client (the application's, each technical user's); further calls wait for
+    /// one. Unbounded, a burst of presence writes opened a TLS connection per call, and the handshakes took the CPU the
+    /// calls needed (thousands of connections, then out of memory, at 500 UC calls/s).
+    /// </summary>
+    public int MaxConnections { get; init; } = 64;
+
     /// <summary>How long a resolved Teams user stays cached.</summary>
     public TimeSpan UserCacheLifetime { get; init; } = TimeSpan.FromMinutes(30);
 
