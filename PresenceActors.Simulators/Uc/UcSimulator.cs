@@ -35,6 +35,17 @@ public sealed class UcUser
 
     /// <summary>Every status it had, with who set it ("person", "bridge").</summary>
     public List<(DateTimeOffset At, string Status, string By)> History { get; } = [];
+
+    /// <summary>The back end reports one user at a time, in order (a report waits for the one before it).</summary>
+    internal SemaphoreSlim Reporting { get; } = new(1, 1);
+
+    /// <summary>Counts the reports asked for; a report sent covers every one asked for before it read the status.</summary>
+    internal long Requested { get; set; }
+
+    /// <summary>The newest request the bridge has taken a report for; a waiting request covered by it is not sent again.</summary>
+    internal long Covered { get; set; }
+
+    internal HttpStatusCode LastAnswer { get; set; } = HttpStatusCode.OK;
 }
 
 /// <summary>One update received by a front end, for tests and the status page.</summary>
@@ -53,6 +64,12 @@ public sealed record UcSimulatorOptions
     public Uri? ServiceApi { get; init; }
 
     public string? ServiceApiKey { get; init; }
+
+    /// <summary>
+    /// Connections the back end keeps to the internal API at most, like a UC back end's connection pool; further reports
+    /// wait for one (unbounded, a burst of reports opened thousands of TLS connections).
+    /// </summary>
+    public int BackEndConnections { get; init; } = 32;
 }
 
 /// <summary>
@@ -80,6 +97,7 @@ public sealed class UcSimulator : IAsyncDisposable
         {
             // The service's internal API uses its own certificate; the simulator only ever talks to loopback.
             SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+            MaxConnectionsPerServer = options.BackEndConnections,
         })
         {
             Timeout = TimeSpan.FromSeconds(10),
@@ -159,20 +177,57 @@ public sealed class UcSimulator : IAsyncDisposable
     /// <summary>
     /// Reports the user's current status to the bridge. Like a UC back end that must not lose a phone call, it sends
     /// again (the then current status, after Retry-After) when the bridge answers 503, cannot be reached or does not
-    /// answer in time, up to
-    /// <see cref="ReportAttempts"/> times; the last answer is returned.
+    /// answer in time, up to <see cref="ReportAttempts"/> times; the last answer is returned. Reports of one user go one
+    /// at a time and carry the newest status, so a change made while an earlier report is still being retried is sent
+    /// once, not once per change (thousands of reports retrying side by side only slowed an overloaded bridge down).
     /// </summary>
     public async Task<HttpStatusCode> ReportAsync(UcUser user)
+    {
+        long request;
+        lock (user)
+            request = ++user.Requested;
+        await user.Reporting.WaitAsync();
+        try
+        {
+            lock (user)
+            {
+                if (user.Covered >= request)
+                    return user.LastAnswer; // a report that read the status after this request was made got through
+            }
+
+            var answer = await SendReportAsync(user);
+            lock (user)
+                user.LastAnswer = answer;
+            return answer;
+        }
+        finally
+        {
+            user.Reporting.Release();
+        }
+    }
+
+    private async Task<HttpStatusCode> SendReportAsync(UcUser user)
     {
         for (var attempt = 1; ; attempt++)
         {
             object payload;
+            long covers;
             lock (user)
+            {
                 payload = new { status = user.Status, onPhone = user.OnPhone, at = DateTimeOffset.UtcNow };
+                covers = user.Requested;
+            }
+
             TimeSpan wait;
             try
             {
                 using var response = await _backEnd.PostAsJsonAsync(new Uri(RequireApi(), $"api/v1/users/{Uri.EscapeDataString(user.UcUserId)}/presence"), payload);
+                if (response.IsSuccessStatusCode)
+                {
+                    lock (user)
+                        user.Covered = Math.Max(user.Covered, covers);
+                }
+
                 if (response.StatusCode != HttpStatusCode.ServiceUnavailable || attempt >= ReportAttempts)
                     return response.StatusCode;
                 wait = response.Headers.RetryAfter?.Delta ?? Backoff(attempt);
