@@ -189,7 +189,10 @@ public class ClusterFailoverTests(ITestOutputHelper output)
                 return $"{u.UcUserId}: {e.Message}";
             }
         });
-        return $"{wrong.Count} wrong; teams now {string.Join(",", wrong.Take(3).Select(u => cluster.Graph.Tenant.GetPresence(u.TeamsId).Activity))}\n{string.Join("\n", views)}\n" +
+        var d = cluster.Graph.Delivery;
+        return $"{wrong.Count} wrong; teams now {string.Join(",", wrong.Take(3).Select(u => cluster.Graph.Tenant.GetPresence(u.TeamsId).Activity))}; " +
+               $"Graph delivery: {d.Delivered} delivered, {d.FailedAttempts} failed attempts, {d.WaitingToRetry} waiting to retry, {d.Abandoned} abandoned\n" +
+               $"{string.Join("\n", views)}\n" +
                string.Join("\n", cluster.Nodes.Where(n => n.Running).Select(n => $"--- node {n.Index}:\n{ClusterHarness.Tail(n)}"));
     }
 

@@ -82,6 +82,11 @@ public sealed class NotificationDelivery : IAsyncDisposable
 
     public long FailedAttempts => Interlocked.Read(ref _failedAttempts);
 
+    /// <summary>Items that failed and wait out their back-off (up to a minute) before Graph sends them again.</summary>
+    public long WaitingToRetry => Interlocked.Read(ref _waitingToRetry);
+
+    private long _waitingToRetry;
+
     /// <summary>Whether the URL may be called: the simulator only ever talks to this machine.</summary>
     public static bool IsLoopback(Uri url) =>
         url.IsLoopback || (IPAddress.TryParse(url.Host, out var ip) && IPAddress.IsLoopback(ip));
@@ -317,6 +322,19 @@ public sealed class NotificationDelivery : IAsyncDisposable
     }
 
     private async Task RequeueLaterAsync(Pending pending)
+    {
+        Interlocked.Increment(ref _waitingToRetry);
+        try
+        {
+            await WaitOutBackoffAsync(pending);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waitingToRetry);
+        }
+    }
+
+    private async Task WaitOutBackoffAsync(Pending pending)
     {
         var wait = pending.NotBefore - _clock.GetUtcNow();
         if (wait > TimeSpan.Zero)
