@@ -11,6 +11,11 @@ internal sealed record LatencyResult(string Name, int TargetRate, double Achieve
 {
     /// <summary>How long after the load stopped the far side showed every user's last change (or the drain gave up).</summary>
     public double DrainSeconds { get; init; }
+
+    /// <summary>B3 only: report sent until the internal API answered, as the UC back end sees it (its connection pool included).</summary>
+    public double AnsweredP50 { get; init; }
+
+    public double AnsweredP99 { get; init; }
 }
 
 /// <summary>
@@ -113,16 +118,27 @@ internal static class EndToEnd
         rig.Graph.Tenant.PresenceChanged += OnChange;
         var onPhone = new bool[users.Count];
         var reports = new List<Task>();
+        var answered = new ConcurrentBag<double>(); // report sent until the internal API answered: where the time goes
+        async Task Report(string ucUserId, bool phone)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await rig.Uc.SetPhoneAsync(ucUserId, phone); // the UC back end sends again what the bridge did not take
+            answered.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
         var sent = await PaceAsync(rate, seconds, n =>
         {
             var i = (int)(n % users.Count);
             onPhone[i] = !onPhone[i];
             tracker.Expect(users[i].TeamsId, onPhone[i] ? "set" : "cleared");
             lock (reports)
-                reports.Add(rig.Uc.SetPhoneAsync(users[i].UcUserId, onPhone[i])); // the UC back end sends again what the bridge did not take
+                reports.Add(Report(users[i].UcUserId, onPhone[i]));
         });
         var achieved = sent / (double)seconds;
         await Task.WhenAll(reports);
+        var apiTimes = answered.Order().ToArray();
+        double ApiAt(double q) => apiTimes.Length == 0 ? double.NaN : apiTimes[Math.Clamp((int)Math.Ceiling(q * apiTimes.Length) - 1, 0, apiTimes.Length - 1)];
+        Console.Error.WriteLine($"B3 at {rate}/s: {sent} reports, {rig.Uc.ReportRetries} sent again by the UC back end so far");
         var (lost, drain) = await DrainAsync(tracker, key => rig.Graph.Tenant.GetPresence(key).Activity == "InACall" ? "set" : "cleared");
         rig.Graph.Tenant.PresenceChanged -= OnChange;
         if (lost > 0)
@@ -135,7 +151,10 @@ internal static class EndToEnd
         }
 
         var s = tracker.Summary();
-        return new LatencyResult($"B3 UC → Teams at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max) { DrainSeconds = drain };
+        return new LatencyResult($"B3 UC → Teams at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max)
+        {
+            DrainSeconds = drain, AnsweredP50 = ApiAt(0.5), AnsweredP99 = ApiAt(0.99),
+        };
     }
 
     /// <summary>Where a loss happened: the simulator's delivery counters and, for a few users, both sides and the bridge's state.</summary>

@@ -52,6 +52,24 @@ if (only.Overlaps(["B1", "B2", "B3"]))
     }
 
     await WriteResultsAsync();
+    if (only.Contains("B3"))
+    {
+        // 500/s is the figure asked for; 250/s shows where the shared 2 cores bend. Before B2: B2 past saturation leaves
+        // the UC back end retrying refused echo reports for minutes, which would be measured here.
+        var b3 = new List<LatencyResult>();
+        foreach (var rate in quick ? new[] { 250 } : [250, 500])
+            b3.Add(await EndToEnd.UcToTeamsAsync(rig, e2eUsers, rate, seconds));
+        report["B3"] = b3;
+        foreach (var r in b3)
+        {
+            table.Add(("B3", $"UC → Teams at {r.TargetRate}/s for {r.Seconds} s (achieved {r.AchievedRate:N0}/s): p50 / p99 ms",
+                $"**{r.P50:0.0} / {r.P99:0.0}** (p99.9 {r.P999:0.0}, max {r.Max:0}; {r.Measured:N0} measured, {r.Coalesced:N0} coalesced, **{r.Lost} lost**; " +
+                $"all arrived {r.DrainSeconds:0} s after the load stopped; the internal API answered the UC back end in p50 {r.AnsweredP50:0.0} / p99 {r.AnsweredP99:0.0} ms)",
+                "0 lost", r.Lost == 0 ? "met" : "missed"));
+        }
+    }
+
+    await WriteResultsAsync();
     if (only.Contains("B2"))
     {
         var rates = quick ? new[] { 1_000 } : [250, 1_000, 5_000];
@@ -66,15 +84,6 @@ if (only.Overlaps(["B1", "B2", "B3"]))
                 r.TargetRate == 1_000 ? "p99 ≤ 10 ms, 0 lost" : "0 lost",
                 r.Lost == 0 && (r.TargetRate != 1_000 || r.P99 <= 10) ? "met" : "missed"));
         }
-    }
-
-    await WriteResultsAsync();
-    if (only.Contains("B3"))
-    {
-        var b3 = await EndToEnd.UcToTeamsAsync(rig, e2eUsers, 500, seconds);
-        report["B3"] = b3;
-        table.Add(("B3", $"UC → Teams at 500/s for {b3.Seconds} s (achieved {b3.AchievedRate:N0}/s): p50 / p99 ms",
-            $"**{b3.P50:0.0} / {b3.P99:0.0}** (p99.9 {b3.P999:0.0}, max {b3.Max:0}; {b3.Measured:N0} measured, {b3.Coalesced:N0} coalesced, **{b3.Lost} lost**; all arrived {b3.DrainSeconds:0} s after the load stopped)", "0 lost", b3.Lost == 0 ? "met" : "missed"));
     }
 }
 
@@ -115,7 +124,10 @@ Console.WriteLine($"JSON: {Path.GetFullPath(Path.Combine(output, "results.json")
 if (b1Ratio is { } measuredRatio)
     Console.WriteLine($"B1 ratio (1 item/POST): {measuredRatio:0.000} (target 0.6)");
 if (report.TryGetValue("B2", out var b2Report) && b2Report is List<LatencyResult> { Count: > 0 } b2Runs)
-    Console.WriteLine($"B2 p99 at {b2Runs[0].TargetRate}/s: {b2Runs[0].P99:0.0} ms (target 10 ms), {b2Runs[0].Lost} lost");
+{
+    var at1000 = b2Runs.FirstOrDefault(r => r.TargetRate == 1_000) ?? b2Runs[0];
+    Console.WriteLine($"B2 p99 at {at1000.TargetRate}/s: {at1000.P99:0.0} ms (target 10 ms at 1000/s), {at1000.Lost} lost");
+}
 return 0;
 
 // Written after each benchmark as well, so that a run that dies late keeps what it measured.
