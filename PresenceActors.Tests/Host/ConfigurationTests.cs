@@ -45,6 +45,16 @@ public class ConfigurationTests : IDisposable
         Assert.Equal("presence-tech1@contoso.com", Assert.Single(options.Graph.TechnicalAccounts).Username);
         Assert.True(options.EncryptionCertificate.HasPrivateKey);
         Assert.Equal(32, options.ClientStateKey.Length);
+        Assert.Equal(64, options.Graph.MaxConnections);
+    }
+
+    [Fact]
+    public void Graph_connection_bound_is_configurable()
+    {
+        var options = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.graph.maxConnections", "8")), out var problems);
+
+        Assert.Empty(problems);
+        Assert.Equal(8, options!.Graph.MaxConnections);
     }
 
     [Fact]
@@ -88,6 +98,8 @@ public class ConfigurationTests : IDisposable
     [InlineData("presence.cluster.seedNodes", "node1:4053")]
     [InlineData("presence.tls.minimumVersion", "1.0")]
     [InlineData("presence.logging.json", "yes")]
+    [InlineData("presence.graph.maxConnections", "0")]
+    [InlineData("presence.webhook.rateLimitPerSecond", "fast")]
     public void Each_invalid_value_gives_one_message_naming_its_key(string key, string value)
     {
         var options = PresenceConfiguration.Load(Configuration(SeedExample, (key, value)), out var problems);
