@@ -144,8 +144,43 @@ internal sealed class ClusterHarness : IAsyncDisposable
         File.WriteAllLines(node.Config, lines);
     }
 
-    /// <summary>Starts the node's process and waits until its admin endpoint says it is ready.</summary>
+    /// <summary>
+    /// Starts the node's process and waits until its admin endpoint says it is ready. Like the compose file's
+    /// <c>restart: unless-stopped</c>, a node that exits before it is ready (it gives up joining after 30 s) is started
+    /// again, at most twice; every such restart is counted in <see cref="SupervisorRestarts"/> and written to the output.
+    /// </summary>
     public async Task StartNodeAsync(Node node, TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(150));
+        for (var attempt = 1; ; attempt++)
+        {
+            var process = Launch(node);
+            await Eventually.TrueAsync(async () => !node.Running || await ReadyAsync(node), deadline - DateTime.UtcNow, $"node {node.Index} ready",
+                () => Tail(node));
+            if (node.Running)
+                return;
+            if (attempt == 3)
+                throw new InvalidOperationException($"node {node.Index} exited {process.ExitCode} before it was ready, {attempt} times: {Tail(node)}");
+            Interlocked.Increment(ref _supervisorRestarts);
+            Log($"node {node.Index} exited {process.ExitCode} before it was ready; started again, as the supervisor would");
+        }
+    }
+
+    /// <summary>Nodes started again because they exited before they were ready (see <see cref="StartNodeAsync"/>).</summary>
+    public int SupervisorRestarts => _supervisorRestarts;
+
+    private int _supervisorRestarts;
+
+    /// <summary>What the harness itself did, in order, for the test's output.</summary>
+    public List<string> Events { get; } = [];
+
+    private void Log(string line)
+    {
+        lock (Events)
+            Events.Add($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
+    }
+
+    private Process Launch(Node node)
     {
         var host = Path.Combine(AppContext.BaseDirectory, "PresenceActors.Host.dll");
         var start = new ProcessStartInfo("dotnet", [host, "run", "--config", node.Config])
@@ -156,14 +191,15 @@ internal sealed class ClusterHarness : IAsyncDisposable
         };
         start.Environment["DOTNET_gcServer"] = "0";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        lock (node.Output)
+            node.Output.AppendLine($"=== {DateTime.UtcNow:HH:mm:ss.fff} node {node.Index} started");
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, e) => { lock (node.Output) node.Output.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { lock (node.Output) node.Output.AppendLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         node.Process = process;
-        await Eventually.TrueAsync(async () => node.Running && await ReadyAsync(node), within ?? TimeSpan.FromSeconds(90), $"node {node.Index} ready",
-            () => node.Running ? Tail(node) : $"exited {process.ExitCode}: {Tail(node)}");
+        return process;
     }
 
     public static async Task<bool> ReadyAsync(Node node)
@@ -185,8 +221,11 @@ internal sealed class ClusterHarness : IAsyncDisposable
         {
             var text = node.Output.ToString();
             // The lines that tell a membership story first, then the end of the output.
-            var story = string.Join("\n", text.Split('\n').Where(l => l.Contains("join", StringComparison.OrdinalIgnoreCase) || l.Contains("shut", StringComparison.OrdinalIgnoreCase)
-                                                                      || l.Contains("quarantin", StringComparison.OrdinalIgnoreCase) || l.Contains("leav", StringComparison.OrdinalIgnoreCase)).TakeLast(15));
+            var story = string.Join("\n", text.Split('\n').Where(l => l.StartsWith("===", StringComparison.Ordinal)
+                                                                      || (!l.Contains("Health check", StringComparison.Ordinal)
+                                                                          && (l.Contains("join", StringComparison.OrdinalIgnoreCase) || l.Contains("shut", StringComparison.OrdinalIgnoreCase)
+                                                                              || l.Contains("quarantin", StringComparison.OrdinalIgnoreCase) || l.Contains("leav", StringComparison.OrdinalIgnoreCase)
+                                                                              || l.Contains("seed", StringComparison.OrdinalIgnoreCase)))).TakeLast(25));
             return $"{story}\n...\n{(text.Length > 2000 ? text[^2000..] : text)}";
         }
     }

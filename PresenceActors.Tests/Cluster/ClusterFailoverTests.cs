@@ -134,6 +134,9 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         await AssertNobodyStuckAsync(graph, uc, users);
         AssertOneSubscriptionPerAccount(graph);
         output.WriteLine($"PostgreSQL stopped 30 s: nodes stayed up, not ready meanwhile, {outageUsers.Count} calls begun during it synced afterwards; whole run {clock.Elapsed.TotalSeconds:0} s");
+        output.WriteLine($"nodes started again because they exited before joining (the supervisor's job): {cluster.SupervisorRestarts}");
+        foreach (var line in cluster.Events)
+            output.WriteLine(line);
     }
 
     /// <summary>kill -9, then changes for users whose actors lived there until one reaches UC: kill to first processed.</summary>
