@@ -273,12 +273,25 @@ internal static partial class GraphEndpoints
         ["notificationUrlAppId"] = null,
     };
 
+    /// <summary>
+    /// The request's JSON object. A property given twice is refused with 400 naming it, as Graph's OData reader does
+    /// (the Graph SDK sometimes writes a property that was set to null twice: msgraph-sdk-dotnet#2768).
+    /// </summary>
     private static async Task<JsonObject> ReadBody(HttpContext context)
     {
         try
         {
-            return await JsonNode.ParseAsync(context.Request.Body) as JsonObject
-                   ?? throw new SimGraphError(400, "BadRequest", "The request body must be a JSON object.");
+            using var document = await System.Text.Json.JsonDocument.ParseAsync(context.Request.Body);
+            if (document.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object)
+                throw new SimGraphError(400, "BadRequest", "The request body must be a JSON object.");
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (!seen.Add(property.Name))
+                    throw new SimGraphError(400, "BadRequest", $"The request body has the property '{property.Name}' more than once.");
+            }
+
+            return JsonObject.Create(document.RootElement.Clone())!;
         }
         catch (System.Text.Json.JsonException e)
         {

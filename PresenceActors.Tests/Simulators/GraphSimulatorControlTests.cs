@@ -95,6 +95,22 @@ public class GraphSimulatorControlTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_property_given_twice_is_refused_with_400_naming_it()
+    {
+        var user = _tenant.Sim.Tenant.AddUser("twice@contoso.com");
+        var token = (await _tenant.AppCredential().GetTokenAsync(new Azure.Core.TokenRequestContext(["https://graph.microsoft.com/.default"]), default)).Token;
+        using var raw = new HttpClient(_tenant.Sim.CreateTrustingHandler());
+        raw.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        var body = $$"""{"sessionId":"{{SimulatedTenant.ClientId}}","availability":"Busy","activity":"InACall","expirationDuration":"PT5M","activity":null}""";
+
+        var answer = await raw.PostAsync(new Uri(_tenant.Sim.GraphUrl, $"users/{user.Id}/presence/setPresence"), new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+        Assert.Contains("'activity' more than once", await answer.Content.ReadAsStringAsync());
+        Assert.Empty(_tenant.Sim.Tenant.FindUser(user.Id)!.Sessions);
+    }
+
+    [Fact]
     public async Task Delivery_can_duplicate_drop_and_reorder_on_command()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

@@ -56,19 +56,32 @@ internal sealed class SimulatedTenant : IAsyncDisposable
     private HttpClientTransport Transport() => new(Sim.CreateTrustingHandler());
 
     /// <summary>A presence subscription request as the SDK sends it; rich (encrypted) when a certificate is given.</summary>
+    /// <summary>
+    /// A presence subscription as the service makes it. Optional properties are left out rather than set to null: the
+    /// SDK sometimes writes a property set to null twice (msgraph-sdk-dotnet#2768), which Graph refuses.
+    /// </summary>
     public static Microsoft.Graph.Models.Subscription PresenceSubscription(IEnumerable<string> userIds, WebhookReceiver receiver,
-        string clientState = "s", X509Certificate2? encryptFor = null, string certificateId = "c1", bool lifecycle = false, int minutes = 30) => new()
+        string clientState = "s", X509Certificate2? encryptFor = null, string certificateId = "c1", bool lifecycle = false, int minutes = 30)
     {
-        ChangeType = "updated",
-        Resource = $"/communications/presences?$filter=id in ({string.Join(",", userIds.Select(u => $"'{u}'"))})",
-        NotificationUrl = receiver.NotificationUrl,
-        LifecycleNotificationUrl = lifecycle ? receiver.LifecycleUrl : null,
-        ExpirationDateTime = DateTimeOffset.UtcNow.AddMinutes(minutes),
-        ClientState = clientState,
-        IncludeResourceData = encryptFor is not null,
-        EncryptionCertificate = encryptFor is null ? null : Convert.ToBase64String(encryptFor.Export(X509ContentType.Cert)),
-        EncryptionCertificateId = encryptFor is null ? null : certificateId,
-    };
+        var subscription = new Microsoft.Graph.Models.Subscription
+        {
+            ChangeType = "updated",
+            Resource = $"/communications/presences?$filter=id in ({string.Join(",", userIds.Select(u => $"'{u}'"))})",
+            NotificationUrl = receiver.NotificationUrl,
+            ExpirationDateTime = DateTimeOffset.UtcNow.AddMinutes(minutes),
+            ClientState = clientState,
+            IncludeResourceData = encryptFor is not null,
+        };
+        if (lifecycle)
+            subscription.LifecycleNotificationUrl = receiver.LifecycleUrl;
+        if (encryptFor is not null)
+        {
+            subscription.EncryptionCertificate = Convert.ToBase64String(encryptFor.Export(X509ContentType.Cert));
+            subscription.EncryptionCertificateId = certificateId;
+        }
+
+        return subscription;
+    }
 
     public static X509Certificate2 EncryptionCertificate()
     {
