@@ -27,6 +27,8 @@ public sealed class NotificationDelivery : IAsyncDisposable
     private readonly Task _loop;
     private readonly Random _random = new(4321);
     private int _holding;
+    private long _published;
+    private long _deliveredUpTo;
 
     /// <summary>A seeded draw, shared by the delivery workers.</summary>
     private bool Chance(double rate)
@@ -102,7 +104,10 @@ public sealed class NotificationDelivery : IAsyncDisposable
                 continue;
             }
 
-            var pending = new Pending(subscription.NotificationUrl, subscription.ApplicationId, item, subscription.IncludeResourceData, _clock.GetUtcNow(), 0);
+            var pending = new Pending(subscription.NotificationUrl, subscription.ApplicationId, item, subscription.IncludeResourceData, _clock.GetUtcNow(), 0)
+            {
+                Sequence = Interlocked.Increment(ref _published),
+            };
             _queue.Writer.TryWrite(pending);
             if (Chance(Faults.DuplicateRate))
                 _queue.Writer.TryWrite(pending);
@@ -265,7 +270,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
             if (heldBack is not null)
             {
                 if (batch.Count == 0)
-                    await WaitForOvertakerAsync(reader, batch);
+                    await WaitForOvertakerAsync(reader, batch, heldBack.Sequence);
                 batch.Add(heldBack);
                 Interlocked.Exchange(ref _holding, 0);
             }
@@ -278,17 +283,43 @@ public sealed class NotificationDelivery : IAsyncDisposable
         }
     }
 
-    /// <summary>Gives a later notification a short chance to overtake a held-back one.</summary>
-    private async Task WaitForOvertakerAsync(ChannelReader<Pending> reader, List<Pending> batch)
+    /// <summary>
+    /// Holds an item back until a later one has overtaken it: this worker takes the next item itself, or another worker
+    /// has finished delivering one published after it (2 s at most, so that a lone item still goes out).
+    /// </summary>
+    private async Task WaitForOvertakerAsync(ChannelReader<Pending> reader, List<Pending> batch, long heldSequence)
     {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        wait.CancelAfter(TimeSpan.FromMilliseconds(500));
-        try
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(2) && Interlocked.Read(ref _deliveredUpTo) <= heldSequence)
         {
-            if (await reader.WaitToReadAsync(wait.Token) && reader.TryRead(out var overtaking))
+            if (reader.TryRead(out var overtaking))
+            {
                 batch.Add(overtaking);
+                return;
+            }
+
+            using var slice = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            slice.CancelAfter(TimeSpan.FromMilliseconds(20));
+            try
+            {
+                await reader.WaitToReadAsync(slice.Token);
+            }
+            catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
-        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+    }
+
+    /// <summary>Notes the newest publication delivered (or attempted), for a held-back item to know it was overtaken.</summary>
+    private void MarkDelivered(List<Pending> items)
+    {
+        var newest = items.Max(i => i.Sequence);
+        long seen;
+        while ((seen = Interlocked.Read(ref _deliveredUpTo)) < newest && Interlocked.CompareExchange(ref _deliveredUpTo, newest, seen) != seen)
         {
         }
     }
@@ -300,7 +331,9 @@ public sealed class NotificationDelivery : IAsyncDisposable
         if (richApps.Count > 0)
             body["validationTokens"] = new JsonArray(richApps.Select(a => (JsonNode)JsonValue.Create(ValidationToken(a))!).ToArray());
 
-        if (await PostAsync(url, body))
+        var posted = await PostAsync(url, body);
+        MarkDelivered(items);
+        if (posted)
         {
             Interlocked.Add(ref _delivered, items.Count);
             return;
@@ -386,6 +419,9 @@ public sealed class NotificationDelivery : IAsyncDisposable
 
     private sealed record Pending(string Url, string ApplicationId, JsonObject Item, bool Rich, DateTimeOffset FirstAttempt, int Attempts)
     {
+        /// <summary>Publication order, for the reorder fault.</summary>
+        public long Sequence { get; init; }
+
         public DateTimeOffset NotBefore { get; init; } = DateTimeOffset.MinValue;
     }
 }
