@@ -274,8 +274,9 @@ internal static partial class GraphEndpoints
     };
 
     /// <summary>
-    /// The request's JSON object. A property given twice is refused with 400 naming it, as Graph's OData reader does
-    /// (the Graph SDK sometimes writes a property that was set to null twice: msgraph-sdk-dotnet#2768).
+    /// The request's JSON object. A property given twice is refused with 400 naming it: Graph refuses such a body too
+    /// and names the property (msgraph-sdk-dotnet#28), and the Graph SDK sometimes writes a property that was set to
+    /// null twice (msgraph-sdk-dotnet#2768).
     /// </summary>
     private static async Task<JsonObject> ReadBody(HttpContext context)
     {

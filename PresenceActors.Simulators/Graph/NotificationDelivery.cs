@@ -42,6 +42,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
     private long _droppedByFault;
     private long _abandoned;
     private long _failedAttempts;
+    private long _waitingToRetry;
 
     public NotificationDelivery(SimTenant tenant, SimJwt signer, TimeProvider clock)
     {
@@ -86,8 +87,6 @@ public sealed class NotificationDelivery : IAsyncDisposable
 
     /// <summary>Items that failed and wait out their back-off (up to a minute) before Graph sends them again.</summary>
     public long WaitingToRetry => Interlocked.Read(ref _waitingToRetry);
-
-    private long _waitingToRetry;
 
     /// <summary>Whether the URL may be called: the simulator only ever talks to this machine.</summary>
     public static bool IsLoopback(Uri url) =>
