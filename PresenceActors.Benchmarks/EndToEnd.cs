@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using PresenceActors.Simulators.Graph;
+using PresenceActors.UcFrontEnd;
 using PresenceActors.Simulators.Uc;
 
 namespace PresenceActors.Benchmarks;
@@ -68,8 +69,8 @@ internal static class EndToEnd
         {
             var sorted = _latencies.ToArray();
             Array.Sort(sorted);
-            double At(double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
-            return (sorted.Length, Interlocked.Read(ref _coalesced), At(0.5), At(0.99), At(0.999), sorted.Length == 0 ? double.NaN : sorted[^1]);
+            return (sorted.Length, Interlocked.Read(ref _coalesced), RecentLatencies.Percentile(sorted, 0.5), RecentLatencies.Percentile(sorted, 0.99), RecentLatencies.Percentile(sorted, 0.999),
+                sorted.Length == 0 ? double.NaN : sorted[^1]);
         }
     }
 
@@ -137,7 +138,6 @@ internal static class EndToEnd
         var achieved = sent / (double)seconds;
         await Task.WhenAll(reports);
         var apiTimes = answered.Order().ToArray();
-        double ApiAt(double q) => apiTimes.Length == 0 ? double.NaN : apiTimes[Math.Clamp((int)Math.Ceiling(q * apiTimes.Length) - 1, 0, apiTimes.Length - 1)];
         Console.Error.WriteLine($"B3 at {rate}/s: {sent} reports, {rig.Uc.ReportRetries} sent again by the UC back end so far");
         var (lost, drain) = await DrainAsync(tracker, key => rig.Graph.Tenant.GetPresence(key).Activity == "InACall" ? "set" : "cleared");
         rig.Graph.Tenant.PresenceChanged -= OnChange;
@@ -153,7 +153,7 @@ internal static class EndToEnd
         var s = tracker.Summary();
         return new LatencyResult($"B3 UC → Teams at {rate}/s", rate, achieved, seconds, sent, s.Measured, s.Coalesced, lost, s.P50, s.P99, s.P999, s.Max)
         {
-            DrainSeconds = drain, AnsweredP50 = ApiAt(0.5), AnsweredP99 = ApiAt(0.99),
+            DrainSeconds = drain, AnsweredP50 = RecentLatencies.Percentile(apiTimes, 0.5), AnsweredP99 = RecentLatencies.Percentile(apiTimes, 0.99),
         };
     }
 

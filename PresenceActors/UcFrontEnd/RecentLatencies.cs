@@ -36,9 +36,10 @@ public sealed class RecentLatencies(int capacity = 4096)
         if (copy.Length == 0)
             return null;
         Array.Sort(copy);
-        return (At(copy, 0.50), At(copy, 0.99), copy[^1], copy.Length);
+        return (Percentile(copy, 0.50), Percentile(copy, 0.99), copy[^1], copy.Length);
     }
 
-    private static double At(double[] sorted, double quantile) =>
-        sorted[Math.Clamp((int)Math.Ceiling(quantile * sorted.Length) - 1, 0, sorted.Length - 1)];
+    /// <summary>The nearest-rank <paramref name="quantile"/> of sorted values (NaN when there are none).</summary>
+    public static double Percentile(double[] sorted, double quantile) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(quantile * sorted.Length) - 1, 0, sorted.Length - 1)];
 }
