@@ -73,6 +73,12 @@ public sealed class NotificationDelivery : IAsyncDisposable
     /// <summary>How long Graph keeps retrying a notification (documented: up to 4 hours).</summary>
     public TimeSpan RetryWindow { get; set; } = TimeSpan.FromHours(4);
 
+    /// <summary>
+    /// The longest wait between two attempts of one item: the back-off doubles from 250 ms up to this. Graph does not
+    /// document its schedule; a minute is the default, and tests that measure redelivery rather than patience lower it.
+    /// </summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(1);
+
     public SimDeliveryFaults Faults { get; set; } = new();
 
     /// <summary>Notifications (items) acknowledged with 2xx by receivers.</summary>
@@ -85,7 +91,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
 
     public long FailedAttempts => Interlocked.Read(ref _failedAttempts);
 
-    /// <summary>Items that failed and wait out their back-off (up to a minute) before Graph sends them again.</summary>
+    /// <summary>Items that failed and wait out their back-off (up to <see cref="MaxRetryDelay"/>) before Graph sends them again.</summary>
     public long WaitingToRetry => Interlocked.Read(ref _waitingToRetry);
 
     /// <summary>Whether the URL may be called: the simulator only ever talks to this machine.</summary>
@@ -348,7 +354,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
                 continue;
             }
 
-            var delay = TimeSpan.FromMilliseconds(Math.Min(60_000, 250 * Math.Pow(2, item.Attempts)));
+            var delay = TimeSpan.FromMilliseconds(Math.Min(MaxRetryDelay.TotalMilliseconds, 250 * Math.Pow(2, Math.Min(item.Attempts, 30))));
             _ = RequeueLaterAsync(item with { Attempts = item.Attempts + 1, NotBefore = now + delay });
         }
     }
