@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using PresenceActors.Simulators.Common;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Subscriptions;
@@ -93,11 +94,14 @@ public class WebhookAndApiSecurityTests(LoopFixture fixture) : IClassFixture<Loo
         await Eventually.TrueAsync(() => _loop.WebhookMetrics.Accepted == accepted + 1, what: "the genuine item accepted");
         await Eventually.TrueAsync(async () => (await _loop.StateOfAsync(teams.Id)).TeamsCallActive, what: "the genuine call notification applied");
 
-        // Graph delivers at least once: the same item again is a duplicate.
+        // Graph delivers at least once: the same item again is a duplicate, dropped before it costs a decryption.
         var duplicates = _loop.WebhookMetrics.DroppedFor("duplicate");
+        var decryptor = _loop.Service.Services.GetRequiredService<PresenceActors.Webhooks.NotificationDecryptor>();
+        var unwrapped = decryptor.KeysUnwrapped;
         using var again = await http.PostAsync(_loop.WebhookUrl, new StringContent(Body([Item(subscription.Id, subscription.ClientState, goodContent)], goodToken).ToJsonString(), Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
         await Eventually.TrueAsync(() => _loop.WebhookMetrics.DroppedFor("duplicate") == duplicates + 1, what: "dropped as a duplicate");
+        Assert.Equal(unwrapped, decryptor.KeysUnwrapped);
     }
 
     [Theory]

@@ -7,6 +7,13 @@ public sealed class DuplicateFilter(int capacity = 200_000)
     private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
     private readonly Queue<string> _order = new();
 
+    /// <summary>Whether the key was seen (and not forgotten), without recording it.</summary>
+    public bool Seen(string key)
+    {
+        lock (_gate)
+            return _seen.Contains(key);
+    }
+
     /// <summary>True the first time a key is seen.</summary>
     public bool FirstTime(string key)
     {

@@ -118,6 +118,15 @@ public sealed class GraphNotificationProcessor(
                 continue;
             }
 
+            // A copy of an item already taken (Graph redelivers whole requests after a 503) is dropped before it costs an
+            // RSA decryption. Only verified items are recorded, so a forgery carrying a genuine signature is dropped as a
+            // copy only once the genuine item was processed, and cannot shadow it.
+            if (Text(encrypted, "dataSignature") is { Length: > 0 } seenSignature && duplicates.Seen(seenSignature))
+            {
+                Drop("duplicate", subscriptionId);
+                continue;
+            }
+
             tokensValid ??= await ValidTokens(root, cancellationToken);
             if (tokensValid != true)
             {

@@ -12,6 +12,11 @@ public sealed record EncryptedContent(string Data, string DataSignature, string 
 /// </summary>
 public sealed class NotificationDecryptor(EncryptionCertificates certificates)
 {
+    private long _keysUnwrapped;
+
+    /// <summary>Data keys unwrapped with RSA: the webhook's largest CPU cost per item.</summary>
+    public long KeysUnwrapped => Interlocked.Read(ref _keysUnwrapped);
+
     /// <summary>The plaintext JSON, or null with a reason when the content cannot be trusted.</summary>
     public byte[]? Decrypt(EncryptedContent content, out string? problem)
     {
@@ -26,6 +31,7 @@ public sealed class NotificationDecryptor(EncryptionCertificates certificates)
         try
         {
             using var rsa = certificate.GetRSAPrivateKey()!;
+            Interlocked.Increment(ref _keysUnwrapped);
             var key = rsa.Decrypt(Convert.FromBase64String(content.DataKey), RSAEncryptionPadding.OaepSHA1);
             var data = Convert.FromBase64String(content.Data);
             var expected = HMACSHA256.HashData(key, data);
