@@ -52,6 +52,7 @@ public static class PresenceConfiguration
         ("presence.cluster.publicHostname", "the hostname", false, "address other nodes reach this one at"),
         ("presence.cluster.port", "4053", false, "Akka remoting port"),
         ("presence.cluster.seedNodes", "", false, "akka.tcp://presence@host:4053, comma-separated; empty: a single node"),
+        ("presence.cluster.upWithin", "00:01:00", false, "with seed nodes: a node not Up this long after it started (no majority of the seed nodes with it) shuts down for its supervisor to start it again"),
         ("presence.session.ttl", "00:05:00", false, "setPresence expirationDuration (5 min to 4 h)"),
         ("presence.session.refresh", "00:04:00", false, "keep-alive interval of our session during a UC call"),
         ("presence.callActivities", "InACall,InAConferenceCall", false, "Teams activities that count as a call"),
@@ -202,6 +203,9 @@ public static class PresenceConfiguration
         var webhookCertificate = Pfx("presence.webhook.certificate", "presence.webhook.certificatePassword", required: false);
         var apiCertificate = Pfx("presence.api.certificate", "presence.api.certificatePassword", required: false) ?? webhookCertificate;
 
+        var upWithin = Parse("presence.cluster.upWithin", TimeSpan.FromMinutes(1), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:01:00");
+        if (upWithin < TimeSpan.FromSeconds(10))
+            found.Add($"presence.cluster.upWithin = {upWithin} is too short: a node needs at least 00:00:10 to join.");
         var ttl = Parse("presence.session.ttl", TimeSpan.FromMinutes(5), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:05:00");
         var refresh = Parse("presence.session.refresh", TimeSpan.FromMinutes(4), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:04:00");
         if (ttl < TimeSpan.FromMinutes(5) || ttl > TimeSpan.FromHours(4))
@@ -289,6 +293,7 @@ public static class PresenceConfiguration
                     PublicHostname = Get(configuration, "presence.cluster.publicHostname"),
                     Port = remotingPort,
                     SeedNodes = seeds,
+                    UpWithin = upWithin,
                 },
                 Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = connection ?? Path.Combine(dataFolder, "presence.db") },
                 Users = new UserPresenceOptions

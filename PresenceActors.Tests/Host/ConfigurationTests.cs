@@ -96,6 +96,7 @@ public class ConfigurationTests : IDisposable
     [InlineData("presence.persistence.provider", "Oracle")]
     [InlineData("presence.callActivities", "InACall,OnThePhone")]
     [InlineData("presence.cluster.seedNodes", "node1:4053")]
+    [InlineData("presence.cluster.upWithin", "00:00:02")]
     [InlineData("presence.tls.minimumVersion", "1.0")]
     [InlineData("presence.logging.json", "yes")]
     [InlineData("presence.graph.maxConnections", "0")]

@@ -109,9 +109,22 @@ internal sealed class ClusterHarness : IAsyncDisposable
         File.WriteAllText(Path.Combine(_folder, "client-state.key"), Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
     }
 
-    private void WriteConfig(Node node)
+    /// <summary>
+    /// Adds a node with its own seed list and extra configuration lines, not started (see <see cref="StartNodeAsync"/>
+    /// and <see cref="Launch"/>).
+    /// </summary>
+    public Node AddNode(IEnumerable<string> seedNodes, params string[] extra)
     {
-        var seeds = string.Join(",", Nodes.Take(2).Select(n => n.Address));
+        var node = new Node(Nodes.Count, FreePort(), FreePort(), FreePort(), FreePort(), Path.Combine(_folder, $"node{Nodes.Count}.properties"));
+        Nodes.Add(node);
+        WriteConfig(node, string.Join(",", seedNodes.Select(s => s == "self" ? node.Address : s)), extra);
+        return node;
+    }
+
+    private void WriteConfig(Node node) => WriteConfig(node, string.Join(",", Nodes.Take(2).Select(n => n.Address)), []);
+
+    private void WriteConfig(Node node, string seeds, string[] extra)
+    {
         var lines = new List<string>
         {
             $"azure.activedirectory.tenantId = {Graph.Tenant.TenantId}",
@@ -141,6 +154,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
             lines.Add($"azure.activedirectory.technical.users[{i}].password = {_accounts[i].Password}");
         }
 
+        lines.AddRange(extra);
         File.WriteAllLines(node.Config, lines);
     }
 
@@ -180,7 +194,8 @@ internal sealed class ClusterHarness : IAsyncDisposable
             Events.Add($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
     }
 
-    private Process Launch(Node node)
+    /// <summary>Starts the node's process once (no supervisor), its output collected in <see cref="Node.Output"/>.</summary>
+    public Process Launch(Node node)
     {
         var host = Path.Combine(AppContext.BaseDirectory, "PresenceActors.Host.dll");
         var start = new ProcessStartInfo("dotnet", [host, "run", "--config", node.Config])
@@ -191,6 +206,8 @@ internal sealed class ClusterHarness : IAsyncDisposable
         };
         start.Environment["DOTNET_gcServer"] = "0";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        // Akka's membership story (joining, moving to Up, leaving, removal) is logged at Information.
+        start.Environment["Logging__LogLevel__Akka.Actor.ActorSystem"] = "Information";
         lock (node.Output)
             node.Output.AppendLine($"=== {DateTime.UtcNow:HH:mm:ss.fff} node {node.Index} started");
         var process = Process.Start(start)!;
@@ -225,7 +242,8 @@ internal sealed class ClusterHarness : IAsyncDisposable
                                                                       || (!l.Contains("Health check", StringComparison.Ordinal)
                                                                           && (l.Contains("join", StringComparison.OrdinalIgnoreCase) || l.Contains("shut", StringComparison.OrdinalIgnoreCase)
                                                                               || l.Contains("quarantin", StringComparison.OrdinalIgnoreCase) || l.Contains("leav", StringComparison.OrdinalIgnoreCase)
-                                                                              || l.Contains("seed", StringComparison.OrdinalIgnoreCase)))).TakeLast(25));
+                                                                              || l.Contains("seed", StringComparison.OrdinalIgnoreCase) || l.Contains("moving", StringComparison.OrdinalIgnoreCase)
+                                                                              || l.Contains("cluster-not-formed", StringComparison.Ordinal)))).TakeLast(40));
             return $"{story}\n...\n{(text.Length > 2000 ? text[^2000..] : text)}";
         }
     }

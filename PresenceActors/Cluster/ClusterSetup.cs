@@ -1,3 +1,5 @@
+using Akka.Actor;
+using Akka.Event;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
@@ -22,6 +24,12 @@ public static class ClusterSetup
             // A node that cannot reach its seed nodes gives up instead of waiting forever, so that a supervisor restarts it.
             // (Only with seed nodes: the setting would also end a self-joined node after 30 s.)
             builder.AddHocon("akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = 30s", HoconAddMode.Prepend);
+            // The first seed node joins itself when the other seeds do not answer within 5 s: restarted while they are busy
+            // (handing off shards, recovering actors), it forms a cluster of its own beside the real one, with its own
+            // singletons and a second copy of users' actors writing to the same journal. No member becomes Up before a
+            // majority of the seed nodes is in the cluster, so such an island holds no shards and no singleton.
+            builder.AddHocon($"akka.cluster.min-nr-of-members = {MajorityOf(options.SeedNodes.Count)}", HoconAddMode.Prepend);
+            builder.AddStartup((system, _) => LeaveIfNotUpWithin(system, options.UpWithin, options.SeedNodes.Count));
         }
         else
         {
@@ -33,5 +41,28 @@ public static class ClusterSetup
         }
 
         return builder;
+    }
+
+    /// <summary>Members a cluster needs before any becomes Up: a majority of the configured seed nodes.</summary>
+    public static int MajorityOf(int seedNodes) => seedNodes / 2 + 1;
+
+    /// <summary>
+    /// A node not Up by the deadline shuts down (exit code 0, as after an unsuccessful join) so that its supervisor starts
+    /// it again and it joins the real cluster.
+    /// </summary>
+    private static void LeaveIfNotUpWithin(ActorSystem system, TimeSpan deadline, int seedNodes)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var up = 0;
+        cluster.RegisterOnMemberUp(() => Interlocked.Exchange(ref up, 1));
+        system.Scheduler.Advanced.ScheduleOnce(deadline, () =>
+        {
+            if (Volatile.Read(ref up) == 1 || system.WhenTerminated.IsCompleted)
+                return;
+            system.Log.Error("cluster-not-formed: this node is {0} with {1} member(s) {2} s after it started; a cluster needs {3} of the {4} seed nodes. " +
+                             "Shutting down so that the supervisor starts it again and it joins the others.",
+                cluster.SelfMember.Status, cluster.State.Members.Count, (int)deadline.TotalSeconds, MajorityOf(seedNodes), seedNodes);
+            CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterJoinUnsuccessfulReason.Instance);
+        });
     }
 }

@@ -15,4 +15,10 @@ public sealed record PresenceClusterOptions
 
     /// <summary>Static seed nodes (akka.tcp://presence@host:port). Empty: this node forms a cluster of its own.</summary>
     public IReadOnlyList<string> SeedNodes { get; init; } = [];
+
+    /// <summary>
+    /// With seed nodes: how long a node may stay short of Up (a cluster forms only with a majority of the seed nodes)
+    /// before it shuts down, for its supervisor to start it again.
+    /// </summary>
+    public TimeSpan UpWithin { get; init; } = TimeSpan.FromMinutes(1);
 }
