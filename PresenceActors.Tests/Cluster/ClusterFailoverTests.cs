@@ -65,10 +65,18 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         await cluster.WaitRemovedAsync(singleton);
         await cluster.StartNodeAsync(singleton);
 
-        // kill -9 of a node holding user shards, not the singleton's.
+        // kill -9 of a node holding user shards, not the singleton's (the node just started again holds none yet).
         var newSingleton = await cluster.SingletonNodeAsync();
-        var shardNode = cluster.Nodes.First(n => n.Running && n.Index != newSingleton.Index);
-        var failover2 = await KillAndMeasureAsync(cluster, shardNode, idle.Skip(400).Take(400).ToList());
+        var sample = idle.Skip(400).Take(400).ToList();
+        var held = new Dictionary<int, int>();
+        foreach (var u in sample.Take(60))
+        {
+            var holder = (await cluster.HolderOfAsync(u.TeamsId)).Index;
+            held[holder] = held.GetValueOrDefault(holder) + 1;
+        }
+
+        var shardNode = cluster.Nodes.Where(n => n.Running && n.Index != newSingleton.Index).MaxBy(n => held.GetValueOrDefault(n.Index))!;
+        var failover2 = await KillAndMeasureAsync(cluster, shardNode, sample);
         output.WriteLine($"kill -9 of node {shardNode.Index} (shards): first notification processed for one of its users {failover2.First.TotalSeconds:0.0} s after the kill, all 20 {failover2.All.TotalSeconds:0.0} s");
         await cluster.WaitRemovedAsync(shardNode);
         await cluster.StartNodeAsync(shardNode);
@@ -143,15 +151,20 @@ public class ClusterFailoverTests(ITestOutputHelper output)
     private static async Task<(TimeSpan First, TimeSpan All)> KillAndMeasureAsync(ClusterHarness cluster, ClusterHarness.Node victim, List<User> candidates)
     {
         var affected = new List<User>();
+        var holders = new Dictionary<int, int>();
         foreach (var u in candidates)
         {
-            if ((await cluster.HolderOfAsync(u.TeamsId)).Index == victim.Index)
+            var holder = (await cluster.HolderOfAsync(u.TeamsId)).Index;
+            holders[holder] = holders.GetValueOrDefault(holder) + 1;
+            if (holder == victim.Index)
                 affected.Add(u);
             if (affected.Count == 20)
                 break;
         }
 
-        Assert.NotEmpty(affected);
+        Assert.True(affected.Count > 0, $"none of {candidates.Count} users is held by node {victim.Index}; holders: " +
+                                        string.Join(", ", holders.OrderBy(h => h.Key).Select(h => $"node {h.Key} {h.Value}")) + "\n" +
+                                        string.Join("\n", cluster.Nodes.Select(n => $"--- node {n.Index}:\n{ClusterHarness.Tail(n)}")));
         var clock = Stopwatch.StartNew();
         ClusterHarness.Kill(victim);
         foreach (var u in affected)

@@ -295,13 +295,26 @@ internal sealed class ClusterHarness : IAsyncDisposable
         return Nodes.Single(n => n.Address == host);
     }
 
-    /// <summary>Which node's shard region holds the user's actor (empty address: the asking node's own).</summary>
+    /// <summary>
+    /// Which node's shard region holds the user's actor. A node answers with the region's address: another node's
+    /// (akka.tcp://presence@host:port), its own (akka://presence, no host), or none it knows yet (akka://all-systems),
+    /// in which case the next node is asked.
+    /// </summary>
     public async Task<Node> HolderOfAsync(string teamsUserId)
     {
-        var asking = Nodes.First(n => n.Running);
-        var location = await AdminAsync(asking, $"sharding/locate?entity={teamsUserId}");
-        var region = location["region"]?.GetValue<string>() ?? "";
-        return Nodes.FirstOrDefault(n => region.Contains($":{n.Remoting}/", StringComparison.Ordinal)) ?? asking;
+        var answers = new List<string>();
+        foreach (var asking in Nodes.Where(n => n.Running))
+        {
+            var location = await AdminAsync(asking, $"sharding/locate?entity={teamsUserId}");
+            var region = location["region"]?.GetValue<string>() ?? "";
+            answers.Add($"node {asking.Index}: '{region}'");
+            if (region == $"akka://{PresenceActors.Cluster.PresenceClusterOptions.SystemName}")
+                return asking;
+            if (Nodes.FirstOrDefault(n => n.Address == region) is { } holder)
+                return holder;
+        }
+
+        throw new InvalidOperationException($"No node knows where {teamsUserId} lives: {string.Join("; ", answers)}");
     }
 
     public static int FreePort()
