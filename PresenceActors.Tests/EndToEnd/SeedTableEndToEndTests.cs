@@ -75,7 +75,9 @@ public class SeedTableEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFix
         await ServiceCaughtUpAsync(teams); // our own echo has reached the service by now
 
         await _loop.Uc.SetPhoneAsync(ucUserId, false);
-        await Eventually.TrueAsync(() => !_loop.Graph.Tenant.FindUser(teams.Id)!.Sessions.ContainsKey(Loop.ClientId), what: "our session cleared");
+        // The simulator clears the session before it answers, and logs the call as the answer starts: wait for both.
+        await Eventually.TrueAsync(() => !_loop.Graph.Tenant.FindUser(teams.Id)!.Sessions.ContainsKey(Loop.ClientId)
+                                         && _loop.Graph.Faults.Calls.Any(c => c.Api == "presence.clear" && c.Path.Contains(teams.Id)), what: "our session cleared");
         var after = _loop.Graph.Tenant.GetPresence(teams.Id);
         Assert.Equal((priorAvailability, priorActivity), (after.Availability, after.Activity));
         await ServiceCaughtUpAsync(teams);
