@@ -121,7 +121,8 @@ public sealed class GraphNotificationProcessor(
             // A copy of an item already taken (Graph redelivers whole requests after a 503) is dropped before it costs an
             // RSA decryption. Only verified items are recorded, so a forgery carrying a genuine signature is dropped as a
             // copy only once the genuine item was processed, and cannot shadow it.
-            if (Text(encrypted, "dataSignature") is { Length: > 0 } seenSignature && duplicates.Seen(seenSignature))
+            var dataSignature = Text(encrypted, "dataSignature") ?? "";
+            if (dataSignature.Length > 0 && duplicates.Seen(dataSignature))
             {
                 Drop("duplicate", subscriptionId);
                 continue;
@@ -134,7 +135,7 @@ public sealed class GraphNotificationProcessor(
                 continue;
             }
 
-            var content = new EncryptedContent(Text(encrypted, "data") ?? "", Text(encrypted, "dataSignature") ?? "", Text(encrypted, "dataKey") ?? "",
+            var content = new EncryptedContent(Text(encrypted, "data") ?? "", dataSignature, Text(encrypted, "dataKey") ?? "",
                 Text(encrypted, "encryptionCertificateId"), Text(encrypted, "encryptionCertificateThumbprint"));
             var plaintext = decryptor.Decrypt(content, out var problem);
             if (plaintext is null)
