@@ -17,7 +17,7 @@ public class LoneSeedNodeTests(ITestOutputHelper output)
     {
         await using var cluster = await ClusterHarness.StartAsync(nodes: 0, technicalAccounts: 1);
         // Itself first, then two seed nodes that never answer.
-        var silent = Enumerable.Range(0, 2).Select(_ => $"akka.tcp://presence@127.0.0.1:{ClusterHarness.FreePort()}");
+        var silent = Enumerable.Range(0, 2).Select(_ => $"akka.tcp://presence@127.0.0.1:{TestPorts.Next()}");
         var node = cluster.AddNode(["self", .. silent], "presence.cluster.upWithin = 00:00:15");
         var process = cluster.Launch(node);
 

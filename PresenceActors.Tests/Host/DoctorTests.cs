@@ -90,8 +90,8 @@ public class DoctorTests(LoopFixture fixture) : IClassFixture<LoopFixture>
     {
         var (exit, output) = await RunAsync(o => o with
         {
-            WebhookReceiver = new Uri($"https://127.0.0.1:{Loop.FreePort()}/graph/listen"),
-            FrontEnds = o.FrontEnds with { Urls = [new Uri($"https://127.0.0.1:{Loop.FreePort()}/owc-servlets/user/graph/notifications")] },
+            WebhookReceiver = new Uri($"https://127.0.0.1:{TestPorts.Next()}/graph/listen"),
+            FrontEnds = o.FrontEnds with { Urls = [new Uri($"https://127.0.0.1:{TestPorts.Next()}/owc-servlets/user/graph/notifications")] },
         });
         Assert.Equal(1, exit);
         Assert.Contains("FAIL  webhook.receiver", output);

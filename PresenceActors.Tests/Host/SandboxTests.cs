@@ -12,7 +12,7 @@ public class SandboxTests
     public async Task Sandbox_starts_with_demo_users_and_mirrors_a_teams_call_to_uc()
     {
         var data = Path.Combine(Path.GetTempPath(), $"presence-sandbox-{Guid.NewGuid():N}");
-        var ports = new SandboxMode.Ports(Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), 0);
+        var ports = new SandboxMode.Ports(TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), 0);
         var ready = new TaskCompletionSource<SandboxMode.Running>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stop = new CancellationTokenSource();
         var run = Task.Run(() => SandboxMode.RunAsync(new SandboxMode.Settings(3, data, ports, ready.SetResult), stop.Token));
@@ -50,7 +50,7 @@ public class SandboxTests
     public async Task Sandbox_demo_runs_every_seed_row_both_ways_and_exits_zero()
     {
         var data = Path.Combine(Path.GetTempPath(), $"presence-demo-{Guid.NewGuid():N}");
-        var ports = new SandboxMode.Ports(Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), 0);
+        var ports = new SandboxMode.Ports(TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), 0);
         var output = new StringWriter();
         try
         {

@@ -22,7 +22,7 @@ public class StatusPageBrowserTests
     {
         Assert.True(File.Exists(Chromium), $"Chromium is needed at {Chromium} (apt-get install chromium; .ci/run does this).");
         var data = Path.Combine(Path.GetTempPath(), $"presence-page-{Guid.NewGuid():N}");
-        var ports = new SandboxMode.Ports(Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), Loop.FreePort(), 0);
+        var ports = new SandboxMode.Ports(TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), 0);
         var ready = new TaskCompletionSource<SandboxMode.Running>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var stop = new CancellationTokenSource();
         var run = Task.Run(() => SandboxMode.RunAsync(new SandboxMode.Settings(6, data, ports, ready.SetResult, Output: TextWriter.Null), stop.Token));

@@ -89,7 +89,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
         var harness = new ClusterHarness(folder, graph, uc, database, accounts, apiKey);
         harness.WriteShared();
         for (var i = 0; i < nodes; i++)
-            harness.Nodes.Add(new Node(i, FreePort(), FreePort(), FreePort(), FreePort(), Path.Combine(folder, $"node{i}.properties")));
+            harness.Nodes.Add(new Node(i, TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), Path.Combine(folder, $"node{i}.properties")));
         harness.WebhookProxy = TcpPassThrough.Start(() => harness.Nodes.Where(n => n.Running).Select(n => n.Webhook).ToList());
         harness.ApiProxy = TcpPassThrough.Start(() => harness.Nodes.Where(n => n.Running).Select(n => n.Api).ToList());
         uc.ServiceApi = new Uri($"https://127.0.0.1:{harness.ApiProxy.Port}/");
@@ -115,7 +115,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
     /// </summary>
     public Node AddNode(IEnumerable<string> seedNodes, params string[] extra)
     {
-        var node = new Node(Nodes.Count, FreePort(), FreePort(), FreePort(), FreePort(), Path.Combine(_folder, $"node{Nodes.Count}.properties"));
+        var node = new Node(Nodes.Count, TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), Path.Combine(_folder, $"node{Nodes.Count}.properties"));
         Nodes.Add(node);
         WriteConfig(node, string.Join(",", seedNodes.Select(s => s == "self" ? node.Address : s)), extra);
         return node;
@@ -315,13 +315,6 @@ internal sealed class ClusterHarness : IAsyncDisposable
         }
 
         throw new InvalidOperationException($"No node knows where {teamsUserId} lives: {string.Join("; ", answers)}");
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Waits out a fault's duration on a timer the test awaits (no sleeping thread).</summary>

@@ -81,7 +81,7 @@ internal sealed class Loop : IAsyncDisposable
         var db = new TempDatabase();
         var options = SimulatedService.Options(graph, ClientId, ClientSecret,
             accounts.Select(a => new TechnicalAccountCredentials(a.Item1, a.Item2)).ToList(), uc, ApiKey, db.Path,
-            SimulatedTenant.EncryptionCertificate(), new SimulatedService.Listen(FreePort()));
+            SimulatedTenant.EncryptionCertificate(), new SimulatedService.Listen(TestPorts.Next()));
         options = options with { FrontEnds = options.FrontEnds with { FailoverHold = TimeSpan.FromSeconds(2) } };
         options = adjust?.Invoke(options) ?? options;
         var service = PresenceService.Build(options, configure: b =>
@@ -121,13 +121,6 @@ internal sealed class Loop : IAsyncDisposable
         (await Users.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(teamsUserId), TimeSpan.FromSeconds(10))).State;
 
     public Task<PoolStatus> PoolStatusAsync() => Pool.Ask<PoolStatus>(new SubscriptionPoolCommands.GetPoolStatus(), TimeSpan.FromSeconds(10));
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async ValueTask DisposeAsync()
     {
