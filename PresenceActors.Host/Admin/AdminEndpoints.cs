@@ -36,14 +36,19 @@ public static class AdminEndpoints
         {
             var cluster = Akka.Cluster.Cluster.Get(system);
             var state = cluster.State;
+            var byAge = state.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).ToList();
             return Results.Json(new
             {
                 self = cluster.SelfAddress.ToString(),
                 leader = state.Leader?.ToString(),
+                // Where the singletons run: the oldest Up member.
+                oldest = byAge.FirstOrDefault()?.Address.ToString(),
                 members = state.Members.Select(m => new
                 {
                     address = m.Address.ToString(),
                     status = m.Status.ToString(),
+                    // 1 for the oldest Up member, 2 for the next; none for a member not Up.
+                    age = byAge.IndexOf(m) is var i and >= 0 ? i + 1 : (int?)null,
                     roles = m.Roles.ToArray(),
                     reachable = !state.Unreachable.Contains(m),
                 }),

@@ -172,9 +172,9 @@ public static class Ctl
     private static void ClusterTable(JsonNode node, TextWriter output)
     {
         var members = node["members"]!.AsArray();
-        Table(output, ["address", "status", "roles", "reachable"],
-            members.Select(m => new[] { S(m!["address"]), S(m["status"]), string.Join(",", m["roles"]!.AsArray().Select(r => S(r))), S(m["reachable"]) }));
-        output.WriteLine($"Count: {members.Count} node(s); leader {S(node["leader"])}");
+        Table(output, ["address", "status", "age", "roles", "reachable"],
+            members.Select(m => new[] { S(m!["address"]), S(m["status"]), S(m["age"]), string.Join(",", m["roles"]!.AsArray().Select(r => S(r))), S(m["reachable"]) }));
+        output.WriteLine($"Count: {members.Count} node(s); leader {S(node["leader"])}; oldest (runs the singletons) {S(node["oldest"])}");
     }
 
     private static void RegionStatsTable(JsonNode node, TextWriter output) =>

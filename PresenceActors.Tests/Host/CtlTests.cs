@@ -65,6 +65,9 @@ public class CtlTests(LoopFixture fixture) : IClassFixture<LoopFixture>
         Assert.Contains("akka.tcp://presence@", output);
         Assert.Contains("Up", output);
         Assert.Contains("Count: 1 node(s)", output);
+        // The only member is the oldest (age 1) and so runs the singletons.
+        Assert.Matches(@"akka\.tcp://presence@[^ ]+ +\| Up +\| 1 ", output);
+        Assert.Matches(@"oldest \(runs the singletons\) akka\.tcp://presence@", output);
 
         var (regionsExit, regions) = await Ctl("sharding", "regions");
         Assert.Equal(0, regionsExit);
