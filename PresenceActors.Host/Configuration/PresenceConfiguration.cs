@@ -283,6 +283,16 @@ public static class PresenceConfiguration
                 Get(configuration, "presence.webhook.certificate"), Get(configuration, "presence.api.certificate"),
             }
             .OfType<string>().Distinct().Select(EncryptionCertificates.ExposureOf).OfType<string>().ToList();
+        var self = $"akka.tcp://presence@{Get(configuration, "presence.cluster.publicHostname") ?? Get(configuration, "presence.cluster.hostname") ?? "127.0.0.1"}:{remotingPort}";
+        if (seeds.Count > 0 && !seeds.Contains(self, StringComparer.OrdinalIgnoreCase))
+        {
+            // Akka counts members, not seed nodes: with a list shorter than the cluster, a self-joined first seed node and
+            // another node started with it would be a majority of the list, and a second cluster could start beside the first.
+            warnings.Add($"presence.cluster.seedNodes does not list this node ({self}): list every Facade node, the same list on each. " +
+                         $"A cluster starts once {PresenceActors.Cluster.ClusterSetup.MajorityOf(seeds.Count)} members are together (a majority of the list), " +
+                         "which keeps a second cluster from starting only when the list holds every node.");
+        }
+
         return new PresenceServiceOptions
         {
             Node = new PresenceNodeOptions

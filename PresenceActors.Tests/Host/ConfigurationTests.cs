@@ -71,6 +71,26 @@ public class ConfigurationTests : IDisposable
         Assert.Equal(3, options!.Graph.TechnicalAccounts.Count);
     }
 
+    [Fact]
+    public void A_seed_list_without_this_node_is_a_warning_naming_the_key_and_the_node()
+    {
+        const string key = "presence.clientState.key";
+        var sharedKey = Convert.ToBase64String(new byte[32]);
+        var all = "akka.tcp://presence@node1:4053,akka.tcp://presence@node2:4053,akka.tcp://presence@node3:4053";
+
+        var listed = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.cluster.seedNodes", all), ("presence.cluster.publicHostname", "node3"), (key, sharedKey)), out var problems);
+        Assert.Empty(problems);
+        Assert.DoesNotContain(listed!.Warnings, w => w.Contains("presence.cluster.seedNodes", StringComparison.Ordinal));
+
+        var shortList = "akka.tcp://presence@node1:4053,akka.tcp://presence@node2:4053";
+        var unlisted = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.cluster.seedNodes", shortList), ("presence.cluster.publicHostname", "node3"), (key, sharedKey)), out problems);
+        Assert.Empty(problems);
+        var warning = Assert.Single(unlisted!.Warnings, w => w.Contains("presence.cluster.seedNodes", StringComparison.Ordinal));
+        Assert.Contains("akka.tcp://presence@node3:4053", warning);
+        Assert.Contains("list every Facade node", warning);
+        Assert.Contains("once 2 members are together", warning);
+    }
+
     [Theory]
     [InlineData("azure.activedirectory.tenantId")]
     [InlineData("azure.activedirectory.clientId")]
