@@ -96,7 +96,50 @@ internal sealed class ClusterHarness : IAsyncDisposable
         foreach (var node in harness.Nodes)
             harness.WriteConfig(node);
         await Task.WhenAll(harness.Nodes.Select(n => harness.StartNodeAsync(n)));
+        if (nodes > 0)
+            await harness.WaitOneClusterAsync();
         return harness;
+    }
+
+    /// <summary>
+    /// Waits until every running node sees the same members, all of them Up and reachable, with the same oldest member
+    /// (where the singletons run): one cluster, not islands.
+    /// </summary>
+    public async Task WaitOneClusterAsync()
+    {
+        var running = Nodes.Where(n => n.Running).ToList();
+        await Eventually.TrueAsync(async () =>
+        {
+            var views = await Task.WhenAll(running.Select(n => AdminAsync(n, "cluster")));
+            var expected = string.Join(",", running.Select(n => n.Address).Order(StringComparer.Ordinal));
+            return views.All(v => string.Join(",", v["members"]!.AsArray().Select(m => m!["address"]!.GetValue<string>()).Order(StringComparer.Ordinal)) == expected
+                                  && v["members"]!.AsArray().All(m => m!["status"]!.GetValue<string>() == "Up" && m["reachable"]!.GetValue<bool>()))
+                   && views.Select(v => v["oldest"]?.GetValue<string>()).Distinct().Count() == 1;
+        }, TimeSpan.FromMinutes(1), $"{running.Count} nodes in one cluster", () => ViewsAsync().GetAwaiter().GetResult());
+    }
+
+    /// <summary>What each running node sees of the cluster, a line each, and what the harness did: for failure messages.</summary>
+    public async Task<string> ViewsAsync()
+    {
+        var lines = new List<string>();
+        foreach (var node in Nodes.Where(n => n.Running))
+        {
+            try
+            {
+                var view = await AdminAsync(node, "cluster");
+                var members = string.Join(", ", view["members"]!.AsArray().Select(m =>
+                    $"{m!["address"]!.GetValue<string>()[^5..]} {m["status"]} age {m["age"]?.ToString() ?? "-"}{(m["reachable"]!.GetValue<bool>() ? "" : " UNREACHABLE")}"));
+                lines.Add($"node {node.Index} (:{node.Remoting}) sees leader {view["leader"]}, oldest {view["oldest"]}: {members}");
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                lines.Add($"node {node.Index} (:{node.Remoting}): {e.Message}");
+            }
+        }
+
+        lock (Events)
+            lines.AddRange(Events.Select(e => "harness: " + e));
+        return string.Join("\n", lines);
     }
 
     private void WriteShared()
@@ -121,7 +164,8 @@ internal sealed class ClusterHarness : IAsyncDisposable
         return node;
     }
 
-    private void WriteConfig(Node node) => WriteConfig(node, string.Join(",", Nodes.Take(2).Select(n => n.Address)), []);
+    /// <summary>Every node a seed node, as the compose file has it: then no two clusters can each hold a majority.</summary>
+    private void WriteConfig(Node node) => WriteConfig(node, string.Join(",", Nodes.Select(n => n.Address)), []);
 
     private void WriteConfig(Node node, string seeds, string[] extra)
     {
@@ -169,6 +213,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var process = Launch(node);
+            Log($"node {node.Index} (:{node.Remoting}) started, attempt {attempt}");
             await Eventually.TrueAsync(async () => !node.Running || await ReadyAsync(node), deadline - DateTime.UtcNow, $"node {node.Index} ready",
                 () => Tail(node));
             if (node.Running)
@@ -239,8 +284,10 @@ internal sealed class ClusterHarness : IAsyncDisposable
             var text = node.Output.ToString();
             // The lines that tell a membership story first, then the end of the output.
             var story = string.Join("\n", text.Split('\n').Where(l => l.StartsWith("===", StringComparison.Ordinal)
-                                                                      || (!l.Contains("Health check", StringComparison.Ordinal)
+                                                                      || (!l.Contains("Health check", StringComparison.Ordinal) && !l.Contains("dead letters", StringComparison.Ordinal)
                                                                           && (l.Contains("join", StringComparison.OrdinalIgnoreCase) || l.Contains("shut", StringComparison.OrdinalIgnoreCase)
+                                                                              || l.Contains("singleton", StringComparison.OrdinalIgnoreCase) || l.Contains("oldest", StringComparison.OrdinalIgnoreCase)
+                                                                              || l.Contains("welcome", StringComparison.OrdinalIgnoreCase) || l.Contains("Started up", StringComparison.Ordinal)
                                                                               || l.Contains("quarantin", StringComparison.OrdinalIgnoreCase) || l.Contains("leav", StringComparison.OrdinalIgnoreCase)
                                                                               || l.Contains("seed", StringComparison.OrdinalIgnoreCase) || l.Contains("moving", StringComparison.OrdinalIgnoreCase)
                                                                               || l.Contains("cluster-not-formed", StringComparison.Ordinal)))).TakeLast(40));
@@ -277,7 +324,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
             }
 
             return true;
-        }, TimeSpan.FromMinutes(2), $"node {gone.Index} removed from the cluster");
+        }, TimeSpan.FromMinutes(2), $"node {gone.Index} removed from the cluster", () => ViewsAsync().GetAwaiter().GetResult());
     }
 
     public async Task<JsonNode> AdminAsync(Node node, string path)
