@@ -110,7 +110,16 @@ internal sealed class ClusterHarness : IAsyncDisposable
         var running = Nodes.Where(n => n.Running).ToList();
         await Eventually.TrueAsync(async () =>
         {
-            var views = await Task.WhenAll(running.Select(n => AdminAsync(n, "cluster")));
+            JsonNode[] views;
+            try
+            {
+                views = await Task.WhenAll(running.Select(n => AdminAsync(n, "cluster")));
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                return false; // a node busy after its start answers on a later look
+            }
+
             var expected = string.Join(",", running.Select(n => n.Address).Order(StringComparer.Ordinal));
             return views.All(v => string.Join(",", v["members"]!.AsArray().Select(m => m!["address"]!.GetValue<string>()).Order(StringComparer.Ordinal)) == expected
                                   && v["members"]!.AsArray().All(m => m!["status"]!.GetValue<string>() == "Up" && m["reachable"]!.GetValue<bool>()))
