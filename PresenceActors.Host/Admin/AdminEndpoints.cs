@@ -36,7 +36,7 @@ public static class AdminEndpoints
         {
             var cluster = Akka.Cluster.Cluster.Get(system);
             var state = cluster.State;
-            var byAge = state.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).ToList();
+            var byAge = PresenceActors.Cluster.ClusterSetup.UpByAge(state);
             return Results.Json(new
             {
                 self = cluster.SelfAddress.ToString(),

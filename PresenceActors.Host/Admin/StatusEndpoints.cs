@@ -105,7 +105,7 @@ public static class StatusEndpoints
         var report = await health.CheckHealthAsync(c => !c.Tags.Contains("liveness"), cancellationToken);
         var sandbox = services.GetService<SandboxControls>();
         var latency = emitter.Recent.Summary();
-        var singletonHost = state.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).FirstOrDefault();
+        var singletonHost = PresenceActors.Cluster.ClusterSetup.UpByAge(state).FirstOrDefault();
         return Results.Json(new
         {
             node = cluster.SelfAddress.ToString(),

@@ -283,7 +283,9 @@ public static class PresenceConfiguration
                 Get(configuration, "presence.webhook.certificate"), Get(configuration, "presence.api.certificate"),
             }
             .OfType<string>().Distinct().Select(EncryptionCertificates.ExposureOf).OfType<string>().ToList();
-        var self = $"akka.tcp://presence@{Get(configuration, "presence.cluster.publicHostname") ?? Get(configuration, "presence.cluster.hostname") ?? "127.0.0.1"}:{remotingPort}";
+        var hostname = Get(configuration, "presence.cluster.hostname") ?? "127.0.0.1";
+        var publicHostname = Get(configuration, "presence.cluster.publicHostname");
+        var self = $"akka.tcp://presence@{publicHostname ?? hostname}:{remotingPort}";
         if (seeds.Count > 0 && !seeds.Contains(self, StringComparer.OrdinalIgnoreCase))
         {
             // Akka counts members, not seed nodes: with a list shorter than the cluster, a self-joined first seed node and
@@ -299,8 +301,8 @@ public static class PresenceConfiguration
             {
                 Cluster = new PresenceClusterOptions
                 {
-                    Hostname = Get(configuration, "presence.cluster.hostname") ?? "127.0.0.1",
-                    PublicHostname = Get(configuration, "presence.cluster.publicHostname"),
+                    Hostname = hostname,
+                    PublicHostname = publicHostname,
                     Port = remotingPort,
                     SeedNodes = seeds,
                     UpWithin = upWithin,

@@ -43,6 +43,10 @@ public static class ClusterSetup
         return builder;
     }
 
+    /// <summary>The Up members, oldest first: the first is where the cluster singletons run.</summary>
+    public static List<Akka.Cluster.Member> UpByAge(Akka.Cluster.ClusterEvent.CurrentClusterState state) =>
+        state.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).ToList();
+
     /// <summary>Members a cluster needs before any becomes Up: a majority of the configured seed nodes.</summary>
     public static int MajorityOf(int seedNodes) => seedNodes / 2 + 1;
 
