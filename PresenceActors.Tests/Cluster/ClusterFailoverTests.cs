@@ -211,20 +211,13 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         var d = cluster.Graph.Delivery;
         return $"{wrong.Count} wrong; teams now {string.Join(",", wrong.Take(3).Select(u => cluster.Graph.Tenant.GetPresence(u.TeamsId).Activity))}; " +
                $"Graph delivery: {d.Delivered} delivered, {d.FailedAttempts} failed attempts, {d.WaitingToRetry} waiting to retry, {d.Abandoned} abandoned\n" +
-               $"{string.Join("\n", views)}\n" +
-               string.Join("\n", cluster.Nodes.Where(n => n.Running).Select(n => $"--- node {n.Index}:\n{ClusterHarness.Tail(n)}")) +
-               "\n--- membership as each node sees it:\n" + cluster.ViewsAsync().GetAwaiter().GetResult();
+               $"{string.Join("\n", views)}\n" + cluster.Report();
     }
 
     private static string Diagnose(ClusterHarness cluster, List<User> affected)
     {
         var synced = affected.Count(u => cluster.Uc.User(u.UcUserId)!.Status == "Busy");
-        var live = cluster.Nodes.Where(n => n.Running).ToList();
-        // The long node logs first, the membership summary last, where a truncated report still shows it.
-        return $"{synced} of {affected.Count} synced\n" +
-               string.Join("\n", live.Select(n => $"--- node {n.Index}:\n{ClusterHarness.Tail(n)}")) +
-               "\n--- membership as each node sees it:\n" + cluster.ViewsAsync().GetAwaiter().GetResult() +
-               $"\n{synced} of {affected.Count} synced";
+        return $"{synced} of {affected.Count} synced\n{cluster.Report()}\n{synced} of {affected.Count} synced";
     }
 
     private static bool HasSession(GraphSimulator graph, User user) => graph.Tenant.FindUser(user.TeamsId)!.Sessions.ContainsKey(ClusterHarness.ClientId);

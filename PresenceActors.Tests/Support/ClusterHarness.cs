@@ -127,6 +127,14 @@ internal sealed class ClusterHarness : IAsyncDisposable
         }, TimeSpan.FromMinutes(1), $"{running.Count} nodes in one cluster", () => ViewsAsync().GetAwaiter().GetResult());
     }
 
+    /// <summary>
+    /// For failure messages: each running node's log tail first, then what each node sees of the cluster and what the
+    /// harness did, last, where a truncated report still shows them.
+    /// </summary>
+    public string Report() =>
+        string.Join("\n", Nodes.Where(n => n.Running).Select(n => $"--- node {n.Index}:\n{Tail(n)}")) +
+        "\n--- membership as each node sees it:\n" + ViewsAsync().GetAwaiter().GetResult();
+
     /// <summary>What each running node sees of the cluster, a line each, and what the harness did: for failure messages.</summary>
     public async Task<string> ViewsAsync()
     {

@@ -26,8 +26,10 @@ public static class ClusterSetup
             builder.AddHocon("akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = 30s", HoconAddMode.Prepend);
             // The first seed node joins itself when the other seeds do not answer within 5 s: restarted while they are busy
             // (handing off shards, recovering actors), it forms a cluster of its own beside the real one, with its own
-            // singletons and a second copy of users' actors writing to the same journal. No member becomes Up before a
-            // majority of the seed nodes is in the cluster, so such an island holds no shards and no singleton.
+            // singletons and a second copy of users' actors writing to the same journal. No member becomes Up before the
+            // cluster has as many members as a majority of the seed list (Akka counts members, not seed nodes; with every
+            // node in the list, as the operator guide asks, that is a majority of the nodes), so such an island holds no
+            // shards and no singleton.
             builder.AddHocon($"akka.cluster.min-nr-of-members = {MajorityOf(options.SeedNodes.Count)}", HoconAddMode.Prepend);
             builder.AddStartup((system, _) => LeaveIfNotUpWithin(system, options.UpWithin, options.SeedNodes.Count));
         }
@@ -47,7 +49,7 @@ public static class ClusterSetup
     public static List<Akka.Cluster.Member> UpByAge(Akka.Cluster.ClusterEvent.CurrentClusterState state) =>
         state.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).ToList();
 
-    /// <summary>Members a cluster needs before any becomes Up: a majority of the configured seed nodes.</summary>
+    /// <summary>Members a cluster needs before any becomes Up: a majority of the seed list's length.</summary>
     public static int MajorityOf(int seedNodes) => seedNodes / 2 + 1;
 
     /// <summary>
@@ -63,7 +65,7 @@ public static class ClusterSetup
         {
             if (Volatile.Read(ref up) == 1 || system.WhenTerminated.IsCompleted)
                 return;
-            system.Log.Error("cluster-not-formed: this node is {0} with {1} member(s) {2} s after it started; a cluster needs {3} of the {4} seed nodes. " +
+            system.Log.Error("cluster-not-formed: this node is {0} with {1} member(s) {2} s after it started; a cluster needs {3} members (a majority of the {4} seed nodes). " +
                              "Shutting down so that the supervisor starts it again and it joins the others.",
                 cluster.SelfMember.Status, cluster.State.Members.Count, (int)deadline.TotalSeconds, MajorityOf(seedNodes), seedNodes);
             CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterJoinUnsuccessfulReason.Instance);

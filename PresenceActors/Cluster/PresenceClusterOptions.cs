@@ -17,7 +17,7 @@ public sealed record PresenceClusterOptions
     public IReadOnlyList<string> SeedNodes { get; init; } = [];
 
     /// <summary>
-    /// With seed nodes: how long a node may stay short of Up (a cluster forms only with a majority of the seed nodes)
+    /// With seed nodes: how long a node may stay short of Up (a cluster forms only with a majority of the seed list's length in members)
     /// before it shuts down, for its supervisor to start it again.
     /// </summary>
     public TimeSpan UpWithin { get; init; } = TimeSpan.FromMinutes(1);
