@@ -9,7 +9,7 @@ namespace PresenceActors.Tests.Cluster;
 /// <summary>
 /// Three service processes on loopback sharing PostgreSQL, 3,000 users, 300 calls in progress in both directions:
 /// kill -9 of the singleton's node and of a shard node, a rolling restart under load, PostgreSQL stopped for 30 s.
-/// Runs alone (it stops the machine's PostgreSQL for a while).
+/// Runs alone (it stops the tests' PostgreSQL server for a while).
 /// </summary>
 [Collection(Alone.Name)]
 public class ClusterFailoverTests(ITestOutputHelper output)
@@ -17,8 +17,6 @@ public class ClusterFailoverTests(ITestOutputHelper output)
     private const int UserCount = 3_000;
     private const int CallsEachWay = 150;
 
-    private static readonly string PostgresStop = Environment.GetEnvironmentVariable("PRESENCE_TEST_POSTGRES_STOP") ?? "pg_ctlcluster 15 main stop -m fast";
-    private static readonly string PostgresStart = Environment.GetEnvironmentVariable("PRESENCE_TEST_POSTGRES_START") ?? "pg_ctlcluster 15 main start";
 
     private sealed record User(string UcUserId, string TeamsId);
 
@@ -121,7 +119,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
 
         // PostgreSQL stopped for 30 s: the nodes stay up, say they are not ready, and catch up afterwards.
         var outageUsers = users.Skip(2 * CallsEachWay + 60).Take(30).ToList();
-        await ShellAsync(PostgresStop);
+        await PostgresServer.StopAsync();
         try
         {
             await Eventually.TrueAsync(async () => (await Task.WhenAll(cluster.Nodes.Select(ClusterHarness.ReadyAsync))).All(r => !r),
@@ -133,7 +131,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         }
         finally
         {
-            await ShellAsync(PostgresStart);
+            await PostgresServer.StartAsync();
         }
 
         await Eventually.TrueAsync(async () => (await Task.WhenAll(cluster.Nodes.Select(ClusterHarness.ReadyAsync))).All(r => r), TimeSpan.FromMinutes(2), "ready again");
@@ -239,12 +237,5 @@ public class ClusterFailoverTests(ITestOutputHelper output)
             while ((i = Interlocked.Increment(ref next)) < items.Count)
                 await act(items[i]);
         }));
-    }
-
-    private static async Task ShellAsync(string command)
-    {
-        using var process = Process.Start(new ProcessStartInfo("sh", ["-c", command]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"'{command}' failed: {await process.StandardError.ReadToEndAsync()}");
     }
 }

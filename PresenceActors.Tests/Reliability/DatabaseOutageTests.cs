@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using PresenceActors.Persistence;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Tests.Support;
@@ -7,15 +6,12 @@ using Xunit;
 namespace PresenceActors.Tests.Reliability;
 
 /// <summary>
-/// Journal write failures on PostgreSQL: the database stops while calls begin. Runs alone, because it stops the
-/// machine's PostgreSQL (PRESENCE_TEST_POSTGRES_STOP / _START name other commands).
+/// Journal write failures on PostgreSQL: the database stops while calls begin. Runs alone, because it stops the tests'
+/// PostgreSQL server (<see cref="PostgresServer"/>).
 /// </summary>
 [Collection(Alone.Name)]
 public class DatabaseOutageTests
 {
-    internal static readonly string Stop = Environment.GetEnvironmentVariable("PRESENCE_TEST_POSTGRES_STOP") ?? "pg_ctlcluster 15 main stop -m fast";
-    internal static readonly string Start = Environment.GetEnvironmentVariable("PRESENCE_TEST_POSTGRES_START") ?? "pg_ctlcluster 15 main start";
-
     [Fact]
     public async Task PostgreSQL_gone_for_a_while_makes_the_node_not_ready_and_nothing_is_lost()
     {
@@ -31,7 +27,7 @@ public class DatabaseOutageTests
         async Task<bool> Ready() => (await health.GetAsync($"http://127.0.0.1:{loop.Ports.Admin}/healthz/ready")).IsSuccessStatusCode;
         Assert.True(await Ready());
 
-        await ShellAsync(Stop);
+        await PostgresServer.StopAsync();
         try
         {
             await Eventually.TrueAsync(async () => !await Ready(), TimeSpan.FromSeconds(30), "not ready without the journal");
@@ -42,7 +38,7 @@ public class DatabaseOutageTests
         }
         finally
         {
-            await ShellAsync(Start);
+            await PostgresServer.StartAsync();
         }
 
         await Eventually.TrueAsync(Ready, TimeSpan.FromSeconds(60), "ready again");
@@ -51,12 +47,5 @@ public class DatabaseOutageTests
         foreach (var (_, teams) in users)
             loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.Available);
         await Eventually.TrueAsync(() => users.All(u => loop.Uc.User(u.UcUserId)!.Status == "Meeting"), TimeSpan.FromSeconds(30), "restored afterwards");
-    }
-
-    internal static async Task ShellAsync(string command)
-    {
-        using var process = Process.Start(new ProcessStartInfo("sh", ["-c", command]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"'{command}' failed: {await process.StandardError.ReadToEndAsync()}");
     }
 }
