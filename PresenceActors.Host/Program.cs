@@ -13,8 +13,16 @@ users.Validators.Add(r =>
 });
 var data = new Option<string>("--data") { Description = "folder of the sandbox's SQLite file and keys", DefaultValueFactory = _ => Path.Combine("data", "sandbox") };
 var demo = new Option<bool>("--demo") { Description = "run the seed table's rows in both directions, print the results, exit 0 only if all are right" };
-var sandbox = new Command("sandbox", "the service, both simulators and demo users in one process on 127.0.0.1") { users, data, demo };
-sandbox.SetAction((parse, stopping) => SandboxMode.RunAsync(new SandboxMode.Settings(parse.GetValue(users), parse.GetValue(data)!, Demo: parse.GetValue(demo)), stopping));
+var verbose = new Option<bool>("--verbose") { Description = "also Akka's informational logs (remoting, cluster membership, singletons)" };
+var portsFrom = new Option<int?>("--ports-from") { Description = "listen on this port and the seven after it instead of 9443-9446, 8443, 10443, 9110 and 4053" };
+portsFrom.Validators.Add(r =>
+{
+    if (r.GetValueOrDefault<int?>() is { } first && first is < 1024 or > 65_528)
+        r.AddError("--ports-from must be a port from 1024 to 65528 (eight ports from it are used).");
+});
+var sandbox = new Command("sandbox", "the service, both simulators and demo users in one process on 127.0.0.1") { users, data, demo, verbose, portsFrom };
+sandbox.SetAction((parse, stopping) => SandboxMode.RunAsync(new SandboxMode.Settings(parse.GetValue(users), parse.GetValue(data)!,
+    Listen: parse.GetValue(portsFrom) is { } first ? SandboxMode.PortsFrom(first) : null, Demo: parse.GetValue(demo), Verbose: parse.GetValue(verbose)), stopping));
 
 var run = new Command("run", "run one node of the service with the given configuration") { configOption };
 run.SetAction(async (parse, stopping) =>
@@ -63,7 +71,9 @@ doctor.SetAction(async (parse, stopping) =>
 });
 
 var root = new RootCommand("PresenceActors: keeps Microsoft Teams and OpenScape UC presence in step") { sandbox, run, config, doctor, PresenceActors.Host.Admin.Ctl.Build(Console.Out) };
-return await root.Parse(args.Length == 0 ? ["sandbox"] : args).InvokeAsync();
+// Ctrl+C and SIGTERM cancel the command's token; a graceful stop (leaving the cluster, handing singletons over) takes a
+// second or two, and is given up to 10 s before the process is ended anyway.
+return await root.Parse(args.Length == 0 ? ["sandbox"] : args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(10) });
 
 static IConfiguration Configuration(FileInfo? file, out List<string> problems)
 {

@@ -12,6 +12,9 @@ public static class PresenceMetrics
     private static long _watched;
     private static long _subscriptions;
     private static long _unhealthyAccounts;
+    private static long _deadLetters;
+    private static readonly Counter<long> DeadLetters = Meter.CreateCounter<long>("presence.dead_letters",
+        description: "Messages that reached no actor, by message type; none in normal operation");
 
     static PresenceMetrics()
     {
@@ -21,6 +24,8 @@ public static class PresenceMetrics
             description: "Users covered by a healthy technical account");
         Meter.CreateObservableGauge("presence.subscriptions.active", () => Interlocked.Read(ref _subscriptions),
             description: "Presence subscriptions the pool holds");
+        Meter.CreateObservableGauge("presence.subscriptions.expiry_seconds", SoonestExpiry,
+            description: "Seconds until the soonest-expiring presence subscription of the pool expires (renewed well before)");
         Meter.CreateObservableGauge("presence.accounts.unhealthy", () => Interlocked.Read(ref _unhealthyAccounts),
             description: "Technical accounts that cannot sign in");
     }
@@ -31,11 +36,31 @@ public static class PresenceMetrics
         Interlocked.Exchange(ref _watched, watched);
     }
 
-    public static void SetSubscriptions(long active, long unhealthyAccounts)
+    private static long _soonestExpiryTicks;
+
+    /// <summary>No measurement while no subscription exists (an empty series, not a misleading zero).</summary>
+    private static IEnumerable<Measurement<double>> SoonestExpiry()
     {
+        var ticks = Interlocked.Read(ref _soonestExpiryTicks);
+        if (ticks != 0)
+            yield return new Measurement<double>((new DateTimeOffset(ticks, TimeSpan.Zero) - DateTimeOffset.UtcNow).TotalSeconds);
+    }
+
+    public static void SetSubscriptions(long active, long unhealthyAccounts, DateTimeOffset? soonestExpiry = null)
+    {
+        Interlocked.Exchange(ref _soonestExpiryTicks, soonestExpiry?.UtcTicks ?? 0);
         Interlocked.Exchange(ref _subscriptions, active);
         Interlocked.Exchange(ref _unhealthyAccounts, unhealthyAccounts);
     }
 
     public static long Unwatched => Interlocked.Read(ref _unwatched);
+
+    /// <summary>Dead letters this process has seen since it started.</summary>
+    public static long DeadLetterCount => Interlocked.Read(ref _deadLetters);
+
+    public static void OnDeadLetter(string messageType)
+    {
+        Interlocked.Increment(ref _deadLetters);
+        DeadLetters.Add(1, new KeyValuePair<string, object?>("message", messageType));
+    }
 }

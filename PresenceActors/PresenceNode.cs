@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using PresenceActors.Cluster;
@@ -34,7 +35,8 @@ public static class PresenceNode
                 })
                 .WithPresenceCluster(options.Cluster)
                 .WithPresencePersistence(options.Persistence)
-                .WithUserPresence(provider, options.Users);
+                .WithUserPresence(provider, options.Users)
+                .WithActors((system, _) => system.ActorOf(Props.Create<DeadLetterCounter>(), "dead-letter-counter"));
             more?.Invoke(builder, provider);
         });
 }

@@ -20,7 +20,11 @@ public static class SandboxMode
     /// <summary>What a running sandbox offers, handed to <see cref="Settings.OnReady"/>.</summary>
     public sealed record Running(GraphSimulator Graph, UcSimulator Uc, DemoTenant Tenant, IReadOnlyList<(string UcUserId, string Upn)> Users);
 
-    public sealed record Settings(int Users, string DataFolder, Ports? Listen = null, Action<Running>? OnReady = null, bool Demo = false, TextWriter? Output = null);
+    public sealed record Settings(int Users, string DataFolder, Ports? Listen = null, Action<Running>? OnReady = null, bool Demo = false, TextWriter? Output = null,
+        bool Verbose = false);
+
+    /// <summary>The default ports moved to <paramref name="first"/> and the seven after it (another sandbox holds the defaults).</summary>
+    public static Ports PortsFrom(int first) => new(first, first + 1, first + 2, first + 3, first + 4, first + 5, first + 6, first + 7);
 
     public static async Task<int> RunAsync(Settings settings, CancellationToken stopping)
     {
@@ -39,15 +43,20 @@ public static class SandboxMode
             Path.Combine(settings.DataFolder, "presence.db"), EncryptionCertificates.LoadOrCreate(Path.Combine(settings.DataFolder, "encryption.pfx")),
             new SimulatedService.Listen(ports.Webhook, ports.InternalApi, ports.Admin, ports.Remoting));
 
+        var output = settings.Output ?? Console.Out;
         await using var service = PresenceService.Build(options, configure: builder =>
         {
             builder.Logging.ClearProviders();
             builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.Logging.AddFilter("Akka.Actor.ActorSystem", LogLevel.Information); // the sync-decision lines
+            // Akka's start-up story (remoting, cluster membership, singletons) only with --verbose; warnings always.
+            // A console-specific rule, so that an appsettings.json beside the program (Default: Information) does not win.
+            builder.Logging.AddFilter<Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider>(null, settings.Verbose ? LogLevel.Information : LogLevel.Warning);
             builder.Services.AddSingleton(new SandboxControls(graph, uc)); // the status page's buttons
         });
         await service.StartAsync(stopping);
+        // The sync decisions, one line each, whatever the log level.
+        var system = service.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+        system.ActorOf(Akka.Actor.Props.Create(() => new SyncDecisionPrinter(output)), "sandbox-sync-decisions");
         uc.ServiceApi = new Uri($"https://127.0.0.1:{ports.InternalApi}/");
 
         var users = new List<(string UcUserId, string Upn)>();
@@ -63,7 +72,7 @@ public static class SandboxMode
         }
 
         var first = users[0];
-        (settings.Output ?? Console.Out).WriteLine($$"""
+        output.WriteLine($$"""
 
             PresenceActors sandbox is running (everything on 127.0.0.1; Ctrl+C stops it).
               service    webhook https://127.0.0.1:{{ports.Webhook}}/graph/listen · internal API https://127.0.0.1:{{ports.InternalApi}}/api/v1 · status page http://127.0.0.1:{{ports.Admin}}/status
@@ -95,21 +104,24 @@ public static class SandboxMode
         {
             foreach (var (_, upn) in users)
                 await WaitUntilWatchedAsync(graph, upn, stopping);
-            var exit = await SandboxDemo.RunAsync(running, tenant.ClientId, settings.Output ?? Console.Out, stopping);
+            var exit = await SandboxDemo.RunAsync(running, tenant.ClientId, output, stopping);
             await service.StopAsync(CancellationToken.None);
             return exit;
         }
 
-        try
-        {
-            await Task.Delay(Timeout.Infinite, stopping);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        await service.StopAsync(CancellationToken.None);
+        // Until Ctrl+C or SIGTERM (the host's console lifetime hears them) or the caller's token: then a graceful stop.
+        await service.WaitForShutdownAsync(stopping);
         return 0;
+    }
+
+    /// <summary>Prints each sync decision of the node as one console line.</summary>
+    private sealed class SyncDecisionPrinter : Akka.Actor.ReceiveActor
+    {
+        public SyncDecisionPrinter(TextWriter output) =>
+            Receive<PresenceActors.Users.SyncDecision>(d => output.WriteLine(
+                $"{d.At:HH:mm:ss} sync-decision user={d.UcUserId ?? d.UserId} teams={d.TeamsAvailability ?? "-"}/{d.TeamsActivity ?? "-"} ucStatus={d.UcStatus ?? "-"} rule={d.Rule}: {d.Detail}"));
+
+        protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(PresenceActors.Users.SyncDecision));
     }
 
     private static async Task WaitUntilWatchedAsync(GraphSimulator graph, string upn, CancellationToken cancellationToken)

@@ -67,6 +67,9 @@ internal sealed class ClusterHarness : IAsyncDisposable
 
         public StringBuilder Output { get; } = new();
 
+        /// <summary>More environment variables for the node's process (over the harness's own).</summary>
+        public Dictionary<string, string> Environment { get; } = [];
+
         public bool Running => Process is { HasExited: false };
     }
 
@@ -270,6 +273,8 @@ internal sealed class ClusterHarness : IAsyncDisposable
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         // Akka's membership story (joining, moving to Up, leaving, removal) is logged at Information.
         start.Environment["Logging__LogLevel__Akka.Actor.ActorSystem"] = "Information";
+        foreach (var (name, value) in node.Environment)
+            start.Environment[name] = value;
         lock (node.Output)
             node.Output.AppendLine($"=== {DateTime.UtcNow:HH:mm:ss.fff} node {node.Index} started");
         var process = Process.Start(start)!;

@@ -31,6 +31,25 @@ public static class TestPorts
         throw new InvalidOperationException($"No free loopback port between {range.First} and {range.Last}.");
     }
 
+    /// <summary>
+    /// <paramref name="count"/> consecutive ports, all free now and none handed out before (for a program that takes
+    /// its ports as a first one and the ones after it).
+    /// </summary>
+    public static int Block(int count)
+    {
+        var (first, last) = Range ?? (20_000, 29_999);
+        var span = last - first + 1;
+        for (var tried = 0; tried < span; tried++)
+        {
+            var end = Interlocked.Add(ref _next, count);
+            var start = first + (int)((uint)(end - count + 1 - first) % (uint)span);
+            if (start + count - 1 <= last && Enumerable.Range(start, count).All(IsFree))
+                return start;
+        }
+
+        throw new InvalidOperationException($"No {count} consecutive free loopback ports between {first} and {last}.");
+    }
+
     /// <summary>Where the ephemeral range leaves no room: a port from the kernel, at least never one handed out before.</summary>
     private static int FromKernel()
     {

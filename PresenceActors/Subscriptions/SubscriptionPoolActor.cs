@@ -66,7 +66,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
                 _pendingWatch.Add(id);
             if (_pendingWatch.Count > 0 && !Timers.IsTimerActive("flush-watch"))
                 Timers.StartSingleTimer("flush-watch", FlushWatch.Instance, WatchBatching(_state.Users.Count));
-            Sender.Tell(new CommandResult(true, $"{_pendingWatch.Count - before} user(s) added to the pool"));
+            Reply(new CommandResult(true, $"{_pendingWatch.Count - before} user(s) added to the pool"));
         });
         Command<TellAccountsAgain>(_ => SyncChildren());
         Command<FlushWatch>(_ =>
@@ -84,18 +84,18 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
             var known = u.UserIds.Where(_state.Users.ContainsKey).Distinct().ToImmutableArray();
             if (!known.IsEmpty)
                 Record([new UsersUnwatched(known)], rebalance: true);
-            Sender.Tell(new CommandResult(true, $"{known.Length} user(s) removed from the pool"));
+            Reply(new CommandResult(true, $"{known.Length} user(s) removed from the pool"));
         });
         Command<AddAccount>(a =>
         {
             if (_state.Accounts.TryGetValue(a.Account, out var existing) && !existing.Draining)
             {
-                Sender.Tell(new CommandResult(false, $"Technical account {a.Account} is already in the pool."));
+                Reply(new CommandResult(false, $"Technical account {a.Account} is already in the pool."));
                 return;
             }
 
             Record([new AccountAdded(a.Account)], rebalance: true);
-            Sender.Tell(new CommandResult(true, _graph.HasCredentials(a.Account)
+            Reply(new CommandResult(true, _graph.HasCredentials(a.Account)
                 ? $"Technical account {a.Account} added; users spread onto it."
                 : $"Technical account {a.Account} added, but no password is configured for it on this node (azure.activedirectory.technical.users[N])."));
         });
@@ -103,12 +103,12 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
         {
             if (!_state.Accounts.ContainsKey(r.Account))
             {
-                Sender.Tell(new CommandResult(false, $"No technical account {r.Account} in the pool."));
+                Reply(new CommandResult(false, $"No technical account {r.Account} in the pool."));
                 return;
             }
 
             Record([new AccountDraining(r.Account)], rebalance: true);
-            Sender.Tell(new CommandResult(true, $"Technical account {r.Account} is draining: its users move, then its subscription is deleted."));
+            Reply(new CommandResult(true, $"Technical account {r.Account} is draining: its users move, then its subscription is deleted."));
         });
         Command<ReauthorizationRequired>(r =>
         {
@@ -125,7 +125,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
                 // Every surviving node asks after a member is removed: one full read answers them all.
                 if (_lastFullResync is { } last && _clock.GetUtcNow() - last < FullResyncCoalescing)
                 {
-                    Sender.Tell(new CommandResult(true, "a full resync ran moments ago"));
+                    Reply(new CommandResult(true, "a full resync ran moments ago"));
                     return;
                 }
 
@@ -141,7 +141,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
                 }
             }
 
-            Sender.Tell(new CommandResult(true, "resync started"));
+            Reply(new CommandResult(true, "resync started"));
         });
         Command<GetPoolStatus>(_ => Sender.Tell(Status()));
         Command<GetAssignment>(g =>
@@ -185,6 +185,16 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
     public override string PersistenceId => "subscription-pool";
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>
+    /// Answers a command, unless it came without a sender (the registry and the webhook tell without waiting): an answer
+    /// to nobody would only show up as a dead letter.
+    /// </summary>
+    private void Reply(CommandResult result)
+    {
+        if (!Sender.IsNobody())
+            Sender.Tell(result);
+    }
 
     private void Start()
     {
@@ -283,7 +293,8 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
     {
         var count = _state.UnwatchedCount;
         PresenceMetrics.SetUnwatched(count, _state.Users.Count - count);
-        PresenceMetrics.SetSubscriptions(_state.Accounts.Values.Count(a => a.SubscriptionId is not null), _state.Accounts.Values.Count(a => !a.Healthy));
+        PresenceMetrics.SetSubscriptions(_state.Accounts.Values.Count(a => a.SubscriptionId is not null), _state.Accounts.Values.Count(a => !a.Healthy),
+            _state.Accounts.Values.Where(a => a.SubscriptionId is not null).Min(a => a.ExpiresAt));
         if (count == _lastUnwatchedLogged)
             return;
         _lastUnwatchedLogged = count;
