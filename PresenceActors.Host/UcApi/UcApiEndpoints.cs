@@ -208,7 +208,8 @@ public static class UcApiEndpoints
         try
         {
             await users.ActorRef.Ask<UserPresenceCommands.Taken>(
-                new UserPresenceCommands.ReportUcPresence(mapping.TeamsUserId, status, onPhone.GetBoolean(), at, Acknowledge: true), flow.AckTimeout);
+                new UserPresenceCommands.ReportUcPresence(mapping.TeamsUserId, status, onPhone.GetBoolean(), at, Acknowledge: true,
+                    PresenceTracing.CurrentTraceParent), flow.AckTimeout);
         }
         catch (AskTimeoutException)
         {

@@ -64,7 +64,7 @@ internal sealed class Loop : IAsyncDisposable
 
     public static async Task<Loop> StartAsync(int technicalAccounts = 1, bool rateLimits = true,
         Func<PresenceServiceOptions, PresenceServiceOptions>? adjust = null, TimeProvider? graphClock = null, ILoggerProvider? captureLogs = null,
-        Action<GraphSimulator>? prepareGraph = null)
+        Action<GraphSimulator>? prepareGraph = null, Action<WebApplicationBuilder>? configure = null)
     {
         var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions { RateLimits = rateLimits, Clock = graphClock ?? TimeProvider.System });
         prepareGraph?.Invoke(graph);
@@ -89,6 +89,7 @@ internal sealed class Loop : IAsyncDisposable
             b.Logging.SetMinimumLevel(captureLogs is null ? LogLevel.Warning : LogLevel.Debug);
             if (captureLogs is not null)
                 b.Logging.AddProvider(captureLogs);
+            configure?.Invoke(b);
         });
         await service.StartAsync();
         var loop = new Loop(graph, uc, service, db, accounts) { Options = options };

@@ -61,8 +61,11 @@ public class PresenceSerializerTests : IAsyncLifetime
             state,
             new UserPresenceCommands.LinkUser("teams-7", "uc-7"),
             new UserPresenceCommands.UnlinkUser("teams-7"),
-            new UserPresenceCommands.ObserveTeamsPresence("teams-7", "Busy", "InACall", null, TeamsPresenceSource.Notification, Acknowledge: true),
-            new UserPresenceCommands.ReportUcPresence("teams-7", "Available", true, At, Acknowledge: true),
+            // The trace context crosses nodes inside the message (docs/operator-guide.md, "Traces").
+            new UserPresenceCommands.ObserveTeamsPresence("teams-7", "Busy", "InACall", null, TeamsPresenceSource.Notification, Acknowledge: true,
+                TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+            new UserPresenceCommands.ReportUcPresence("teams-7", "Available", true, At, Acknowledge: true,
+                TraceParent: "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"),
             new UserPresenceCommands.Taken("teams-7"),
             new UserPresenceQueries.GetUserPresence("teams-7"),
             new UserPresenceQueries.UserPresenceView("teams-7", state),

@@ -112,7 +112,10 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
                     continue; // a worker retired this slot between the look-up and the lock: take the fresh one
 
                 if (slot.Pending is null || update.Sequence >= slot.Pending.Sequence)
+                {
                     slot.Pending = update; // only the newest per user waits
+                    slot.Trace = System.Diagnostics.Activity.Current?.Context ?? default;
+                }
                 slot.Waiters.Add((update.Sequence, waiter));
                 if (!slot.Scheduled)
                 {
@@ -145,15 +148,29 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
             if (!_slots.TryGetValue(key, out var slot))
                 continue;
             UcUpdate? update;
+            System.Diagnostics.ActivityContext trace;
             lock (slot)
+            {
                 update = slot.Pending;
+                trace = slot.Trace;
+            }
+
             if (update is null)
             {
                 Release(key, slot);
                 continue;
             }
 
-            if (await PostAsync(update))
+            bool delivered;
+            using (var span = trace == default ? null : PresenceTracing.Source.StartActivity("uc.deliver", System.Diagnostics.ActivityKind.Internal, trace))
+            {
+                span?.SetTag("presence.uc_user", update.UcUserId);
+                span?.SetTag("presence.uc_sequence", update.Sequence);
+                delivered = await PostAsync(update);
+                span?.SetStatus(delivered ? System.Diagnostics.ActivityStatusCode.Ok : System.Diagnostics.ActivityStatusCode.Error);
+            }
+
+            if (delivered)
             {
                 Interlocked.Increment(ref _sent);
                 SentCounter.Add(1);
@@ -275,6 +292,7 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
     private sealed class Slot
     {
         public UcUpdate? Pending;
+        public System.Diagnostics.ActivityContext Trace; // of the decision that made Pending, when traced
         public readonly List<(long Sequence, TaskCompletionSource Waiter)> Waiters = [];
         public bool Scheduled;
         public bool Removed;

@@ -43,8 +43,8 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         Command<LinkUser>(c => Decide(new UserLinked(c.UcUserId) { At = Now }));
         Command<UnlinkUser>(_ => Decide(new UserUnlinked { At = Now }));
         Command<ObserveTeamsPresence>(c =>
-            Decide(new TeamsPresenceObserved(c.Availability, c.Activity, c.SequenceNumber, c.Source) { At = Now }, c.Acknowledge ? Sender : null));
-        Command<ReportUcPresence>(c => Decide(new UcPresenceReported(c.Status, c.OnPhone, c.ReportedAt) { At = Now }, c.Acknowledge ? Sender : null));
+            Decide(new TeamsPresenceObserved(c.Availability, c.Activity, c.SequenceNumber, c.Source) { At = Now }, AcknowledgeTo(c.Acknowledge), c.TraceParent));
+        Command<ReportUcPresence>(c => Decide(new UcPresenceReported(c.Status, c.OnPhone, c.ReportedAt) { At = Now }, AcknowledgeTo(c.Acknowledge), c.TraceParent));
         Command<GetUserPresence>(_ => Sender.Tell(new UserPresenceView(_state.UserId, _state)));
 
         Command<EffectOutcome>(outcome => Decide(outcome.Input with { At = Now }));
@@ -81,15 +81,23 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
 
     private DateTimeOffset Now => _clock.GetUtcNow();
 
-    /// <summary>Applies the rules to one input; <paramref name="taken"/> hears <see cref="Taken"/> once it is journaled.</summary>
-    private void Decide(PresenceInput input, IActorRef? taken = null)
+    /// <summary>Who hears <see cref="Taken"/>: the asker, when it asked for it and can still hear it.</summary>
+    private IActorRef? AcknowledgeTo(bool asked) => asked && !Sender.IsNobody() ? Sender : null;
+
+    /// <summary>
+    /// Applies the rules to one input; <paramref name="taken"/> hears <see cref="Taken"/> once it is journaled. An input
+    /// that came with a trace (<paramref name="traceParent"/>) gets a span, under which the effects' calls run.
+    /// </summary>
+    private void Decide(PresenceInput input, IActorRef? taken = null, string? traceParent = null)
     {
+        var span = StartSpan(input, traceParent);
         var decision = _state.Handle(input, _options.Rules);
         if (!decision.Persist)
         {
             _state = decision.State;
-            Perform(decision.Effects);
+            Within(span, () => Perform(decision.Effects));
             taken?.Tell(new Taken(_state.UserId));
+            span?.Stop();
             return;
         }
 
@@ -97,20 +105,57 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         {
             var before = _state.History.Count == 0 ? null : _state.History[^1];
             _state = decision.State;
-            LogTransitions(before);
-            Perform(decision.Effects);
+            LogTransitions(before, span);
+            Within(span, () => Perform(decision.Effects));
             taken?.Tell(new Taken(_state.UserId));
+            span?.Stop();
             if (LastSequenceNr % _options.SnapshotEvery == 0)
                 SaveSnapshot(_state);
         });
     }
 
-    private void LogTransitions(PresenceTransition? previousLast)
+    /// <summary>A span for this input in the sender's trace; not made current, since the actor's thread serves others too.</summary>
+    private System.Diagnostics.Activity? StartSpan(PresenceInput input, string? traceParent)
+    {
+        if (traceParent is null)
+            return null;
+        var previous = System.Diagnostics.Activity.Current;
+        var span = PresenceTracing.Source.StartActivity("presence.decide", System.Diagnostics.ActivityKind.Consumer, PresenceTracing.Parent(traceParent));
+        System.Diagnostics.Activity.Current = previous;
+        span?.SetTag("presence.user", _state.UserId);
+        span?.SetTag("presence.input", input.GetType().Name);
+        return span;
+    }
+
+    /// <summary>Runs <paramref name="work"/> with <paramref name="span"/> current, so that the calls it starts join the trace.</summary>
+    private static void Within(System.Diagnostics.Activity? span, Action work)
+    {
+        if (span is null)
+        {
+            work();
+            return;
+        }
+
+        var previous = System.Diagnostics.Activity.Current;
+        System.Diagnostics.Activity.Current = span;
+        try
+        {
+            work();
+        }
+        finally
+        {
+            System.Diagnostics.Activity.Current = previous;
+        }
+    }
+
+    private void LogTransitions(PresenceTransition? previousLast, System.Diagnostics.Activity? span = null)
     {
         var history = _state.History;
         var start = previousLast is null ? 0 : history.FindLastIndex(t => ReferenceEquals(t, previousLast)) + 1;
         for (var i = start; i < history.Count; i++)
         {
+            span?.AddEvent(new System.Diagnostics.ActivityEvent($"sync-decision {history[i].Rule}"));
+            span?.SetTag("presence.rule", history[i].Rule);
             _log.Info("sync-decision user={0} uc={1} teams={2} ucStatus={3} rule={4}: {5}",
                 _state.UserId, _state.UcUserId ?? "-", _state.Teams?.ToString() ?? "-", _state.UcCurrent?.Value ?? "-",
                 history[i].Rule, history[i].Detail);

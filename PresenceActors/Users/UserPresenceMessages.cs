@@ -21,9 +21,12 @@ public static class UserPresenceCommands
         string Activity,
         string? SequenceNumber,
         TeamsPresenceSource Source,
-        bool Acknowledge = false) : IUserPresenceMessage;
+        bool Acknowledge = false,
+        string? TraceParent = null) : IUserPresenceMessage;
 
-    public sealed record ReportUcPresence(string UserId, string Status, bool OnPhone, DateTimeOffset ReportedAt, bool Acknowledge = false) : IUserPresenceMessage;
+    /// <param name="TraceParent">The sender's span (W3C traceparent), so that the actor's work joins its trace.</param>
+    public sealed record ReportUcPresence(string UserId, string Status, bool OnPhone, DateTimeOffset ReportedAt, bool Acknowledge = false,
+        string? TraceParent = null) : IUserPresenceMessage;
 
     /// <summary>
     /// The answer to an observation or report sent with <c>Acknowledge</c>: it is journaled (or was a duplicate, stale

@@ -159,7 +159,8 @@ public sealed class GraphNotificationProcessor(
 
             Interlocked.Increment(ref _inFlight);
             var taken = targets.Users.Ask<UserPresenceCommands.Taken>(
-                new UserPresenceCommands.ObserveTeamsPresence(userId, availability, activity, sequence, TeamsPresenceSource.Notification, Acknowledge: true),
+                new UserPresenceCommands.ObserveTeamsPresence(userId, availability, activity, sequence, TeamsPresenceSource.Notification, Acknowledge: true,
+                    TraceParent: PresenceTracing.CurrentTraceParent),
                 flow.AckTimeout);
             _ = taken.ContinueWith(_ => Interlocked.Decrement(ref _inFlight), TaskScheduler.Default);
             waiting.Add((taken, content.DataSignature));
