@@ -10,7 +10,8 @@ WORKDIR /app
 COPY --from=build /app .
 RUN mkdir -p /data && chown app:app /data
 USER app
-# 8443 public webhook (TLS) · 10443 internal API (TLS) · 4053 Akka remoting; the admin port 9110 stays on loopback.
+# 8443 public webhook (TLS) · 10443 internal API (TLS) · 4053 Akka remoting · 9110 admin (on loopback unless
+# presence.admin.address says otherwise, as the compose file does for Prometheus; then it needs presence.admin.token).
 EXPOSE 8443 10443 4053
 ENTRYPOINT ["dotnet", "PresenceActors.Host.dll"]
 CMD ["run", "--config", "/config/application.properties"]

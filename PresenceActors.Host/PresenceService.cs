@@ -4,6 +4,7 @@ using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 using PresenceActors.Graph;
 using PresenceActors.Host.Admin;
 using PresenceActors.Host.UcApi;
@@ -32,6 +33,9 @@ public static class PresenceService
     public static WebApplication Build(PresenceServiceOptions options, string[]? args = null, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args ?? []);
+        // Under systemd (Type=notify): ready is signalled once the host has started, stop on SIGTERM, journald log format.
+        // Elsewhere this does nothing.
+        builder.Host.UseSystemd();
         var listeners = new List<(string Role, Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions Listen)>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -123,9 +127,11 @@ public static class PresenceService
             if (File.Exists(hocon))
                 akka.AddHoconFile(hocon, HoconAddMode.Prepend); // over the defaults Akka.Hosting brings, or they would not count
         });
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+        var telemetry = services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(PresenceMetrics.MeterName)
             .AddPrometheusExporter());
+        if (TracingSetup.OtlpConfigured)
+            telemetry.WithTracing(tracing => TracingSetup.Instrument(tracing).AddOtlpExporter());
         services.AddHealthChecks()
             .AddCheck<TechnicalAccountsHealthCheck>("technical-accounts", tags: ["ready"])
             .AddCheck("journal-database", new JournalDatabaseHealthCheck(options.Node.Persistence), tags: ["ready"]);

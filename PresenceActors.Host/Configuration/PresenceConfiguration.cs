@@ -35,6 +35,7 @@ public static class PresenceConfiguration
         ("presence.graph.baseUrl", "https://graph.microsoft.com/v1.0/", false, "Microsoft Graph base URL"),
         ("presence.graph.openIdConfiguration", "https://login.microsoftonline.com/common/.well-known/openid-configuration", false, "where validationTokens' keys are published"),
         ("presence.graph.maxConnections", "64", false, "connections open to Graph at once per signed-in identity; more calls wait for one"),
+        ("presence.graph.presenceBudget", "1500", false, "presence requests (setPresence, clearPresence, reads) the application may make per 30 s (Graph's presence limit); metrics and dashboards show the share in use"),
         ("presence.tls.trustedCertificates", "", false, "extra PEM files trusted for Graph, Entra and the UC front ends (simulators only)"),
         ("presence.webhook.port", "8443", false, "public webhook port"),
         ("presence.webhook.certificate", "data/listener-tls.pfx (self-signed, made once)", false, "PFX file of the webhook's TLS certificate (behind HAProxy, which presents the public one)"),
@@ -42,7 +43,8 @@ public static class PresenceConfiguration
         ("presence.api.port", "10443", false, "internal API port (GraphConnectorURL)"),
         ("presence.api.certificate", "the webhook certificate", false, "PFX file of the internal API's TLS certificate"),
         ("presence.api.certificatePassword", "", true, "its password"),
-        ("presence.admin.port", "9110", false, "admin and health port, loopback only"),
+        ("presence.admin.port", "9110", false, "admin and health port"),
+        ("presence.admin.address", "127.0.0.1", false, "address the admin port listens on; beyond loopback it needs presence.admin.token and serves TLS with the webhook's certificate (/metrics and /healthz stay open for scrapers and probes)"),
         ("presence.admin.token", "", true, "bearer token the CLI must send to the admin endpoint (ctl --token)"),
         ("presence.encryption.certificate", "data/encryption.pfx (made once)", false, "PFX file notifications are encrypted for"),
         ("presence.clientState.key", "data/client-state.key (made once)", true, "base64 key (32+ bytes) of the clientState HMAC; the same on every node"),
@@ -230,6 +232,15 @@ public static class PresenceConfiguration
         var webhookPort = Port("presence.webhook.port", 8443);
         var apiPort = Port("presence.api.port", 10443);
         var adminPort = Port("presence.admin.port", 9110);
+        var adminAddress = IPAddress.Loopback;
+        if (Get(configuration, "presence.admin.address") is { } adminText && !IPAddress.TryParse(adminText, out adminAddress))
+        {
+            found.Add($"presence.admin.address = '{adminText}' is not an IP address (127.0.0.1, 0.0.0.0, ::).");
+            adminAddress = IPAddress.Loopback;
+        }
+
+        if (!IPAddress.IsLoopback(adminAddress) && Get(configuration, "presence.admin.token") is null)
+            found.Add($"presence.admin.token is missing: the admin port listens on {adminAddress}, beyond loopback, where its actions need a token.");
         var remotingPort = Port("presence.cluster.port", 4053);
         Uri Url(string key, string fallback) => HttpsUrl(key, Get(configuration, key) ?? fallback) ?? new Uri(fallback);
         var authority = Url("presence.graph.authorityHost", "https://login.microsoftonline.com/");
@@ -261,6 +272,7 @@ public static class PresenceConfiguration
         foreach (var thumbprint in clientCertificates.Where(t => t.Length != 64 || !t.All(Uri.IsHexDigit)))
             found.Add($"presence.api.clientCertificates: '{thumbprint}' is not a SHA-256 thumbprint (64 hex digits).");
         var graphConnections = Parse("presence.graph.maxConnections", 64, t => int.TryParse(t, out var n) && n > 0 ? n : null, "a whole number above 0");
+        var presenceBudget = Parse("presence.graph.presenceBudget", GraphOptions.DefaultPresenceBudget, t => int.TryParse(t, out var n) && n > 0 ? n : null, "a whole number above 0");
         var rateLimit = 5_000;
         if (Get(configuration, "presence.webhook.rateLimitPerSecond") is { } rate && (!int.TryParse(rate, out rateLimit) || rateLimit < 0))
             found.Add($"presence.webhook.rateLimitPerSecond: '{rate}' is not a whole number of requests per second (0 turns the limit off).");
@@ -316,13 +328,13 @@ public static class PresenceConfiguration
             Graph = new GraphOptions
             {
                 TenantId = tenantId!, ClientId = clientId!, ClientSecret = clientSecret!, AuthorityHost = authority, GraphBaseUrl = graphBase,
-                TechnicalAccounts = accounts, TrustedCertificates = trusted, MaxConnections = graphConnections,
+                TechnicalAccounts = accounts, TrustedCertificates = trusted, MaxConnections = graphConnections, PresenceBudget = presenceBudget,
             },
             FrontEnds = new UcFrontEndOptions { Urls = frontEnds, TrustedCertificates = trusted },
             WebhookReceiver = receiver!,
             Webhook = new ListenerOptions { Address = IPAddress.Any, Port = webhookPort, Certificate = webhookCertificate },
             InternalApi = new ListenerOptions { Address = IPAddress.Any, Port = apiPort, Certificate = apiCertificate },
-            Admin = new ListenerOptions { Address = IPAddress.Loopback, Port = adminPort },
+            Admin = new ListenerOptions { Address = adminAddress, Port = adminPort, Certificate = IPAddress.IsLoopback(adminAddress) ? null : webhookCertificate },
             InternalApiKey = apiKey!,
             AdminToken = Get(configuration, "presence.admin.token"),
             TlsVersions = tls,

@@ -121,12 +121,32 @@ public class ConfigurationTests : IDisposable
     [InlineData("presence.logging.json", "yes")]
     [InlineData("presence.graph.maxConnections", "0")]
     [InlineData("presence.webhook.rateLimitPerSecond", "fast")]
+    [InlineData("presence.graph.presenceBudget", "-5")]
+    [InlineData("presence.admin.address", "facade.local")]
     public void Each_invalid_value_gives_one_message_naming_its_key(string key, string value)
     {
         var options = PresenceConfiguration.Load(Configuration(SeedExample, (key, value)), out var problems);
         Assert.Null(options);
         Assert.Contains(problems, p => p.Contains(key));
         Assert.Single(problems, p => p.Contains(key));
+    }
+
+    [Fact]
+    public void An_admin_port_beyond_loopback_needs_the_admin_token_and_serves_tls()
+    {
+        var refused = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.admin.address", "0.0.0.0")), out var problems);
+        Assert.Null(refused);
+        Assert.Contains(problems, p => p.StartsWith("presence.admin.token is missing", StringComparison.Ordinal) && p.Contains("0.0.0.0"));
+
+        var options = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.admin.address", "0.0.0.0"), ("presence.admin.token", "a-long-admin-token")), out problems);
+        Assert.Empty(problems);
+        Assert.Equal(System.Net.IPAddress.Any, options!.Admin.Address);
+        Assert.NotNull(options.Admin.Certificate);
+
+        var local = PresenceConfiguration.Load(Configuration(SeedExample), out _);
+        Assert.Equal(System.Net.IPAddress.Loopback, local!.Admin.Address);
+        Assert.Null(local.Admin.Certificate);
+        Assert.Equal(1500, local.Graph.PresenceBudget);
     }
 
     [Fact]

@@ -7,8 +7,28 @@ public sealed class GraphCallMetrics : DelegatingHandler
 {
     private static readonly Meter Meter = new(PresenceMetrics.MeterName);
     private static readonly Counter<long> Calls = Meter.CreateCounter<long>("presence.graph.calls", description: "HTTP attempts to Microsoft Graph by API and status");
+    private static readonly PresenceWindow Presence = new();
     private static long _total;
     private static long _throttled;
+    private static long _presenceBudget = GraphOptions.DefaultPresenceBudget;
+
+    static GraphCallMetrics()
+    {
+        Meter.CreateObservableGauge("presence.graph.presence_budget.used", () => Presence.Count(),
+            description: "Presence requests (setPresence, clearPresence, presence reads) this process made in the last 30 s");
+        Meter.CreateObservableGauge("presence.graph.presence_budget.limit", () => Interlocked.Read(ref _presenceBudget),
+            description: "The application's presence budget per 30 s (presence.graph.presenceBudget)");
+    }
+
+    /// <summary>Presence requests in the last 30 s, for the status page.</summary>
+    public static long PresenceRequestsLast30Seconds => Presence.Count();
+
+    /// <summary>The budget the gauge compares against: Graph's presence limit per application and tenant per 30 s.</summary>
+    public static long PresenceBudget
+    {
+        get => Interlocked.Read(ref _presenceBudget);
+        set => Interlocked.Exchange(ref _presenceBudget, value);
+    }
 
     /// <summary>Every attempt this process made, for the status page.</summary>
     public static long Total => Interlocked.Read(ref _total);
@@ -19,6 +39,8 @@ public sealed class GraphCallMetrics : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var api = ApiOf(request);
+        if (IsPresenceCall(request))
+            Presence.Add();
         try
         {
             var response = await base.SendAsync(request, cancellationToken);
@@ -36,11 +58,64 @@ public sealed class GraphCallMetrics : DelegatingHandler
         }
     }
 
-    /// <summary>A low-cardinality name: the last path segment that is not an id.</summary>
+    /// <summary>
+    /// A low-cardinality name: the last path segment that is not an id. A user's principal name is an id too, also
+    /// percent-encoded (<c>alex%40contoso.com</c>): it would make a series per user and put names into the metrics.
+    /// </summary>
     internal static string ApiOf(HttpRequestMessage request)
     {
         var segments = request.RequestUri?.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries) ?? [];
-        var named = segments.LastOrDefault(s => !Guid.TryParse(s, out _) && !s.Contains('@') && s != "v1.0") ?? "graph";
+        var named = segments.LastOrDefault(s => !Guid.TryParse(s, out _) && !Uri.UnescapeDataString(s).Contains('@') && s != "v1.0") ?? "graph";
         return $"{request.Method.Method.ToLowerInvariant()} {named}";
+    }
+
+    /// <summary>Calls that count against Graph's presence budget: presence writes and reads.</summary>
+    private static bool IsPresenceCall(HttpRequestMessage request)
+    {
+        var path = request.RequestUri?.AbsolutePath ?? "";
+        return path.EndsWith("/setPresence", StringComparison.OrdinalIgnoreCase)
+               || path.EndsWith("/clearPresence", StringComparison.OrdinalIgnoreCase)
+               || path.EndsWith("/presence", StringComparison.OrdinalIgnoreCase)
+               || path.EndsWith("/getPresencesByUserId", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Counts events in a sliding 30 s window of one-second buckets.</summary>
+    private sealed class PresenceWindow
+    {
+        private const int Seconds = 30;
+        private readonly long[] _counts = new long[Seconds];
+        private readonly long[] _stamps = new long[Seconds];
+
+        public void Add()
+        {
+            var now = Environment.TickCount64 / 1000;
+            var slot = (int)(now % Seconds);
+            lock (_counts)
+            {
+                if (_stamps[slot] != now)
+                {
+                    _stamps[slot] = now;
+                    _counts[slot] = 0;
+                }
+
+                _counts[slot]++;
+            }
+        }
+
+        public long Count()
+        {
+            var now = Environment.TickCount64 / 1000;
+            long total = 0;
+            lock (_counts)
+            {
+                for (var i = 0; i < Seconds; i++)
+                {
+                    if (now - _stamps[i] < Seconds)
+                        total += _counts[i];
+                }
+            }
+
+            return total;
+        }
     }
 }

@@ -99,6 +99,7 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
     {
         _options = options;
         _clock = clock ?? TimeProvider.System;
+        GraphCallMetrics.PresenceBudget = options.PresenceBudget;
         var credential = new ClientSecretCredential(options.TenantId, options.ClientId, options.ClientSecret,
             new ClientSecretCredentialOptions { AuthorityHost = options.AuthorityHost, DisableInstanceDiscovery = IsNonPublicAuthority, Transport = Transport() });
         _app = Client(credential, options.RequestTimeout);

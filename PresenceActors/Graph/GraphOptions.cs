@@ -42,6 +42,12 @@ public sealed record GraphOptions
     /// </summary>
     public int MaxConnections { get; init; } = 64;
 
+    /// <summary>Graph's presence limit for one application in one tenant: 1,500 requests per 30 s.</summary>
+    public const int DefaultPresenceBudget = 1500;
+
+    /// <summary>Presence requests (writes and reads) the application may make per 30 s; metrics show the share in use.</summary>
+    public int PresenceBudget { get; init; } = DefaultPresenceBudget;
+
     /// <summary>How long a resolved Teams user stays cached.</summary>
     public TimeSpan UserCacheLifetime { get; init; } = TimeSpan.FromMinutes(30);
 
