@@ -41,7 +41,10 @@ run.SetAction(async (parse, stopping) =>
         app.Services.GetRequiredService<ILogger<TechnicalAccountsWatcher>>());
     using (file is null ? null : watcher.Watch(file.FullName))
         await app.WaitForShutdownAsync(stopping);
-    return 0;
+    // Stopped on request (SIGTERM, Ctrl+C): 0. Let go by the cluster (not joined in time, downed): 3, for the supervisor
+    // (systemd's Restart=on-failure, compose's restart policy) to start the node again.
+    var reason = Akka.Actor.CoordinatedShutdown.Get(app.Services.GetRequiredService<Akka.Actor.ActorSystem>()).ShutdownReason;
+    return reason is Akka.Actor.CoordinatedShutdown.ClusterJoinUnsuccessfulReason or Akka.Actor.CoordinatedShutdown.ClusterDowningReason ? 3 : 0;
 });
 
 var show = new Command("show", "print the effective configuration, secrets replaced by ********") { configOption };

@@ -53,8 +53,8 @@ public static class ClusterSetup
     public static int MajorityOf(int seedNodes) => seedNodes / 2 + 1;
 
     /// <summary>
-    /// A node not Up by the deadline shuts down (exit code 0, as after an unsuccessful join) so that its supervisor starts
-    /// it again and it joins the real cluster.
+    /// A node not Up by the deadline shuts down (the process exits with code 3, as after an unsuccessful join) so that its
+    /// supervisor starts it again and it joins the real cluster.
     /// </summary>
     private static void LeaveIfNotUpWithin(ActorSystem system, TimeSpan deadline, int seedNodes)
     {
