@@ -152,9 +152,18 @@ public static class StatusEndpoints
                 graphThrottled = GraphCallMetrics.Throttled,
             },
             latency = latency is { } l ? new { p50 = Math.Round(l.P50, 2), p99 = Math.Round(l.P99, 2), max = Math.Round(l.Max, 2), samples = l.Samples } : null,
+            lastHour = new
+            {
+                // The charts: sync latency p50/p99 and the rates of notifications and UC updates, minute by minute.
+                latency = emitter.LastHour.LastHour().Select(p => new { at = p.Minute, p50 = Round(p.P50), p99 = Round(p.P99) }),
+                notifications = webhook.LastHour.LastHour().Select(p => new { at = p.Minute, perSecond = Math.Round(p.PerSecond, 3) }),
+                ucUpdates = emitter.LastHour.LastHour().Select(p => new { at = p.Minute, perSecond = Math.Round(p.PerSecond, 3) }),
+            },
             sandbox = sandbox is not null,
         }, Json);
     }
+
+    private static double? Round(double? value) => value is { } v ? Math.Round(v, 2) : null;
 
     /// <summary>Green: subscribed with time to spare; amber: something will need attention; red: users are not watched.</summary>
     private static object Account(AccountStatus a, DateTimeOffset now)

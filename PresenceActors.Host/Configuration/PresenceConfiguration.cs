@@ -44,7 +44,7 @@ public static class PresenceConfiguration
         ("presence.api.certificate", "the webhook certificate", false, "PFX file of the internal API's TLS certificate"),
         ("presence.api.certificatePassword", "", true, "its password"),
         ("presence.admin.port", "9110", false, "admin and health port"),
-        ("presence.admin.address", "127.0.0.1", false, "address the admin port listens on; beyond loopback it needs presence.admin.token and serves TLS with the webhook's certificate (/metrics and /healthz stay open for scrapers and probes)"),
+        ("presence.admin.address", "127.0.0.1", false, "address the admin port listens on; beyond loopback it needs presence.admin.token and serves TLS with the webhook's certificate, and other addresses reach only /metrics and /healthz (status page and admin actions stay loopback-only)"),
         ("presence.admin.token", "", true, "bearer token the CLI must send to the admin endpoint (ctl --token)"),
         ("presence.encryption.certificate", "data/encryption.pfx (made once)", false, "PFX file notifications are encrypted for"),
         ("presence.clientState.key", "data/client-state.key (made once)", true, "base64 key (32+ bytes) of the clientState HMAC; the same on every node"),

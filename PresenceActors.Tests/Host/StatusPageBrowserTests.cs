@@ -7,11 +7,11 @@ namespace PresenceActors.Tests.Host;
 
 /// <summary>
 /// The status page in headless Chromium (Debian's package, driven by Playwright; no browser download) against a running
-/// sandbox: it loads, shows the accounts and users, and a button starts a call.
+/// sandbox: it loads, shows the accounts and users, a button starts a call, and the last hour's charts draw what happened.
 /// </summary>
 public class StatusPageBrowserTests
 {
-    /// <summary>Where `.ci/run` has apt install Chromium; PRESENCE_CHROMIUM overrides it.</summary>
+    /// <summary>Where Debian's chromium package puts it (test.sh installs it); PRESENCE_CHROMIUM overrides it.</summary>
     private static string Chromium => Environment.GetEnvironmentVariable("PRESENCE_CHROMIUM") ?? "/usr/bin/chromium";
 
     /// <summary>Screenshots are kept beside the test binaries (CI keeps TestResults as artifacts).</summary>
@@ -20,7 +20,7 @@ public class StatusPageBrowserTests
     [Fact]
     public async Task Page_shows_the_sandbox_and_a_button_starts_a_call()
     {
-        Assert.True(File.Exists(Chromium), $"Chromium is needed at {Chromium} (apt-get install chromium; .ci/run does this).");
+        Assert.True(File.Exists(Chromium), $"Chromium is needed at {Chromium} (Debian package chromium: test.sh installs it).");
         var data = Path.Combine(Path.GetTempPath(), $"presence-page-{Guid.NewGuid():N}");
         var ports = new SandboxMode.Ports(TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), 0);
         var ready = new TaskCompletionSource<SandboxMode.Running>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -42,7 +42,7 @@ public class StatusPageBrowserTests
                 Headless = true,
                 Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
             });
-            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1100 } });
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 1100 } });
             var errors = new List<string>();
             page.PageError += (_, e) => errors.Add(e);
             await page.GotoAsync($"http://127.0.0.1:{ports.Admin}/status");
@@ -71,6 +71,21 @@ public class StatusPageBrowserTests
             await Assertions.Expect(page.Locator("#feed li").Filter(new() { HasText = "T1" })).Not.ToHaveCountAsync(0, new() { Timeout = 15_000 });
             await row.Locator("td").First.ClickAsync();
             await Assertions.Expect(page.Locator("tr.timeline")).ToContainTextAsync("T1", new() { Timeout = 5_000 });
+
+            // The charts: sync latency p50/p99 has a point for this minute, and the rates show the notification and the UC update.
+            var latency = page.Locator("#chart-latency polyline[data-series='p50']");
+            await Assertions.Expect(latency).Not.ToHaveAttributeAsync("data-points", "0", new() { Timeout = 5_000 });
+            await Assertions.Expect(page.Locator("#chart-latency polyline[data-series='p99']")).Not.ToHaveAttributeAsync("data-points", "0");
+            foreach (var series in new[] { "notifications", "ucUpdates" })
+            {
+                var line = page.Locator($"#chart-rates polyline[data-series='{series}']");
+                await Assertions.Expect(line).ToHaveAttributeAsync("data-points", "60");
+                await Assertions.Expect(line).Not.ToHaveAttributeAsync("data-max", "0", new() { Timeout = 5_000 });
+            }
+
+            // At 1280 px the users table fits its section: nothing to scroll sideways.
+            var overflow = await page.EvaluateAsync<int>("() => { const s = document.getElementById('users-table').closest('section'); return s.scrollWidth - s.clientWidth; }");
+            Assert.True(overflow <= 0, $"the users table is {overflow} px wider than its section at 1280 px");
 
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ArtifactFolder, "status-page.png"), FullPage = true });
             Assert.True(new FileInfo(Path.Combine(ArtifactFolder, "status-page.png")).Length > 10_000);

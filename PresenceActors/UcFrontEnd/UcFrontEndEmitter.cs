@@ -85,6 +85,9 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
     /// <summary>Decision to acknowledgement, for the status page.</summary>
     public RecentLatencies Recent { get; } = new();
 
+    /// <summary>Updates acknowledged and their sync latency, minute by minute over the last hour (the status page's charts).</summary>
+    public MinuteSeries LastHour { get; } = new();
+
     public long Failed => Interlocked.Read(ref _failed);
 
     public int PendingUsers => _slots.Count;
@@ -177,6 +180,7 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
                 var latency = (DateTimeOffset.UtcNow - update.OccurredAt).TotalMilliseconds;
                 Latency.Record(latency);
                 Recent.Record(latency);
+                LastHour.Latency(latency);
                 lock (slot)
                 {
                     slot.Failures = 0;

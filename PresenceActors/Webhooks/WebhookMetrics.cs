@@ -29,9 +29,13 @@ public sealed class WebhookMetrics
 
     public long DroppedFor(string reason) => _dropped.GetValueOrDefault(reason);
 
+    /// <summary>Items received minute by minute over the last hour (the status page's charts).</summary>
+    public PresenceActors.UcFrontEnd.MinuteSeries LastHour { get; } = new();
+
     public void OnReceived(int items)
     {
         Interlocked.Add(ref _received, items);
+        LastHour.Count(items);
         ReceivedCounter.Add(items);
     }
 
