@@ -32,7 +32,9 @@ public static class PresenceService
 {
     public static WebApplication Build(PresenceServiceOptions options, string[]? args = null, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args ?? []);
+        // The content root is the program's folder, wherever the command is typed: its appsettings.json, not one that
+        // happens to lie in the current folder.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args ?? [], ContentRootPath = AppContext.BaseDirectory });
         // Under systemd (Type=notify): ready is signalled once the host has started, stop on SIGTERM, journald log format.
         // Elsewhere this does nothing.
         builder.Host.UseSystemd();
@@ -48,8 +50,15 @@ public static class PresenceService
         if (options.JsonLogs)
         {
             builder.Logging.ClearProviders();
-            builder.Logging.AddJsonConsole(json => json.UseUtcTimestamp = true);
+            builder.Logging.AddJsonConsole();
         }
+
+        // JSON lines carry their time (presence.logging.json, or Logging:Console:FormatterName=json).
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.JsonConsoleFormatterOptions>(json =>
+        {
+            json.UseUtcTimestamp = true;
+            json.TimestampFormat ??= "yyyy-MM-ddTHH:mm:ss.fffZ";
+        });
 
         var services = builder.Services;
         services.AddRateLimiter(limiter =>

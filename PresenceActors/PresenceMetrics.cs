@@ -18,16 +18,25 @@ public static class PresenceMetrics
 
     static PresenceMetrics()
     {
-        Meter.CreateObservableGauge("presence.users.unwatched", () => Interlocked.Read(ref _unwatched),
+        Meter.CreateObservableGauge("presence.users.unwatched", () => PoolGauge(ref _unwatched),
             description: "Users no healthy technical account's subscription covers");
-        Meter.CreateObservableGauge("presence.users.watched", () => Interlocked.Read(ref _watched),
+        Meter.CreateObservableGauge("presence.users.watched", () => PoolGauge(ref _watched),
             description: "Users covered by a healthy technical account");
-        Meter.CreateObservableGauge("presence.subscriptions.active", () => Interlocked.Read(ref _subscriptions),
+        Meter.CreateObservableGauge("presence.subscriptions.active", () => PoolGauge(ref _subscriptions),
             description: "Presence subscriptions the pool holds");
         Meter.CreateObservableGauge("presence.subscriptions.expiry_seconds", SoonestExpiry,
             description: "Seconds until the soonest-expiring presence subscription of the pool expires (renewed well before)");
-        Meter.CreateObservableGauge("presence.accounts.unhealthy", () => Interlocked.Read(ref _unhealthyAccounts),
+        Meter.CreateObservableGauge("presence.accounts.unhealthy", () => PoolGauge(ref _unhealthyAccounts),
             description: "Technical accounts that cannot sign in");
+    }
+
+    /// <summary>Pools running in this process (the singleton: one on one node): only where it runs are its gauges reported.</summary>
+    private static long _poolsHere;
+
+    private static IEnumerable<Measurement<long>> PoolGauge(ref long value)
+    {
+        var current = Interlocked.Read(ref value);
+        return Interlocked.Read(ref _poolsHere) > 0 ? [new Measurement<long>(current)] : [];
     }
 
     public static void SetUnwatched(long unwatched, long watched)
@@ -42,7 +51,7 @@ public static class PresenceMetrics
     private static IEnumerable<Measurement<double>> SoonestExpiry()
     {
         var ticks = Interlocked.Read(ref _soonestExpiryTicks);
-        if (ticks != 0)
+        if (ticks != 0 && Interlocked.Read(ref _poolsHere) > 0)
             yield return new Measurement<double>((new DateTimeOffset(ticks, TimeSpan.Zero) - DateTimeOffset.UtcNow).TotalSeconds);
     }
 
@@ -51,6 +60,16 @@ public static class PresenceMetrics
         Interlocked.Exchange(ref _soonestExpiryTicks, soonestExpiry?.UtcTicks ?? 0);
         Interlocked.Exchange(ref _subscriptions, active);
         Interlocked.Exchange(ref _unhealthyAccounts, unhealthyAccounts);
+    }
+
+    /// <summary>The pool singleton started on this node: from now its gauges are reported here.</summary>
+    public static void PoolStarted() => Interlocked.Increment(ref _poolsHere);
+
+    /// <summary>The pool stopped on this node (its singleton moved): its gauges report nothing here until it returns.</summary>
+    public static void PoolStopped()
+    {
+        if (Interlocked.Decrement(ref _poolsHere) <= 0)
+            Interlocked.Exchange(ref _soonestExpiryTicks, 0);
     }
 
     public static long Unwatched => Interlocked.Read(ref _unwatched);

@@ -43,7 +43,8 @@ public static class SandboxMode
             Path.Combine(settings.DataFolder, "presence.db"), EncryptionCertificates.LoadOrCreate(Path.Combine(settings.DataFolder, "encryption.pfx")),
             new SimulatedService.Listen(ports.Webhook, ports.InternalApi, ports.Admin, ports.Remoting));
 
-        var output = settings.Output ?? Console.Out;
+        // Written from the actor system's threads (the sync decisions) and from here: one line at a time.
+        var output = TextWriter.Synchronized(settings.Output ?? Console.Out);
         await using var service = PresenceService.Build(options, configure: builder =>
         {
             builder.Logging.ClearProviders();
@@ -62,6 +63,13 @@ public static class SandboxMode
         var users = new List<(string UcUserId, string Upn)>();
         foreach (var upn in tenant.Users)
         {
+            // Ctrl+C while the demo users register: stop quietly, as later.
+            if (stopping.IsCancellationRequested || service.Lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                await service.StopAsync(CancellationToken.None);
+                return 0;
+            }
+
             var ucUserId = $"uc-{upn.Split('@')[0]}";
             uc.AddUser(ucUserId, "Available");
             var (status, _) = await uc.RegisterAsync(ucUserId, upn);

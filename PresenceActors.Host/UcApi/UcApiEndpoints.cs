@@ -151,6 +151,24 @@ public static class UcApiEndpoints
         // arrives together in one batch), a bounded number at a time so Graph's directory limits are respected.
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = ReconcileParallelism, CancellationToken = context.RequestAborted };
         var stale = existing.Where(m => !wanted.ContainsKey(m.UcUserId)).ToArray();
+        // A list that would remove more than half of the registrations (all of them, for an empty list) is refused unless
+        // the caller confirms how many: a UC back end that sends a truncated list by mistake must not unwatch everyone.
+        // Nothing is changed then; the answer says what would be removed.
+        if (stale.Length > 0 && stale.Length * 2 > existing.Length
+            && !(int.TryParse(context.Request.Query["confirmRemoval"], CultureInfo.InvariantCulture, out var confirmed) && confirmed == stale.Length))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Problem with confirmRemoval",
+                detail: $"This list would remove {stale.Length} of the {existing.Length} registered users. Nothing was changed. " +
+                        $"If that is meant, send the same list with ?confirmRemoval={stale.Length}.",
+                extensions: new Dictionary<string, object?>
+                {
+                    ["field"] = "confirmRemoval",
+                    ["wouldRemove"] = stale.Length,
+                    ["registered"] = existing.Length,
+                    ["sample"] = stale.Select(m => m.UcUserId).Order(StringComparer.Ordinal).Take(50).ToArray(),
+                });
+        }
+
         await Parallel.ForEachAsync(stale, parallel, async (mapping, _) =>
             await registry.ActorRef.Ask<LookupResult>(new Unregister(mapping.UcUserId), AskTimeout));
         var removed = stale.Select(m => m.UcUserId).ToList();

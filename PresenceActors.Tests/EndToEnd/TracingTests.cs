@@ -35,11 +35,14 @@ public class TracingTests
         var webhook = One(teamsTrace, s => s.Kind == ActivityKind.Server);
         Assert.Equal("/graph/listen", Tag(webhook, "url.path"));
         Assert.Equal(webhook.SpanId, t1.ParentSpanId);
-        var deliver = One(teamsTrace, s => s.OperationName == "uc.deliver");
-        Assert.Equal(t1.SpanId, deliver.ParentSpanId);
-        Assert.Equal(ucUser, Tag(deliver, "presence.uc_user"));
-        var frontEndCall = One(teamsTrace, IsFrontEndCall(loop));
-        Assert.Equal(deliver.SpanId, frontEndCall.ParentSpanId);
+        // A delivery tried again (a front end slow to answer) is another uc.deliver under the same decision.
+        var deliveries = teamsTrace.Where(s => s.OperationName == "uc.deliver").ToList();
+        Assert.All(deliveries, deliver =>
+        {
+            Assert.Equal(t1.SpanId, deliver.ParentSpanId);
+            Assert.Equal(ucUser, Tag(deliver, "presence.uc_user"));
+        });
+        Assert.All(teamsTrace.Where(IsFrontEndCall(loop)), call => Assert.Contains(deliveries, d => d.SpanId == call.ParentSpanId));
         // The trace is this change's alone: no other user's decision joined it.
         Assert.All(teamsTrace.Where(s => s.OperationName == "presence.decide"), s => Assert.Equal(teams.Id, Tag(s, "presence.user")));
 

@@ -184,6 +184,19 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 
     public override string PersistenceId => "subscription-pool";
 
+    protected override void PreStart()
+    {
+        PresenceMetrics.PoolStarted();
+        base.PreStart();
+    }
+
+    /// <summary>The singleton moved or stopped: this node's pool gauges no longer speak for the pool.</summary>
+    protected override void PostStop()
+    {
+        PresenceMetrics.PoolStopped();
+        base.PostStop();
+    }
+
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>

@@ -97,7 +97,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
             _state = decision.State;
             Within(span, () => Perform(decision.Effects));
             taken?.Tell(new Taken(_state.UserId));
-            span?.Stop();
+            Finish(span);
             return;
         }
 
@@ -108,7 +108,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
             LogTransitions(before, span);
             Within(span, () => Perform(decision.Effects));
             taken?.Tell(new Taken(_state.UserId));
-            span?.Stop();
+            Finish(span);
             if (LastSequenceNr % _options.SnapshotEvery == 0)
                 SaveSnapshot(_state);
         });
@@ -125,6 +125,19 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         span?.SetTag("presence.user", _state.UserId);
         span?.SetTag("presence.input", input.GetType().Name);
         return span;
+    }
+
+    /// <summary>
+    /// Ends the span without touching what is current on this thread: <see cref="System.Diagnostics.Activity.Stop"/>
+    /// would make current what was current when the span began, a message or more ago.
+    /// </summary>
+    private static void Finish(System.Diagnostics.Activity? span)
+    {
+        if (span is null)
+            return;
+        var previous = System.Diagnostics.Activity.Current;
+        span.Stop();
+        System.Diagnostics.Activity.Current = previous;
     }
 
     /// <summary>Runs <paramref name="work"/> with <paramref name="span"/> current, so that the calls it starts join the trace.</summary>

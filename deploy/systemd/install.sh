@@ -68,6 +68,10 @@ done
 
 is_root=no
 if [[ $(id -u) -eq 0 ]]; then is_root=yes; fi
+# The real paths need root; a staging run (PREFIX_* set) does not. Said before anything is published or moved.
+if [[ $is_root == no && -z ${PREFIX_OPT:-} ]]; then
+    fail "installing into /opt, /etc and $units needs root: run it with sudo (or set PREFIX_OPT, PREFIX_ETC, PREFIX_STATE and SYSTEMD_DIR to stage the files elsewhere)."
+fi
 
 user_exists() { id -u "$user" >/dev/null 2>&1; }
 group_exists() { getent group "$user" >/dev/null 2>&1; }
