@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -58,6 +59,7 @@ public static class PresenceConfiguration
         ("presence.session.ttl", "00:05:00", false, "setPresence expirationDuration (5 min to 4 h)"),
         ("presence.session.refresh", "00:04:00", false, "keep-alive interval of our session during a UC call"),
         ("presence.callActivities", "InACall,InAConferenceCall", false, "Teams activities that count as a call"),
+        ("presence.uc.maxCallLength", "08:00:00", false, "a UC call the UC back end has not reported ended after this long is taken as ended and the user's Teams session cleared (its end report lost, its node down)"),
         ("presence.dataFolder", "data", false, "where generated keys, certificates and the SQLite file live"),
         ("presence.tls.minimumVersion", "1.2", false, "lowest TLS version the listeners accept: 1.2 or 1.3"),
         ("presence.logging.json", "false", false, "structured JSON lines on the console"),
@@ -214,6 +216,8 @@ public static class PresenceConfiguration
             found.Add($"presence.session.ttl = {ttl} is outside what Graph accepts (00:05:00 to 04:00:00).");
         else if (refresh >= ttl || refresh <= TimeSpan.Zero)
             found.Add($"presence.session.refresh = {refresh} must be positive and shorter than presence.session.ttl ({ttl}).");
+        var maxCall = Parse("presence.uc.maxCallLength", TimeSpan.FromHours(8), t => TimeSpan.TryParse(t, CultureInfo.InvariantCulture, out var v) && v >= TimeSpan.FromMinutes(5) ? v : null,
+            "a duration of at least 00:05:00, like 08:00:00");
         var callActivities = (Get(configuration, "presence.callActivities") ?? "InACall,InAConferenceCall")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TeamsActivity.Parse).ToList();
         foreach (var unknown in callActivities.Where(a => !a.IsDocumented))
@@ -322,7 +326,7 @@ public static class PresenceConfiguration
                 Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = connection ?? Path.Combine(dataFolder, "presence.db") },
                 Users = new UserPresenceOptions
                 {
-                    Rules = PresenceSettings.Default with { SessionTtl = ttl, SessionRefresh = refresh, CallActivities = [.. callActivities] },
+                    Rules = PresenceSettings.Default with { SessionTtl = ttl, SessionRefresh = refresh, CallActivities = [.. callActivities], MaxUcCallLength = maxCall },
                 },
             },
             Graph = new GraphOptions

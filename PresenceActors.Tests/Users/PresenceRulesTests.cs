@@ -258,6 +258,39 @@ public class PresenceRulesTests
     }
 
     [Fact]
+    public void Uc_call_never_reported_ended_is_ended_after_the_maximum_length_and_its_repeats_start_nothing()
+    {
+        var s = new PresenceScenario(PresenceSettings.Default with { MaxUcCallLength = TimeSpan.FromHours(1) });
+        s.Uc("Available");
+        var start = s.Now;
+        var reportedAt = s.Now;
+        s.Succeed(s.Uc("Available", onPhone: true, reportedAt: reportedAt));
+
+        // Kept alive every 4 minutes for the hour, then the timer due at the limit ends it: our session cleared.
+        IReadOnlyList<PresenceEffect> effects;
+        do
+        {
+            effects = s.FireTimer();
+            s.Succeed(effects);
+        }
+        while (effects.OfType<ClearTeamsSession>().Count() == 0 && s.Now < start + TimeSpan.FromHours(2));
+
+        Assert.Equal(start + TimeSpan.FromHours(1), s.Now);
+        Assert.False(s.State.UcOnPhone);
+        Assert.Null(s.State.Session.ExpiresAt);
+        Assert.Contains(s.State.History, h => h.Rule == "U2" && h.Detail.Contains("not reported ended"));
+        Assert.False(s.State.HoldsWork);
+
+        // The same report again (a redelivery of the call's start) starts no call; a later one does.
+        Assert.Empty(s.Uc("Available", onPhone: true, reportedAt: reportedAt).OfType<SetTeamsSession>());
+        Assert.False(s.State.UcOnPhone);
+        s.Advance(TimeSpan.FromMinutes(1));
+        Assert.Single(s.Uc("Available", onPhone: true).OfType<SetTeamsSession>());
+        Assert.True(s.State.UcOnPhone);
+        Assert.Empty(s.UcUpdates);
+    }
+
+    [Fact]
     public void Two_hour_uc_call_resends_set_presence_before_every_expiry()
     {
         var s = new PresenceScenario();

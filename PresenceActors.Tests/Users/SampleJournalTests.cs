@@ -14,7 +14,16 @@ namespace PresenceActors.Tests.Users;
 /// </summary>
 public class SampleJournalTests
 {
-    private static readonly UserPresenceOptions Options = new() { SnapshotEvery = 5 };
+    /// <summary>
+    /// The sample's UC call began the day the sample was written: with the default length limit (8 hours) it would be
+    /// taken as ended on every recovery since, so this reads it with a limit longer than the sample's age (the limit on a
+    /// recovered call has its own test below).
+    /// </summary>
+    private static readonly UserPresenceOptions Options = new()
+    {
+        SnapshotEvery = 5,
+        Rules = PresenceSettings.Default with { MaxUcCallLength = TimeSpan.FromDays(36_500) },
+    };
 
     [Fact]
     public async Task Sample_journal_of_version_1_recovers_every_user()
@@ -53,6 +62,24 @@ public class SampleJournalTests
             var ended = await node.StateOfAsync("sample-uc-call");
             Assert.Null(ended.Session.ExpiresAt);
             Assert.False(ended.HoldsWork);
+        }, TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
+    public async Task A_recovered_uc_call_older_than_the_length_limit_is_ended_and_our_session_cleared()
+    {
+        using var db = new TempDatabase();
+        File.Copy(SamplePath(), db.Path);
+        var teams = new RecordingTeams();
+        await using var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), teams, new UserPresenceOptions { SnapshotEvery = 5 });
+
+        // Written days ago and never reported ended: the default 8 hours are long past when the actor resumes.
+        await node.Kit.AwaitAssertAsync(async () =>
+        {
+            var state = await node.StateOfAsync("sample-uc-call");
+            Assert.False(state.UcOnPhone);
+            Assert.Null(state.Session.ExpiresAt);
+            Assert.Contains(state.History, h => h.Rule == "U2" && h.Detail.Contains("not reported ended"));
         }, TimeSpan.FromSeconds(15));
     }
 

@@ -16,6 +16,9 @@ public sealed record PresenceSettings
     /// <summary>How often our session is re-sent while a UC call lasts; must be shorter than the TTL.</summary>
     public TimeSpan SessionRefresh { get; init; } = TimeSpan.FromMinutes(4);
 
+    /// <summary>A UC call not reported ended after this long is taken as ended, and our Teams session cleared.</summary>
+    public TimeSpan MaxUcCallLength { get; init; } = TimeSpan.FromHours(8);
+
     /// <summary>After our clearPresence, a notification still showing a call may be a late echo (Graph delivers within 1 min): a read confirms it first.</summary>
     public TimeSpan EchoGrace { get; init; } = TimeSpan.FromSeconds(90);
 
@@ -53,6 +56,8 @@ public sealed record PresenceSettings
             problems.Add($"SessionRefresh ({SessionRefresh}) must be positive and shorter than SessionTtl ({SessionTtl}), or Teams drops the busy state between refreshes.");
         if (RetryDelay <= TimeSpan.Zero || MaxRetryDelay < RetryDelay)
             problems.Add("RetryDelay must be positive and MaxRetryDelay at least RetryDelay.");
+        if (MaxUcCallLength < SessionTtl)
+            problems.Add($"MaxUcCallLength ({MaxUcCallLength}) must be at least SessionTtl ({SessionTtl}).");
         if (HistoryLength < 1)
             problems.Add("HistoryLength must be at least 1.");
         return problems;

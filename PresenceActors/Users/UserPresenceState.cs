@@ -94,6 +94,15 @@ public sealed record UserPresenceState
 
     public bool UcOnPhone { get; init; }
 
+    /// <summary>When the UC call under way began (our clock); it is taken as ended after <see cref="PresenceSettings.MaxUcCallLength"/>.</summary>
+    public DateTimeOffset? UcCallStartedAt { get; init; }
+
+    /// <summary>
+    /// The report time of a UC call ended by the length limit: reports of that call (a repeat, a redelivery) start no new
+    /// one, a later report of a call does.
+    /// </summary>
+    public DateTimeOffset? UcCallCappedReport { get; init; }
+
     public bool TeamsCallActive { get; init; }
 
     public DateTimeOffset? TeamsCallStartedAt { get; init; }
@@ -169,6 +178,7 @@ public sealed record UserPresenceState
 
         public PresenceDecision Finish()
         {
+            EndOverlongUcCall();
             ReconcileSession();
             ReconcileTimer();
             return new PresenceDecision(_s, _effects, _changed);
@@ -195,7 +205,7 @@ public sealed record UserPresenceState
             }
 
             if (_s.UcOnPhone)
-                Set(_s with { UcOnPhone = false });
+                Set(_s with { UcOnPhone = false, UcCallStartedAt = null });
         }
 
         public void ObserveTeams(TeamsPresenceObserved observed)
@@ -312,14 +322,14 @@ public sealed record UserPresenceState
                 Set(_s with { UcReportedAt = report.ReportedAt });
             ApplyUcStatus(status, report.ReportedAt);
 
-            if (report.OnPhone && !_s.UcOnPhone)
+            if (report.OnPhone && !_s.UcOnPhone && !(_s.UcCallCappedReport is { } capped && report.ReportedAt <= capped))
             {
-                Set(_s with { UcOnPhone = true });
+                Set(_s with { UcOnPhone = true, UcCallStartedAt = now, UcCallCappedReport = null });
                 Note("U1", "UC call started; Teams set Busy/InACall with our session");
             }
             else if (!report.OnPhone && _s.UcOnPhone)
             {
-                Set(_s with { UcOnPhone = false });
+                Set(_s with { UcOnPhone = false, UcCallStartedAt = null });
                 Note("U2", "UC call ended; our Teams session cleared");
                 if (_s.RestorePending && !_s.TeamsCallActive)
                     FinishTeamsCall();
@@ -528,6 +538,20 @@ public sealed record UserPresenceState
             Note("U2-retry", $"clearPresence failed ({reason}); retry #{failures}");
         }
 
+        /// <summary>
+        /// U2 by the length limit: a UC call the UC back end never reports as ended (its node down, the report lost) must
+        /// not hold Teams busy for ever. After <see cref="PresenceSettings.MaxUcCallLength"/> it is taken as ended.
+        /// </summary>
+        private void EndOverlongUcCall()
+        {
+            if (!_s.UcOnPhone || _s.UcCallStartedAt is not { } started || now < started + settings.MaxUcCallLength)
+                return;
+            Set(_s with { UcOnPhone = false, UcCallStartedAt = null, UcCallCappedReport = _s.UcReportedAt });
+            Note("U2", $"UC call not reported ended after {settings.MaxUcCallLength:g}: taken as ended; our Teams session cleared");
+            if (_s.RestorePending && !_s.TeamsCallActive)
+                FinishTeamsCall();
+        }
+
         /// <summary>U1/U2: make Graph hold our session exactly while a UC call lasts.</summary>
         private void ReconcileSession()
         {
@@ -583,7 +607,7 @@ public sealed record UserPresenceState
                 if (session.RetryAt is { } retry)
                     due = retry;
                 else if (_s.Linked && _s.UcOnPhone)
-                    due = session.RefreshDueAt;
+                    due = Earlier(session.RefreshDueAt, _s.UcCallStartedAt + settings.MaxUcCallLength);
                 else
                     due = session.ExpiresAt;
             }
@@ -598,5 +622,7 @@ public sealed record UserPresenceState
         }
 
         private static DateTimeOffset Later(DateTimeOffset? a, DateTimeOffset b) => a is { } x && x > b ? x : b;
+
+        private static DateTimeOffset? Earlier(DateTimeOffset? a, DateTimeOffset? b) => a is { } x && b is { } y ? (x < y ? x : y) : a ?? b;
     }
 }
