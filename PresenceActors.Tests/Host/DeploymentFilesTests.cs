@@ -54,14 +54,8 @@ public class DeploymentFilesTests : IDisposable
         var known = PresenceConfiguration.Keys.Select(k => k.Key).ToHashSet();
         Assert.All(environment.Keys, key => Assert.Contains(key, known));
 
-        var properties = PropertiesFile.Parse(File.ReadAllText(Path.Combine(Root(), "deploy", "application.properties")), out var syntax);
-        Assert.Empty(syntax);
         environment["presence.dataFolder"] = _data;
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(properties.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value)))
-            .AddInMemoryCollection(environment.Select(e => KeyValuePair.Create(e.Key, (string?)e.Value)))
-            .Build();
-        var options = PresenceConfiguration.Load(configuration, out var problems);
+        var options = Support.DeployedConfiguration.Load(environment, out var problems);
 
         Assert.Empty(problems);
         Assert.Equal(PersistenceProvider.PostgreSql, options!.Node.Persistence.Provider);

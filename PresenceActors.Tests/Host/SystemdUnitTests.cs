@@ -78,15 +78,9 @@ public class SystemdUnitTests : IDisposable
         Assert.Empty(unit.Values(Service, "AmbientCapabilities"));
 
         // As Program.cs reads it: the properties file, then environment variables (a__b: .NET's a:b).
-        var properties = PropertiesFile.Parse(File.ReadAllText(Path.Combine(Root(), "deploy", "application.properties")), out var syntax);
-        Assert.Empty(syntax);
         var environment = UnitEnvironment(unit).ToDictionary(e => e.Key.Replace("__", ":"), e => e.Value);
         environment["presence:dataFolder"] = _temp;
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(properties.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value)))
-            .AddInMemoryCollection(environment.Select(e => KeyValuePair.Create(e.Key, (string?)e.Value)))
-            .Build();
-        var options = PresenceConfiguration.Load(configuration, out var problems);
+        var options = Support.DeployedConfiguration.Load(environment, out var problems);
 
         Assert.Empty(problems);
         // The unit's data folder took effect (the properties file does not set one of its own).
