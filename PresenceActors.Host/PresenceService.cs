@@ -143,6 +143,7 @@ public static class PresenceService
             telemetry.WithTracing(tracing => TracingSetup.Instrument(tracing).AddOtlpExporter());
         services.AddHealthChecks()
             .AddCheck<TechnicalAccountsHealthCheck>("technical-accounts", tags: ["ready"])
+            .AddCheck<UserRegistryHealthCheck>("user-registry", tags: ["ready"])
             .AddCheck("journal-database", new JournalDatabaseHealthCheck(options.Node.Persistence), tags: ["ready"]);
         configure?.Invoke(builder);
 
@@ -169,6 +170,17 @@ public static class PresenceService
         app.UseExceptionHandler(errors => errors.Run(async context =>
         {
             var failure = context.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
+            if (failure is AskTimeoutException)
+            {
+                // A singleton restarting after a failure, moving to another node, or a user's shard moving: not a bug
+                // of the request, and it will pass.
+                context.Response.Headers.RetryAfter = "5";
+                await Results.Problem(title: "Not available", statusCode: StatusCodes.Status503ServiceUnavailable,
+                    detail: "A part of the cluster this request needs (the user registry, the subscription pool or the user's actor) did not answer in time; it may be restarting or moving. Try again.",
+                    extensions: new Dictionary<string, object?> { ["field"] = "cluster" }).ExecuteAsync(context);
+                return;
+            }
+
             var incident = Guid.NewGuid().ToString("N")[..12];
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("PresenceActors.Host.Requests")
                 .LogError(failure, "request-failed incident={Incident} method={Method} path={Path}", incident, context.Request.Method, context.Request.Path.Value);

@@ -13,7 +13,8 @@ public static class UserRegistrySetup
             .WithCustomSerializer("registration-json", RegistrationSerializer.BoundTypes, system => new RegistrationSerializer(system))
             .WithSingleton<UserRegistryKey>(
                 "user-registry",
-                (_, registry, _) => Props.Create(() => new UserRegistryActor(registry.Get<UserPresenceRegion>(), registry.Get<SubscriptionPoolKey>())),
+                (_, registry, _) => Cluster.SupervisedSingleton.Props(
+                    Props.Create(() => new UserRegistryActor(registry.Get<UserPresenceRegion>(), registry.Get<SubscriptionPoolKey>())), "registry"),
                 new ClusterSingletonOptions(),
                 createProxyToo: true);
 }

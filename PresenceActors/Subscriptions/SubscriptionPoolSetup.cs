@@ -25,7 +25,8 @@ public static class SubscriptionPoolSetup
             .WithCustomSerializer("subscriptions-json", SubscriptionSerializer.BoundTypes, system => new SubscriptionSerializer(system))
             .WithSingleton<SubscriptionPoolKey>(
                 SingletonName,
-                (_, registry, _) => Props.Create(() => new SubscriptionPoolActor(graph, options, configuredAccounts, registry.Get<UserPresenceRegion>(), clock)),
+                (_, registry, _) => Cluster.SupervisedSingleton.Props(
+                    Props.Create(() => new SubscriptionPoolActor(graph, options, configuredAccounts, registry.Get<UserPresenceRegion>(), clock)), "pool"),
                 new ClusterSingletonOptions(),
                 createProxyToo: true);
     }
