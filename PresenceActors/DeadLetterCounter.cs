@@ -5,7 +5,7 @@ namespace PresenceActors;
 
 /// <summary>
 /// Counts the messages that reached no actor (<c>presence_dead_letters_total</c>, by message type). In normal operation
-/// there are none: a reply to nobody or an answer that came after its asker gave up shows up here, and Akka logs the
+/// there are none: a reply to nobody shows up here (a late Taken, after its ask timed out, is expected and suppressed), and Akka logs the
 /// first few of them at information level. Akka's own suppressed ones (a shard region registering with a coordinator
 /// that is still starting, retried by design) are not counted.
 /// </summary>

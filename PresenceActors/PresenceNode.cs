@@ -36,7 +36,18 @@ public static class PresenceNode
                 .WithPresenceCluster(options.Cluster)
                 .WithPresencePersistence(options.Persistence)
                 .WithUserPresence(provider, options.Users)
-                .WithActors((system, _) => system.ActorOf(Props.Create<DeadLetterCounter>(), "dead-letter-counter"));
+                .WithActors((system, _) =>
+                {
+                    system.ActorOf(Props.Create<DeadLetterCounter>(), "dead-letter-counter");
+                    // Once the bridge to Microsoft.Extensions.Logging is gone, Akka writes its last lines ("Remoting shut
+                    // down") straight to standard output in its own format at the level in force: that broke JSON log
+                    // lines and the sandbox's quiet console. Only warnings and errors from then on.
+                    CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "quiet-final-logs", () =>
+                    {
+                        system.EventStream.SetLogLevel(Akka.Event.LogLevel.WarningLevel);
+                        return Task.FromResult(Akka.Done.Instance);
+                    });
+                });
             more?.Invoke(builder, provider);
         });
 }

@@ -145,15 +145,16 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
 
     private void OnCreated(Created created)
     {
-        var added = created.Members.Except(_subscribed);
         SetSubscription(created.Info.Id, created.Info.ExpiresAt, created.Members);
         Context.Parent.Tell(new AccountReport.Established(_account, created.Info.Id, created.Info.ExpiresAt, [.. created.Members]));
         _log.Info("subscription-created account={0} id={1} users={2} expires={3:O}", _account, created.Info.Id, created.Members.Count, created.Info.ExpiresAt);
         ScheduleRenewal();
         Succeeded();
-        // Changes made while the subscription was being replaced are caught by a bulk read of the users it now covers.
-        if (!added.IsEmpty)
-            Self.Tell(new ReadUsers([.. added]));
+        // Graph cannot edit a subscription's users, so a membership change deletes it and creates another: changes of
+        // any member in between were notified to nobody. A bulk read of every user it now covers (650 per call) closes
+        // that gap at once, not at the next reconciliation.
+        if (!created.Members.IsEmpty)
+            Self.Tell(new ReadUsers([.. created.Members]));
     }
 
     private void OnFailed(Failed failed)

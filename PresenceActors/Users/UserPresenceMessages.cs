@@ -33,7 +33,11 @@ public static class UserPresenceCommands
     /// or changed nothing). Until then the sender has not taken it: the webhook and the internal API answer 2xx only
     /// after this, so Graph and the UC back end send again whatever a crash or a shard hand-off lost.
     /// </summary>
-    public sealed record Taken(string UserId) : IUserPresenceMessage;
+    /// <remarks>
+    /// One that arrives after its asker gave up (the ask timed out, the item was answered 503 and counted as not taken)
+    /// reaches nobody: expected then, so it is not reported as a dead letter.
+    /// </remarks>
+    public sealed record Taken(string UserId) : IUserPresenceMessage, Akka.Event.IDeadLetterSuppression;
 }
 
 /// <summary>

@@ -5,22 +5,44 @@ using PresenceActors.Subscriptions;
 
 namespace PresenceActors.Webhooks;
 
-/// <summary>The subscription ids the pool currently holds, as last published to this node (no database on the hot path).</summary>
-public sealed class KnownSubscriptionsCache
+/// <summary>
+/// The subscription ids the pool currently holds, as last published to this node (no database on the hot path), and
+/// the ones it held until lately: a subscription replaced (a membership change deletes it and creates another) may
+/// still have deliveries on their way or retried by Graph, and their items are as genuine as ever (the clientState
+/// still vouches for each). An id retired <see cref="RetiredGrace"/> ago is no longer known.
+/// </summary>
+public sealed class KnownSubscriptionsCache(TimeProvider? clock = null)
 {
+    /// <summary>How long a replaced or deleted subscription's deliveries are still taken.</summary>
+    public static readonly TimeSpan RetiredGrace = TimeSpan.FromHours(1);
+
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+    private readonly object _gate = new();
     private volatile ImmutableHashSet<string>? _ids;
+    private ImmutableDictionary<string, DateTimeOffset> _retired = ImmutableDictionary<string, DateTimeOffset>.Empty;
     private volatile TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>False until the pool has published once; until then only the clientState vouches for an item.</summary>
     public bool Initialized => _ids is not null;
 
-    public bool Contains(string subscriptionId) => _ids is { } ids && ids.Contains(subscriptionId);
+    public bool Contains(string subscriptionId) =>
+        (_ids is { } ids && ids.Contains(subscriptionId))
+        || (Volatile.Read(ref _retired).TryGetValue(subscriptionId, out var retiredAt) && _clock.GetUtcNow() - retiredAt < RetiredGrace);
 
     public IReadOnlySet<string> Snapshot => _ids ?? [];
 
     public void Update(ImmutableHashSet<string> ids)
     {
-        _ids = ids;
+        lock (_gate)
+        {
+            var now = _clock.GetUtcNow();
+            var retired = _retired.Where(r => now - r.Value < RetiredGrace && !ids.Contains(r.Key)).ToImmutableDictionary();
+            foreach (var gone in (_ids ?? []).Except(ids))
+                retired = retired.SetItem(gone, now);
+            Volatile.Write(ref _retired, retired);
+            _ids = ids;
+        }
+
         Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
