@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using PresenceActors.Subscriptions;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Tests.Support;
 using PresenceActors.Webhooks;
@@ -42,6 +44,24 @@ public class SubscriptionReplacementTests
         await Eventually.TrueAsync(() => members.Take(2).All(m => loop.Uc.User(m.UcUserId)!.Status == "Busy"), TimeSpan.FromSeconds(30),
             "the members' calls reached UC", () => string.Join(", ", members.Select(m => $"{m.UcUserId}: {loop.Uc.User(m.UcUserId)!.Status}")));
         Assert.Equal("Available", loop.Uc.User(members[2].UcUserId)!.Status);
+    }
+
+    [Fact]
+    public async Task A_node_that_lost_the_known_subscription_ids_learns_them_again_without_a_change()
+    {
+        await using var loop = await Loop.StartAsync(technicalAccounts: 1);
+        await loop.AddUsersAsync(1, prefix: "known");
+        var id = Assert.Single(loop.Graph.Tenant.ListSubscriptions()).Id;
+        var cache = loop.Service.Services.GetRequiredService<KnownSubscriptionsCache>();
+        await Eventually.TrueAsync(() => cache.Snapshot.Contains(id), TimeSpan.FromSeconds(15), "the pool published the new subscription");
+
+        // As if this node had missed the publication (it joined late, or the message was lost).
+        cache.Update([]);
+        Assert.DoesNotContain(id, cache.Snapshot);
+
+        await Eventually.TrueAsync(() => cache.Snapshot.Contains(id), KnownSubscriptions.RepublishEvery + TimeSpan.FromSeconds(15),
+            "the pool published its ids again");
+        Assert.Single(loop.Graph.Tenant.ListSubscriptions()); // without any change to the subscriptions
     }
 
     [Fact]

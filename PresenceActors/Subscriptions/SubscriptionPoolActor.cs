@@ -69,6 +69,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
             Reply(new CommandResult(true, $"{_pendingWatch.Count - before} user(s) added to the pool"));
         });
         Command<TellAccountsAgain>(_ => SyncChildren());
+        Command<PublishKnown>(_ => PublishKnownSubscriptions());
         Command<FlushWatch>(_ =>
         {
             var fresh = _pendingWatch.Where(id => !_state.Users.ContainsKey(id)).ToImmutableArray();
@@ -214,6 +215,9 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
         var missing = _configuredAccounts.Where(a => !_state.Accounts.ContainsKey(a)).Select(a => (PoolEvent)new AccountAdded(a)).ToList();
         Record(missing, rebalance: true, force: true);
         Timers.StartPeriodicTimer("reconcile", ReconcileTick.Instance, _options.ReconcileEvery);
+        // Published on every change, and again periodically: a node that missed a publication (it joined, or the
+        // message was lost with a connection) learns the ids within this period instead of at the next change.
+        Timers.StartPeriodicTimer("publish-known", PublishKnown.Instance, KnownSubscriptions.RepublishEvery);
     }
 
     /// <summary>
@@ -358,6 +362,11 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
         Self.Tell(TellAccountsAgain.Instance);
         return Directive.Restart;
     });
+
+    private sealed class PublishKnown : INoSerializationVerificationNeeded
+    {
+        public static readonly PublishKnown Instance = new();
+    }
 
     private sealed class TellAccountsAgain : INoSerializationVerificationNeeded
     {

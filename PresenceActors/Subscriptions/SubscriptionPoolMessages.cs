@@ -59,4 +59,7 @@ public sealed record PoolStatus(ImmutableArray<AccountStatus> Accounts, int Watc
 public sealed record KnownSubscriptions(ImmutableHashSet<string> SubscriptionIds) : ISubscriptionPoolMessage
 {
     public const string Topic = "presence-subscriptions";
+
+    /// <summary>How often the pool publishes the ids again without a change.</summary>
+    public static readonly TimeSpan RepublishEvery = TimeSpan.FromSeconds(30);
 }
