@@ -353,6 +353,30 @@ public class PresenceRulesTests
     }
 
     [Fact]
+    public void Bulk_read_taken_while_our_session_held_and_arriving_after_the_clear_is_checked_by_a_fresh_read()
+    {
+        var s = new PresenceScenario();
+        s.Uc("Available");
+        s.Teams("Available", "Available", sequence: null);
+        s.Succeed(s.Uc("Available", onPhone: true));
+        s.Succeed(s.Uc("Available", onPhone: false));
+
+        // The pool's bulk read (a new subscription's members) saw our session; it arrives after our clearPresence.
+        s.Advance(TimeSpan.FromSeconds(2));
+        var stale = s.Teams("Busy", "InACall", TeamsPresenceSource.BulkRead, sequence: null);
+        Assert.Equal([new ReadTeamsPresence()], stale);
+        Assert.False(s.State.TeamsCallActive);
+        s.Teams("Available", "Available", TeamsPresenceSource.Read, sequence: null);
+        Assert.Empty(s.UcUpdates);
+
+        // Long after any clear, a bulk read showing a call is a call (what a missed notification would have said).
+        s.Advance(TimeSpan.FromMinutes(5));
+        s.Teams("Busy", "InACall", TeamsPresenceSource.BulkRead, sequence: null);
+        Assert.True(s.State.TeamsCallActive);
+        Assert.Equal(["Busy"], s.UcUpdates.Select(u => u.Status.Value));
+    }
+
+    [Fact]
     public void Failed_clear_is_retried_with_backoff_until_it_succeeds()
     {
         var s = new PresenceScenario();

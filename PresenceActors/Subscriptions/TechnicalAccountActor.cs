@@ -262,7 +262,7 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var presences = await _graph.ReadPresencesAsync(userIds, timeout.Token);
         foreach (var p in presences)
-            _users.Tell(new UserPresenceCommands.ObserveTeamsPresence(p.UserId, p.Availability, p.Activity, p.SequenceNumber, TeamsPresenceSource.Read));
+            _users.Tell(new UserPresenceCommands.ObserveTeamsPresence(p.UserId, p.Availability, p.Activity, p.SequenceNumber, TeamsPresenceSource.BulkRead));
         _log.Debug("presence-read account={0} reason={1} users={2}", _account, why, presences.Count);
         return new Done();
     }

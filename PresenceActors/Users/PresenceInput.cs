@@ -20,6 +20,13 @@ public enum TeamsPresenceSource
 
     /// <summary>A read of the current aggregated presence (GET or getPresencesByUserId): authoritative for its moment.</summary>
     Read,
+
+    /// <summary>
+    /// A bulk read by the subscription pool (a new subscription's members, a resync): as good as a notification, not
+    /// fresher. Issued while our session held, it can arrive after our clearPresence, so unlike the user's own
+    /// <see cref="Read"/> it is never what tells a real call from our echo (E1).
+    /// </summary>
+    BulkRead,
 }
 
 /// <summary>The UC back end registered (or re-registered) this Teams user under a UC user id.</summary>

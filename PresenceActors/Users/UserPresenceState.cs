@@ -217,7 +217,7 @@ public sealed record UserPresenceState
                 if (presence.IsOlderThan(current))
                     return;
                 // A read is evaluated even when it repeats: after our clearPresence it is what tells a real call (E1).
-                if (presence.IsRepeatOf(current) && observed.Source == TeamsPresenceSource.Notification)
+                if (presence.IsRepeatOf(current) && observed.Source != TeamsPresenceSource.Read)
                     return;
             }
 
@@ -232,7 +232,7 @@ public sealed record UserPresenceState
                     return;
                 if (_s.OurSessionActive(now))
                     return; // E1: our own Busy/InACall shown back to us.
-                if (observed.Source == TeamsPresenceSource.Notification && _s.Session.ClearedAt is { } cleared
+                if (observed.Source != TeamsPresenceSource.Read && _s.Session.ClearedAt is { } cleared
                     && now - cleared < settings.EchoGrace)
                 {
                     // E1: a late notification from while our session held; only a fresh read can tell.
