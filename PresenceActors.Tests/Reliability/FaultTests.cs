@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
-using Microsoft.Data.Sqlite;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Simulators.Uc;
 using PresenceActors.Tests.Support;
@@ -92,25 +91,12 @@ public class FaultTests : IAsyncLifetime
     {
         var users = await _loop.AddUsersAsync(3, ucStatus: "Meeting", prefix: "locked");
         // Another process holds the SQLite database's write lock, as a backup tool or a stray sqlite3 shell would.
-        var configured = _loop.Options.Node.Persistence.ConnectionString;
-        var path = configured.Contains('=') ? new SqliteConnectionStringBuilder(configured).DataSource : configured;
-        await using (var blocker = new SqliteConnection($"Data Source={path};Pooling=False"))
+        await using (await SqliteWriteLock.TakeAsync(_loop))
         {
-            await blocker.OpenAsync();
-            await using (var begin = blocker.CreateCommand())
-            {
-                begin.CommandText = "BEGIN IMMEDIATE;";
-                await begin.ExecuteNonQueryAsync();
-            }
-
             foreach (var (_, teams) in users)
                 _loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.InACall);
             await LastsAsync(TimeSpan.FromSeconds(3));
             Assert.All(users, u => Assert.Equal("Meeting", _loop.Uc.User(u.UcUserId)!.Status)); // nothing decided unrecorded
-
-            await using var rollback = blocker.CreateCommand();
-            rollback.CommandText = "ROLLBACK;";
-            await rollback.ExecuteNonQueryAsync();
         }
 
         await Eventually.TrueAsync(() => users.All(u => _loop.Uc.User(u.UcUserId)!.Status == "Busy"), TimeSpan.FromSeconds(60), "T1 for everyone once the journal is writable");

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Data.Sqlite;
 using PresenceActors.Tests.Support;
 using Xunit;
 
@@ -28,17 +27,8 @@ public class SingletonSupervisionTests
         bool Failed(string persistenceId) => logs.Lines.Any(l => l.Contains("Failed to persist", StringComparison.Ordinal) && l.Contains(persistenceId, StringComparison.Ordinal));
 
         // Another writer holds the SQLite write lock (a backup tool, a stray sqlite3 shell) past the journal's timeouts.
-        var configured = loop.Options.Node.Persistence.ConnectionString;
-        var path = configured.Contains('=') ? new SqliteConnectionStringBuilder(configured).DataSource : configured;
-        await using (var blocker = new SqliteConnection($"Data Source={path};Pooling=False"))
+        await using (await SqliteWriteLock.TakeAsync(loop))
         {
-            await blocker.OpenAsync();
-            await using (var begin = blocker.CreateCommand())
-            {
-                begin.CommandText = "BEGIN IMMEDIATE;";
-                await begin.ExecuteNonQueryAsync();
-            }
-
             // A registration (a registry write) and a new technical account (a pool write) meet the lock.
             using var register = new HttpRequestMessage(HttpMethod.Put, $"{api}/uc-late") { Content = JsonContent.Create(new { teamsUser = late.Id }) };
             register.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Loop.ApiKey);
@@ -56,9 +46,6 @@ public class SingletonSupervisionTests
             Assert.NotNull(refused.Headers.RetryAfter);
 
             (await adding.WaitAsync(TimeSpan.FromSeconds(60))).Dispose();
-            await using var rollback = blocker.CreateCommand();
-            rollback.CommandText = "ROLLBACK;";
-            await rollback.ExecuteNonQueryAsync();
         }
 
         // Both came back: the node is ready, the registry holds every registration, the pool every user and account.
