@@ -13,7 +13,7 @@ using PresenceActors.Users;
 namespace PresenceActors.Host.Admin;
 
 /// <summary>
-/// The admin surface the pbm-style CLI talks to (DESIGN section 4): cluster, sharding and presence. Loopback only, and
+/// The admin surface the pbm-style CLI talks to (docs/operator-guide.md, "Command line (pbm style)"): cluster, sharding and presence. Loopback only, and
 /// token-protected when presence.admin.token is set.
 /// </summary>
 public static class AdminEndpoints

@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 namespace PresenceActors.Host.Admin;
 
 /// <summary>
-/// The pbm-style command line over the admin endpoint (DESIGN section 4): `ctl cluster show`, `ctl sharding regions`,
+/// The pbm-style command line over the admin endpoint (docs/operator-guide.md, "Command line (pbm style)"): `ctl cluster show`, `ctl sharding regions`,
 /// `ctl presence user &lt;id|upn&gt;`, `ctl presence pool`, `ctl presence resync`, `ctl accounts add|remove`.
 /// Plain text tables by default, the endpoint's JSON with --json.
 /// </summary>

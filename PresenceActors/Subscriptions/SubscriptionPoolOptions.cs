@@ -2,7 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace PresenceActors.Subscriptions;
 
-/// <summary>How the pool keeps presence subscriptions alive (DESIGN section 2, contract sections 3 and 6).</summary>
+/// <summary>How the pool keeps presence subscriptions alive (docs/decisions.md, "A replaced subscription leaves no blind gap"; docs/operator-guide.md).</summary>
 public sealed record SubscriptionPoolOptions
 {
     /// <summary>Where Graph posts notifications: webhook.receiver (…/graph/listen).</summary>

@@ -3,7 +3,7 @@ using PresenceActors.Presence;
 
 namespace PresenceActors.Users;
 
-/// <summary>Tunables of the presence rules (DESIGN section 1). Production defaults.</summary>
+/// <summary>Tunables of the presence rules (docs/rules.md). Production defaults.</summary>
 public sealed record PresenceSettings
 {
     /// <summary>Teams activities that count as "in a call". InAMeeting is calendar-driven and deliberately absent.</summary>
