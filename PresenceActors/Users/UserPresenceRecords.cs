@@ -1,0 +1,66 @@
+using System.Collections.Immutable;
+using PresenceActors.Presence;
+
+namespace PresenceActors.Users;
+
+/// <summary>One line of a user's recent history, for inspection: which rule fired and what it did.</summary>
+public sealed record PresenceTransition(DateTimeOffset At, string Rule, string Detail);
+
+public enum SessionOperationKind
+{
+    Set,
+    Clear,
+}
+
+/// <summary>A setPresence or clearPresence that has been asked for and not yet answered.</summary>
+public sealed record SessionOperation(long Id, SessionOperationKind Kind, DateTimeOffset IssuedAt);
+
+/// <summary>Our Graph presence session for this user, as far as the service knows it.</summary>
+public sealed record TeamsSession
+{
+    /// <summary>Graph may hold our session until then; null when it certainly holds none.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>When the keep-alive setPresence is next due while a UC call lasts.</summary>
+    public DateTimeOffset? RefreshDueAt { get; init; }
+
+    public SessionOperation? InFlight { get; init; }
+
+    public long LastOperation { get; init; }
+
+    public int Failures { get; init; }
+
+    public DateTimeOffset? RetryAt { get; init; }
+
+    /// <summary>When our session was last cleared or lapsed (E1: later call notifications may still be our echo).</summary>
+    public DateTimeOffset? ClearedAt { get; init; }
+}
+
+/// <summary>UC updates issued to the front end: sequence numbers, the one not yet acknowledged, and the echo we expect back.</summary>
+public sealed record UcOutbox
+{
+    public long LastSequence { get; init; }
+
+    public long LastAcknowledged { get; init; }
+
+    /// <summary>The newest update not yet acknowledged; re-sent after a restart or a failure.</summary>
+    public UcUpdate? Pending { get; init; }
+
+    public int Failures { get; init; }
+
+    public DateTimeOffset? RetryAt { get; init; }
+
+    /// <summary>
+    /// E2: updates issued whose report from the UC back end has not come back yet. Any of them may still reach UC
+    /// (the front end only drops a lower sequence after a higher one), so a report of any of them is our own echo.
+    /// </summary>
+    public ImmutableList<UcUpdate> Unechoed { get; init; } = [];
+
+    /// <summary>What UC showed before the oldest unechoed update: a report of it is older news, not a change.</summary>
+    public UcStatus? StatusBeforeUpdates { get; init; }
+
+    internal const int MaxUnechoed = 8;
+}
+
+/// <summary>The outcome of one input: the new state, what to do, and whether the input must be journaled.</summary>
+public sealed record PresenceDecision(UserPresenceState State, IReadOnlyList<PresenceEffect> Effects, bool Persist);
