@@ -14,28 +14,19 @@ public sealed class MinuteSeries(TimeProvider? clock = null)
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly Bucket[] _buckets = Enumerable.Range(0, Minutes).Select(_ => new Bucket()).ToArray();
 
-    public void Count(long events = 1)
-    {
-        var bucket = Current();
-        lock (bucket)
-            bucket.Count += events;
-    }
+    public void Count(long events = 1) => Update(bucket => bucket.Count += events);
 
     /// <summary>One event with its latency.</summary>
-    public void Latency(double milliseconds)
+    public void Latency(double milliseconds) => Update(bucket =>
     {
-        var bucket = Current();
-        lock (bucket)
-        {
-            bucket.Count++;
-            // Reservoir sampling: every latency of the minute has the same chance to be among the samples kept.
-            var seen = bucket.LatencySeen++;
-            if (seen < SamplesPerMinute)
-                bucket.Samples[seen] = milliseconds;
-            else if (Random.Shared.NextInt64(seen + 1) is var slot && slot < SamplesPerMinute)
-                bucket.Samples[slot] = milliseconds;
-        }
-    }
+        bucket.Count++;
+        // Reservoir sampling: every latency of the minute has the same chance to be among the samples kept.
+        var seen = bucket.LatencySeen++;
+        if (seen < SamplesPerMinute)
+            bucket.Samples[seen] = milliseconds;
+        else if (Random.Shared.NextInt64(seen + 1) is var slot && slot < SamplesPerMinute)
+            bucket.Samples[slot] = milliseconds;
+    });
 
     /// <summary>The 60 minutes up to now, oldest first; minutes without events count zero and have no percentiles.</summary>
     public IReadOnlyList<MinutePoint> LastHour()
@@ -73,8 +64,8 @@ public sealed class MinuteSeries(TimeProvider? clock = null)
 
     private static long MinuteOf(DateTimeOffset at) => at.ToUnixTimeSeconds() / 60;
 
-    /// <summary>This minute's bucket, emptied first when it last held the same minute an hour ago.</summary>
-    private Bucket Current()
+    /// <summary>Changes this minute's bucket under its lock, emptying it first when it last held the minute an hour ago.</summary>
+    private void Update(Action<Bucket> change)
     {
         var minute = MinuteOf(_clock.GetUtcNow());
         var bucket = _buckets[minute % Minutes];
@@ -86,9 +77,9 @@ public sealed class MinuteSeries(TimeProvider? clock = null)
                 bucket.Count = 0;
                 bucket.LatencySeen = 0;
             }
-        }
 
-        return bucket;
+            change(bucket);
+        }
     }
 
     private sealed class Bucket
