@@ -67,8 +67,8 @@ internal static class Scale
         // ReconcileEvery (one GET of the subscription and one bulk read of its users), a delegated token about hourly.
         var pool = new SubscriptionPoolOptions
         {
-            NotificationUrl = new Uri("https://x/"), LifecycleNotificationUrl = new Uri("https://x/"), EncryptionCertificate = rig.Encryption,
-            EncryptionCertificateId = "x", ClientState = new ClientStateSigner(new byte[32]),
+            NotificationUrl = new Uri("https://x/"), LifecycleNotificationUrl = new Uri("https://x/"), Encryption = () => (rig.Encryption, "x"),
+            ClientState = new ClientStateSigner(new byte[32]),
         };
         var renewals = 60 / (pool.SubscriptionLifetime - pool.RenewBefore).TotalMinutes;
         var reconciles = 60 / pool.ReconcileEvery.TotalMinutes * 2;

@@ -93,7 +93,7 @@ public static class PresenceService
         services.AddSingleton<IUcFrontEndPort>(sp => sp.GetRequiredService<UcFrontEndEmitter>());
 
         var clientState = new ClientStateSigner(options.ClientStateKey);
-        var certificates = new EncryptionCertificates(options.EncryptionCertificate, options.PreviousEncryptionCertificates);
+        var certificates = LoadEncryption(options);
         services.AddSingleton(clientState);
         services.AddSingleton(certificates);
         services.AddSingleton<NotificationDecryptor>();
@@ -110,8 +110,8 @@ public static class PresenceService
         {
             NotificationUrl = options.WebhookReceiver,
             LifecycleNotificationUrl = options.LifecycleUrl,
-            EncryptionCertificate = options.EncryptionCertificate,
-            EncryptionCertificateId = certificates.CurrentId,
+            Encryption = () => (certificates.Current, certificates.CurrentId),
+            ReloadEncryption = certificates.Rotatable ? certificates.ReloadAsync : null,
             ClientState = clientState,
             SubscriptionLifetime = options.SubscriptionLifetime,
             RenewBefore = options.RenewBefore,
@@ -144,7 +144,8 @@ public static class PresenceService
         services.AddHealthChecks()
             .AddCheck<TechnicalAccountsHealthCheck>("technical-accounts", tags: ["ready"])
             .AddCheck<UserRegistryHealthCheck>("user-registry", tags: ["ready"])
-            .AddCheck("journal-database", new JournalDatabaseHealthCheck(options.Node.Persistence), tags: ["ready"]);
+            .AddCheck("journal-database", new JournalDatabaseHealthCheck(options.Node.Persistence), tags: ["ready"])
+            .AddCheck<EncryptionCertificatesHealthCheck>("encryption-certificates", tags: ["ready"]);
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -215,6 +216,30 @@ public static class PresenceService
         app.MapPresenceHealth();
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
+    }
+
+    /// <summary>
+    /// The node's notification encryption certificates: from the file, or from the cluster's store, which a node
+    /// starting with its database still on the way waits for (up to a minute) rather than making certificates of its own.
+    /// </summary>
+    private static EncryptionCertificates LoadEncryption(PresenceServiceOptions options)
+    {
+        if (options.EncryptionStore is not { } store)
+            return new EncryptionCertificates(options.EncryptionCertificate ?? throw new InvalidOperationException("No encryption certificate and no store."),
+                options.PreviousEncryptionCertificates);
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (true)
+        {
+            try
+            {
+                return EncryptionCertificates.FromStoreAsync(store, CancellationToken.None).GetAwaiter().GetResult();
+            }
+            catch (Npgsql.NpgsqlException e) when (DateTime.UtcNow < deadline)
+            {
+                Console.Error.WriteLine($"encryption-certificates-waiting: the database does not answer yet ({e.Message.Split('\n')[0]}); trying again");
+                Thread.Sleep(TimeSpan.FromSeconds(2)); // start-up only: nothing else runs yet
+            }
+        }
     }
 
     private static void Listen(KestrelServerOptions kestrel, string role, ListenerOptions options, System.Security.Authentication.SslProtocols tls,

@@ -51,9 +51,16 @@ public sealed record PresenceServiceOptions
     /// <summary>Cluster-wide key of the clientState HMAC (at least 32 bytes).</summary>
     public required byte[] ClientStateKey { get; init; }
 
-    public required X509Certificate2 EncryptionCertificate { get; init; }
+    /// <summary>The notification encryption certificate from a file (presence.encryption.certificate, or the data folder's); null with <see cref="EncryptionStore"/>.</summary>
+    public X509Certificate2? EncryptionCertificate { get; init; }
 
     public IReadOnlyList<X509Certificate2> PreviousEncryptionCertificates { get; init; } = [];
+
+    /// <summary>
+    /// The cluster's store of notification encryption certificates (PostgreSQL, presence.encryption.certificate unset):
+    /// every node uses the same ones, and they can be rotated. Null: <see cref="EncryptionCertificate"/>.
+    /// </summary>
+    public PresenceActors.Webhooks.IEncryptionCertificateStore? EncryptionStore { get; init; }
 
     /// <summary>Where validationTokens' signing keys are published.</summary>
     public Uri OpenIdConfiguration { get; init; } = new("https://login.microsoftonline.com/common/.well-known/openid-configuration");

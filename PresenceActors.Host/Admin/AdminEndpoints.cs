@@ -116,6 +116,22 @@ public static class AdminEndpoints
             Result(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(new SubscriptionPoolCommands.AddAccount(account), AskTimeout)));
         admin.MapDelete("/accounts/{account}", async (string account, IRequiredActor<SubscriptionPoolKey> pool) =>
             Result(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(new SubscriptionPoolCommands.RemoveAccount(account), AskTimeout)));
+        admin.MapGet("/certificates", (PresenceActors.Webhooks.EncryptionCertificates certificates) =>
+            Results.Json(new { current = certificates.CurrentId, accepted = certificates.Ids, rotatable = certificates.Rotatable }));
+        admin.MapPost("/certificates/rotate", async (PresenceActors.Webhooks.EncryptionCertificates certificates, IRequiredActor<SubscriptionPoolKey> pool,
+            CancellationToken cancellationToken) =>
+        {
+            if (!certificates.Rotatable)
+            {
+                return UcApiEndpoints.Problem(409, "presence.encryption.certificate",
+                    "The encryption certificate comes from a file (presence.encryption.certificate or the data folder's): replace the file on every node to rotate it (docs/operator-guide.md, \"Rotating the encryption certificate\").");
+            }
+
+            // Stored first (every node finds it there when Graph names it), then every subscription renewed with it.
+            var id = await certificates.RotateAsync(cancellationToken);
+            var renewed = await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(new SubscriptionPoolCommands.EncryptionRotated(id), AskTimeout);
+            return Results.Json(new { ok = true, current = id, accepted = certificates.Ids, message = $"Certificate {id} is current. {renewed.Message}" });
+        });
         StatusEndpoints.MapStatusData(admin);
         return endpoints;
     }

@@ -73,6 +73,13 @@ public static class Ctl
                 p => (HttpMethod.Post, p.GetValue(resyncUser) is { } u ? $"/admin/presence/resync?user={Uri.EscapeDataString(u)}" : "/admin/presence/resync"),
                 (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), resyncUser),
         });
+        ctl.Subcommands.Add(new Command("certificate", "the notification encryption certificate")
+        {
+            Leaf("show", "the current certificate's id and every id still accepted", _ => (HttpMethod.Get, "/admin/certificates"),
+                (n, o) => o.WriteLine($"current {S(n["current"])}; accepted {string.Join(", ", n["accepted"]!.AsArray().Select(S))}; rotatable {S(n["rotatable"])}")),
+            Leaf("rotate", "make a new certificate for the whole cluster and renew every subscription with it (the old one is accepted 24 h more)",
+                _ => (HttpMethod.Post, "/admin/certificates/rotate"), message),
+        });
         ctl.Subcommands.Add(new Command("accounts", "technical accounts")
         {
             Leaf("add", "add a technical account (its password must be in every node's configuration)",

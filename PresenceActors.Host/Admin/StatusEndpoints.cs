@@ -145,6 +145,8 @@ public static class StatusEndpoints
                 notificationsReceived = webhook.Received,
                 notificationsAccepted = webhook.Accepted,
                 notificationsDropped = webhook.Dropped,
+                notificationsNotTaken = webhook.NotTaken,
+                notificationsUnknownCertificate = webhook.UnknownCertificates,
                 ucUpdatesSent = emitter.Sent,
                 ucUpdatesFailed = emitter.Failed,
                 ucUsersWaiting = emitter.PendingUsers,

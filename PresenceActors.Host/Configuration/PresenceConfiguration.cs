@@ -31,7 +31,7 @@ public static class PresenceConfiguration
         ("azure.activedirectory.technical.users[N].password", "", true, "their passwords"),
         ("webhook.receiver", "(required)", false, "public https URL Graph posts notifications to, ending in /graph/listen"),
         ("webhook.listener.http.url", "(required)", false, "UC front-end URL(s), comma-separated, tried in order"),
-        ("presence.api.key", "data/internal-api.key (made once)", true, "bearer key the UC back end sends to the internal API"),
+        ("presence.api.key", "data/internal-api.key (made once; required with seed nodes)", true, "bearer key the UC back end sends to the internal API; the same on every node"),
         ("presence.graph.authorityHost", "https://login.microsoftonline.com/", false, "Entra ID authority host"),
         ("presence.graph.baseUrl", "https://graph.microsoft.com/v1.0/", false, "Microsoft Graph base URL"),
         ("presence.graph.openIdConfiguration", "https://login.microsoftonline.com/common/.well-known/openid-configuration", false, "where validationTokens' keys are published"),
@@ -47,7 +47,7 @@ public static class PresenceConfiguration
         ("presence.admin.port", "9110", false, "admin and health port"),
         ("presence.admin.address", "127.0.0.1", false, "address the admin port listens on; beyond loopback it needs presence.admin.token and serves TLS with the webhook's certificate, and other addresses reach only /metrics and /healthz (status page and admin actions stay loopback-only)"),
         ("presence.admin.token", "", true, "bearer token the CLI must send to the admin endpoint (ctl --token)"),
-        ("presence.encryption.certificate", "data/encryption.pfx (made once)", false, "PFX file notifications are encrypted for"),
+        ("presence.encryption.certificate", "PostgreSQL: the cluster's, made once and kept in the database; SQLite: data/encryption.pfx (made once)", false, "PFX file notifications are encrypted for; unset with PostgreSQL, every node shares the certificates kept (sealed) in the database and ctl certificate rotate replaces them"),
         ("presence.clientState.key", "data/client-state.key (made once)", true, "base64 key (32+ bytes) of the clientState HMAC; the same on every node"),
         ("presence.persistence.provider", "Sqlite", false, "Sqlite or PostgreSql"),
         ("presence.persistence.connectionString", "data/presence.db", true, "SQLite file or Npgsql connection string (PostgreSQL: at most 20 connections per node unless it sets Maximum Pool Size)"),
@@ -121,6 +121,8 @@ public static class PresenceConfiguration
         var apiKey = Get(configuration, "presence.api.key");
         if (apiKey is { Length: < 16 })
             found.Add("presence.api.key is shorter than 16 characters: use a long random key.");
+        else if (apiKey is null && !string.IsNullOrWhiteSpace(Get(configuration, "presence.cluster.seedNodes")))
+            found.Add("presence.api.key is missing: in a cluster the UC back end's calls reach any node, so every node needs the same key (a long random string).");
 
         var accounts = new List<TechnicalAccountCredentials>();
         var halfConfigured = false;
@@ -291,8 +293,11 @@ public static class PresenceConfiguration
         apiKey ??= Convert.ToBase64String(LoadOrCreateKey(Path.Combine(dataFolder, "internal-api.key")));
         webhookCertificate ??= EncryptionCertificates.LoadOrCreate(Path.Combine(dataFolder, "listener-tls.pfx"));
         apiCertificate ??= webhookCertificate;
-        var encryptionPath = Get(configuration, "presence.encryption.certificate") ?? Path.Combine(dataFolder, "encryption.pfx");
-        var encryption = EncryptionCertificates.LoadOrCreate(encryptionPath);
+        // With PostgreSQL and no file named, the cluster's certificates come from the database (loaded when the node starts).
+        var encryptionPath = Get(configuration, "presence.encryption.certificate")
+                             ?? (provider == PersistenceProvider.PostgreSql ? null : Path.Combine(dataFolder, "encryption.pfx"));
+        var encryption = encryptionPath is null ? null : EncryptionCertificates.LoadOrCreate(encryptionPath);
+        var encryptionStore = encryptionPath is null ? new EncryptionCertificateStore(connection!, clientStateKey) : null;
         var warnings = new[]
             {
                 encryptionPath, Path.Combine(dataFolder, "client-state.key"), Path.Combine(dataFolder, "internal-api.key"), Path.Combine(dataFolder, "listener-tls.pfx"),
@@ -345,6 +350,7 @@ public static class PresenceConfiguration
             JsonLogs = jsonLogs,
             ClientStateKey = clientStateKey,
             EncryptionCertificate = encryption,
+            EncryptionStore = encryptionStore,
             OpenIdConfiguration = openId,
             InternalApiClientCertificates = clientCertificates,
             WebhookRequestsPerSource = rateLimit,

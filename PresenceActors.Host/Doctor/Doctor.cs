@@ -15,9 +15,20 @@ public sealed class Doctor(PresenceServiceOptions options, TextWriter output)
 {
     private int _failures;
 
+    private X509Certificate2? _encryption;
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         using var graph = new GraphGateway(options.Graph);
+        _encryption = options.EncryptionCertificate;
+        if (options.EncryptionStore is { } store)
+        {
+            // The cluster's certificates, from PostgreSQL (made there if this is the first node ever to ask).
+            var stored = await Try<IReadOnlyList<PresenceActors.Webhooks.StoredCertificate>>(async () => await store.LoadOrCreateAsync(cancellationToken),
+                "read the cluster's notification encryption certificates from PostgreSQL",
+                "check presence.persistence.connectionString, and that presence.clientState.key is the key every node has");
+            _encryption = stored?[0].Certificate;
+        }
 
         var appProblem = await graph.CheckSignInAsync(null, cancellationToken);
         Report(appProblem is null, $"application {options.Graph.ClientId} signs in (client secret)", appProblem);
@@ -45,7 +56,7 @@ public sealed class Doctor(PresenceServiceOptions options, TextWriter output)
         }
 
         var handshake = await HandshakeAsync(cancellationToken);
-        if (handshake && usableAccounts.Count > 0 && probeUser is not null)
+        if (handshake && usableAccounts.Count > 0 && probeUser is not null && _encryption is not null)
             await SubscriptionProbeAsync(graph, usableAccounts[0].Username, probeUser.Id, cancellationToken);
 
         foreach (var url in options.FrontEnds.Urls)
@@ -53,7 +64,7 @@ public sealed class Doctor(PresenceServiceOptions options, TextWriter output)
 
         Certificate("webhook TLS certificate (presence.webhook.certificate)", options.Webhook.Certificate);
         Certificate("internal API TLS certificate (presence.api.certificate)", options.InternalApi.Certificate);
-        Certificate("notification encryption certificate (presence.encryption.certificate)", options.EncryptionCertificate);
+        Certificate("notification encryption certificate (presence.encryption.certificate)", _encryption);
         foreach (var warning in options.Warnings)
             output.WriteLine($"WARN  {warning}");
         output.WriteLine("note: the client secret's expiry is not visible to the application itself; check it under Certificates & secrets.");
@@ -113,8 +124,8 @@ public sealed class Doctor(PresenceServiceOptions options, TextWriter output)
         {
             var signer = new ClientStateSigner(options.ClientStateKey);
             var created = await graph.CreateSubscriptionAsync(account, [userId], new SubscriptionRequest(
-                options.WebhookReceiver, options.LifecycleUrl, signer.Create(account), options.EncryptionCertificate,
-                PresenceActors.Webhooks.EncryptionCertificates.IdOf(options.EncryptionCertificate), DateTimeOffset.UtcNow.AddMinutes(5)), cancellationToken);
+                options.WebhookReceiver, options.LifecycleUrl, signer.Create(account), _encryption!,
+                PresenceActors.Webhooks.EncryptionCertificates.IdOf(_encryption!), DateTimeOffset.UtcNow.AddMinutes(5)), cancellationToken);
             await graph.DeleteSubscriptionAsync(account, created.Id, cancellationToken);
             Report(true, what, null);
         }

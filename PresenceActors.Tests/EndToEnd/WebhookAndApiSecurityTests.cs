@@ -39,7 +39,8 @@ public class WebhookAndApiSecurityTests(LoopFixture fixture) : IClassFixture<Loo
         var subscription = _loop.Graph.Tenant.SubscriptionsWatching(teams.Id).Single();
         var signer = new ClientStateSigner(_loop.Options.ClientStateKey);
         var presence = Encoding.UTF8.GetBytes($$"""{"id":"{{teams.Id}}","availability":"Busy","activity":"InACall","sequenceNumber":"99999999999999999999"}""");
-        var goodContent = NotificationDelivery.Encrypt(presence, _loop.Options.EncryptionCertificate, PresenceActors.Webhooks.EncryptionCertificates.IdOf(_loop.Options.EncryptionCertificate));
+        var encryption = _loop.Options.EncryptionCertificate!;
+        var goodContent = NotificationDelivery.Encrypt(presence, encryption, PresenceActors.Webhooks.EncryptionCertificates.IdOf(encryption));
         var goodToken = _loop.Graph.Delivery.ValidationToken(Loop.ClientId);
 
         JsonObject Item(string subscriptionId, string? clientState, JsonObject? content) => new()

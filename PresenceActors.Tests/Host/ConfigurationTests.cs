@@ -43,7 +43,7 @@ public class ConfigurationTests : IDisposable
         Assert.Equal(new Uri("https://facade.contoso.com:8443/graph/lifecycle"), options.LifecycleUrl);
         Assert.Equal(["fe1.contoso.com", "fe2.contoso.local"], options.FrontEnds.Urls.Select(u => u.Host));
         Assert.Equal("presence-tech1@contoso.com", Assert.Single(options.Graph.TechnicalAccounts).Username);
-        Assert.True(options.EncryptionCertificate.HasPrivateKey);
+        Assert.True(options.EncryptionCertificate!.HasPrivateKey);
         Assert.Equal(32, options.ClientStateKey.Length);
         Assert.Equal(64, options.Graph.MaxConnections);
     }
@@ -71,6 +71,18 @@ public class ConfigurationTests : IDisposable
         Assert.Equal(3, options!.Graph.TechnicalAccounts.Count);
     }
 
+    private const string ApiKey = "a-long-random-internal-api-key";
+
+    [Fact]
+    public void In_a_cluster_a_missing_internal_api_key_is_refused_naming_the_key()
+    {
+        var seeds = "akka.tcp://presence@node1:4053,akka.tcp://presence@node2:4053,akka.tcp://presence@node3:4053";
+        var options = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.cluster.seedNodes", seeds), ("presence.cluster.publicHostname", "node1"),
+            ("presence.clientState.key", Convert.ToBase64String(new byte[32]))), out var problems);
+        Assert.Null(options);
+        Assert.Contains(problems, p => p.StartsWith("presence.api.key is missing", StringComparison.Ordinal) && p.Contains("every node", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_seed_list_without_this_node_is_a_warning_naming_the_key_and_the_node()
     {
@@ -78,12 +90,12 @@ public class ConfigurationTests : IDisposable
         var sharedKey = Convert.ToBase64String(new byte[32]);
         var all = "akka.tcp://presence@node1:4053,akka.tcp://presence@node2:4053,akka.tcp://presence@node3:4053";
 
-        var listed = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.cluster.seedNodes", all), ("presence.cluster.publicHostname", "node3"), (key, sharedKey)), out var problems);
+        var listed = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.cluster.seedNodes", all), ("presence.cluster.publicHostname", "node3"), (key, sharedKey), ("presence.api.key", ApiKey)), out var problems);
         Assert.Empty(problems);
         Assert.DoesNotContain(listed!.Warnings, w => w.Contains("presence.cluster.seedNodes", StringComparison.Ordinal));
 
         var shortList = "akka.tcp://presence@node1:4053,akka.tcp://presence@node2:4053";
-        var unlisted = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.cluster.seedNodes", shortList), ("presence.cluster.publicHostname", "node3"), (key, sharedKey)), out problems);
+        var unlisted = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.cluster.seedNodes", shortList), ("presence.cluster.publicHostname", "node3"), (key, sharedKey), ("presence.api.key", ApiKey)), out problems);
         Assert.Empty(problems);
         var warning = Assert.Single(unlisted!.Warnings, w => w.Contains("presence.cluster.seedNodes", StringComparison.Ordinal));
         Assert.Contains("akka.tcp://presence@node3:4053", warning);

@@ -36,6 +36,22 @@ public class CtlTests(LoopFixture fixture) : IClassFixture<LoopFixture>
     }
 
     [Fact]
+    public async Task Certificate_show_names_the_current_id_and_rotate_on_a_file_certificate_is_refused_naming_the_key()
+    {
+        var id = PresenceActors.Webhooks.EncryptionCertificates.IdOf(_loop.Options.EncryptionCertificate!);
+        var (exit, output) = await Ctl("certificate", "show");
+        Assert.Equal(0, exit);
+        Assert.Contains($"current {id}", output);
+        Assert.Contains("rotatable false", output);
+
+        var errors = new StringWriter();
+        var (refused, _) = await Ctl(errors, "certificate", "rotate");
+        Assert.NotEqual(0, refused);
+        Assert.Contains("presence.encryption.certificate", errors.ToString());
+        Assert.Contains($"current {id}", (await Ctl("certificate", "show")).Output);
+    }
+
+    [Fact]
     public async Task Presence_user_shows_both_sides_and_the_transitions()
     {
         var (ucUserId, teams) = (await _loop.AddUsersAsync(1, ucStatus: "Lunch", prefix: "ctluser"))[0];

@@ -1,11 +1,8 @@
-using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using PresenceActors.Host.Configuration;
 using PresenceActors.Persistence;
 using Xunit;
-using YamlDotNet.Core;
-using YamlDotNet.Serialization;
 
 namespace PresenceActors.Tests.Host;
 
@@ -14,15 +11,11 @@ public class DeploymentFilesTests : IDisposable
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), $"presence-compose-{Guid.NewGuid():N}");
 
-    private static string Root([CallerFilePath] string here = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
+    private static string Root() => Support.DeployedConfiguration.Root();
 
-    private static Dictionary<object, object> Compose()
-    {
-        var text = File.ReadAllText(Path.Combine(Root(), "docker-compose.yml"));
-        return new DeserializerBuilder().Build().Deserialize<Dictionary<object, object>>(new MergingParser(new Parser(new StringReader(text))));
-    }
+    private static Dictionary<object, object> Compose() => Support.ComposeFile.Read();
 
-    private static Dictionary<object, object> Map(object node) => (Dictionary<object, object>)node;
+    private static Dictionary<object, object> Map(object node) => Support.ComposeFile.Map(node);
 
     [Fact]
     public void Compose_has_postgres_with_a_health_check_and_three_nodes_that_wait_for_it()
@@ -49,8 +42,8 @@ public class DeploymentFilesTests : IDisposable
     [InlineData("node3")]
     public void Every_node_environment_is_a_known_key_and_loads_as_a_postgresql_cluster_node(string name)
     {
-        var environment = Map(Map(Map(Compose()["services"])[name])["environment"])
-            .ToDictionary(e => ((string)e.Key).Replace("__", "."), e => Substitute((string)e.Value));
+        var environment = Support.ComposeFile.Environment(name, Support.ComposeFile.OperatorVariables())
+            .ToDictionary(e => e.Key.Replace("__", "."), e => e.Value);
         var known = PresenceConfiguration.Keys.Select(k => k.Key).ToHashSet();
         Assert.All(environment.Keys, key => Assert.Contains(key, known));
 
@@ -64,6 +57,10 @@ public class DeploymentFilesTests : IDisposable
         Assert.Equal(4053, options.Node.Cluster.Port);
         Assert.Equal(8443, options.Webhook.Port);
         Assert.Equal(10443, options.InternalApi.Port);
+        // No file of the node's own: the cluster's encryption certificates come from PostgreSQL, the keys from the operator.
+        Assert.NotNull(options.EncryptionStore);
+        Assert.Null(options.EncryptionCertificate);
+        Assert.Equal(environment["presence.api.key"], options.InternalApiKey);
     }
 
     [Fact]
@@ -74,11 +71,6 @@ public class DeploymentFilesTests : IDisposable
         Assert.Contains("EXPOSE 8443 10443 4053", dockerfile);
         Assert.Contains("PresenceActors.Host.dll", dockerfile);
     }
-
-    /// <summary>Compose's ${NAME:-default} and ${NAME:?message}, with test values for the required ones.</summary>
-    private static string Substitute(string value) => Regex.Replace(value, @"\$\{(?<name>[A-Z_]+)(:-(?<default>[^}]*)|:\?[^}]*)?\}", m =>
-        m.Groups["default"].Success ? m.Groups["default"].Value
-        : m.Groups["name"].Value == "PRESENCE_CLIENT_STATE_KEY" ? Convert.ToBase64String(new byte[32]) : "test-value");
 
     public void Dispose()
     {

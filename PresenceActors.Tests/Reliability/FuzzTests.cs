@@ -131,7 +131,7 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLife
     public async Task Webhook_refuses_35000_generated_inputs_with_clear_4xx_and_changes_nothing()
     {
         var subscription = _loop.Graph.Tenant.SubscriptionsWatching(_user.Teams.Id).Single();
-        var certificate = _loop.Options.EncryptionCertificate;
+        var certificate = _loop.Options.EncryptionCertificate!;
         var current = _loop.Graph.Tenant.GetPresence(_user.Teams.Id);
         // The valid input: the user's current presence with a sequence number that is not newer (so even an input the
         // mutations leave valid changes nothing), in the envelope Graph sends.

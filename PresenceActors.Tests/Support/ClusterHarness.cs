@@ -15,6 +15,11 @@ namespace PresenceActors.Tests.Support;
 /// seed's application.properties format) joined through static seed nodes and sharing one PostgreSQL database, the
 /// Graph and UC simulators in the test process, and a TCP pass-through in front of the nodes' webhook and internal API
 /// ports playing HAProxy (any node takes any request; a dead node is skipped).
+/// Each node gets exactly the environment docker-compose.yml gives its container (<see cref="ComposeEnvironment"/>):
+/// the operator's three secrets, the PostgreSQL store, the cluster keys; only the compose network's names, ports and the
+/// container's own /data are replaced by loopback stand-ins (<see cref="NetworkStandIns"/>). The properties file holds
+/// what an operator writes into deploy/application.properties for a site (tenant, technical users, URLs) and the
+/// ports docker would map; no file is shared between nodes.
 /// </summary>
 internal sealed class ClusterHarness : IAsyncDisposable
 {
@@ -22,16 +27,47 @@ internal sealed class ClusterHarness : IAsyncDisposable
     private const string Secret = "cluster-secret~0123456789abcdef";
     private readonly string _folder;
     private readonly List<(string Username, string Password)> _accounts;
-    private readonly string _apiKey;
 
-    private ClusterHarness(string folder, GraphSimulator graph, UcSimulator uc, PostgresDatabase database, List<(string, string)> accounts, string apiKey)
+    private ClusterHarness(string folder, GraphSimulator graph, UcSimulator uc, PostgresDatabase database, List<(string, string)> accounts,
+        Dictionary<string, string> variables)
     {
         _folder = folder;
         Graph = graph;
         Uc = uc;
         Database = database;
         _accounts = accounts;
-        _apiKey = apiKey;
+        OperatorVariables = variables;
+    }
+
+    /// <summary>The .env an operator writes beside docker-compose.yml: its secrets, the same for every node.</summary>
+    public Dictionary<string, string> OperatorVariables { get; }
+
+    /// <summary>The folder the harness writes its own files to (the simulators' certificates and each node's properties).</summary>
+    public string Folder => _folder;
+
+    /// <summary>
+    /// The compose environment variables whose values the harness replaces, each by the loopback equivalent: the
+    /// compose network's host names and ports, the database it reaches as "postgres", the container's own /data.
+    /// </summary>
+    public static readonly IReadOnlySet<string> NetworkStandIns = new HashSet<string>
+    {
+        "presence__persistence__connectionString", "presence__cluster__hostname", "presence__cluster__publicHostname", "presence__cluster__port",
+        "presence__cluster__seedNodes", "presence__dataFolder", "presence__admin__address",
+    };
+
+    /// <summary>The environment of a node: docker-compose.yml's for the compose service, with <see cref="NetworkStandIns"/> replaced.</summary>
+    public Dictionary<string, string> ComposeEnvironment(Node node, string seeds)
+    {
+        var service = $"node{node.Index % 3 + 1}";
+        var environment = ComposeFile.Environment(service, OperatorVariables);
+        environment["presence__persistence__connectionString"] = Database.ConnectionString;
+        environment["presence__cluster__hostname"] = "127.0.0.1";
+        environment["presence__cluster__publicHostname"] = "127.0.0.1";
+        environment["presence__cluster__port"] = node.Remoting.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        environment["presence__cluster__seedNodes"] = seeds;
+        environment["presence__dataFolder"] = Path.Combine(_folder, $"data{node.Index}");
+        environment["presence__admin__address"] = "127.0.0.1";
+        return environment;
     }
 
     public GraphSimulator Graph { get; }
@@ -67,13 +103,22 @@ internal sealed class ClusterHarness : IAsyncDisposable
 
         public StringBuilder Output { get; } = new();
 
-        /// <summary>More environment variables for the node's process (over the harness's own).</summary>
+        /// <summary>More environment variables for the node's process (over the compose environment).</summary>
         public Dictionary<string, string> Environment { get; } = [];
 
+        /// <summary>The environment docker-compose.yml gives the node (see <see cref="ClusterHarness.ComposeEnvironment"/>).</summary>
+        public Dictionary<string, string> ComposeEnvironment { get; set; } = [];
+
+        /// <summary>presence.admin.token: every admin call sends it.</summary>
+        public string? AdminToken => ComposeEnvironment.GetValueOrDefault("presence__admin__token");
+
         public bool Running => Process is { HasExited: false };
+
+        /// <summary>How assertion messages show a node: never its environment, which holds the operator's secrets.</summary>
+        public override string ToString() => $"node {Index} ({Address})";
     }
 
-    public static async Task<ClusterHarness> StartAsync(int nodes, int technicalAccounts)
+    public static async Task<ClusterHarness> StartAsync(int nodes, int technicalAccounts, bool start = true)
     {
         var folder = Directory.CreateTempSubdirectory("presence-cluster-").FullName;
         var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions());
@@ -86,11 +131,12 @@ internal sealed class ClusterHarness : IAsyncDisposable
             accounts.Add(($"cluster-tech{i}@contoso.com", password));
         }
 
-        var apiKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(20));
-        var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ServiceApiKey = apiKey });
+        var variables = ComposeFile.OperatorVariables();
+        // The UC back end is configured with the same key the operator gave the compose file.
+        var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ServiceApiKey = variables["PRESENCE_API_KEY"] });
         var database = await PostgresDatabase.CreateAsync();
-        var harness = new ClusterHarness(folder, graph, uc, database, accounts, apiKey);
-        harness.WriteShared();
+        var harness = new ClusterHarness(folder, graph, uc, database, accounts, variables);
+        harness.WriteSimulatorCertificates();
         for (var i = 0; i < nodes; i++)
             harness.Nodes.Add(new Node(i, TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), Path.Combine(folder, $"node{i}.properties")));
         harness.WebhookProxy = TcpPassThrough.Start(() => harness.Nodes.Where(n => n.Running).Select(n => n.Webhook).ToList());
@@ -98,6 +144,8 @@ internal sealed class ClusterHarness : IAsyncDisposable
         uc.ServiceApi = new Uri($"https://127.0.0.1:{harness.ApiProxy.Port}/");
         foreach (var node in harness.Nodes)
             harness.WriteConfig(node);
+        if (!start)
+            return harness;
         await Task.WhenAll(harness.Nodes.Select(n => harness.StartNodeAsync(n)));
         if (nodes > 0)
             await harness.WaitOneClusterAsync();
@@ -162,14 +210,11 @@ internal sealed class ClusterHarness : IAsyncDisposable
         return string.Join("\n", lines);
     }
 
-    private void WriteShared()
+    /// <summary>The simulators' TLS certificates, which stand in for the public CAs Graph and the front ends are trusted by.</summary>
+    private void WriteSimulatorCertificates()
     {
         File.WriteAllText(Path.Combine(_folder, "graph.pem"), SimulatorCertificate.ToPem(Graph.Certificate));
         File.WriteAllText(Path.Combine(_folder, "uc.pem"), SimulatorCertificate.ToPem(Uc.Certificate));
-        // Every node decrypts what Graph encrypted for the one certificate the subscriptions name, and verifies the
-        // clientState any node signed: both are shared, as the operator guide says.
-        PresenceActors.Webhooks.EncryptionCertificates.LoadOrCreate(Path.Combine(_folder, "encryption.pfx")).Dispose();
-        File.WriteAllText(Path.Combine(_folder, "client-state.key"), Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
     }
 
     /// <summary>
@@ -189,6 +234,8 @@ internal sealed class ClusterHarness : IAsyncDisposable
 
     private void WriteConfig(Node node, string seeds, string[] extra)
     {
+        node.ComposeEnvironment = ComposeEnvironment(node, seeds);
+        // What an operator fills in for a site, and the ports docker would map (all nodes share one host here).
         var lines = new List<string>
         {
             $"azure.activedirectory.tenantId = {Graph.Tenant.TenantId}",
@@ -196,7 +243,6 @@ internal sealed class ClusterHarness : IAsyncDisposable
             $"azure.activedirectory.clientSecret = {Secret}",
             $"webhook.receiver = https://127.0.0.1:{WebhookProxy.Port}/graph/listen",
             $"webhook.listener.http.url = {string.Join(",", Uc.FrontEndUrls)}",
-            $"presence.api.key = {_apiKey}",
             $"presence.graph.authorityHost = {Graph.AuthorityHost}",
             $"presence.graph.baseUrl = {Graph.GraphUrl}",
             $"presence.graph.openIdConfiguration = {Graph.OpenIdConfigurationUrl}",
@@ -204,13 +250,6 @@ internal sealed class ClusterHarness : IAsyncDisposable
             $"presence.webhook.port = {node.Webhook}",
             $"presence.api.port = {node.Api}",
             $"presence.admin.port = {node.Admin}",
-            $"presence.cluster.port = {node.Remoting}",
-            $"presence.cluster.seedNodes = {seeds}",
-            "presence.persistence.provider = PostgreSql",
-            $"presence.persistence.connectionString = {Database.ConnectionString}",
-            $"presence.encryption.certificate = {Path.Combine(_folder, "encryption.pfx")}",
-            $"presence.clientState.key = {File.ReadAllText(Path.Combine(_folder, "client-state.key"))}",
-            $"presence.dataFolder = {Path.Combine(_folder, $"data{node.Index}")}",
         };
         for (var i = 0; i < _accounts.Count; i++)
         {
@@ -269,6 +308,9 @@ internal sealed class ClusterHarness : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = _folder,
         };
+        foreach (var (name, value) in node.ComposeEnvironment)
+            start.Environment[name] = value;
+        // Not configuration: the runtime's GC mode for a 2-core test machine, and how much the harness reads of the logs.
         start.Environment["DOTNET_gcServer"] = "0";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         // Akka's membership story (joining, moving to Up, leaving, removal) is logged at Information.
@@ -349,10 +391,23 @@ internal sealed class ClusterHarness : IAsyncDisposable
         }, TimeSpan.FromMinutes(2), $"node {gone.Index} removed from the cluster", () => ViewsAsync().GetAwaiter().GetResult());
     }
 
-    public async Task<JsonNode> AdminAsync(Node node, string path)
+    public async Task<JsonNode> AdminAsync(Node node, string path, HttpMethod? method = null)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
-        return JsonNode.Parse(await http.GetStringAsync($"http://127.0.0.1:{node.Admin}/admin/{path}"))!;
+        using var http = AdminClient(node);
+        using var response = await http.SendAsync(new HttpRequestMessage(method ?? HttpMethod.Get, $"http://127.0.0.1:{node.Admin}/admin/{path}"));
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode)
+            throw new HttpRequestException($"{method ?? HttpMethod.Get} /admin/{path} on node {node.Index}: {(int)response.StatusCode} {body}");
+        return JsonNode.Parse(body)!;
+    }
+
+    /// <summary>An HTTP client for the node's admin port, sending its presence.admin.token.</summary>
+    public static HttpClient AdminClient(Node node)
+    {
+        var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+        if (node.AdminToken is { } token)
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return http;
     }
 
     /// <summary>The node the cluster's oldest Up member is: where the subscription-pool singleton runs.</summary>
@@ -421,6 +476,7 @@ internal sealed class TcpPassThrough : IDisposable
     private readonly TcpListener _listener;
     private readonly Func<IReadOnlyList<int>> _backends;
     private readonly CancellationTokenSource _stop = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<TcpClient, TcpClient> _open = new();
     private int _next;
 
     private TcpPassThrough(TcpListener listener, Func<IReadOnlyList<int>> backends)
@@ -481,6 +537,7 @@ internal sealed class TcpPassThrough : IDisposable
 
             if (server is null)
                 return;
+            _open[client] = server;
             using (server)
             {
                 var a = client.GetStream();
@@ -492,7 +549,28 @@ internal sealed class TcpPassThrough : IDisposable
                 catch (Exception) when (_stop.IsCancellationRequested)
                 {
                 }
+                catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException)
+                {
+                    // Closed by DropConnections.
+                }
+                finally
+                {
+                    _open.TryRemove(client, out _);
+                }
             }
+        }
+    }
+
+    /// <summary>
+    /// Closes every open connection (HAProxy reloaded, or its connections recycled): clients connect again, and the new
+    /// connections go to the next backends in turn.
+    /// </summary>
+    public void DropConnections()
+    {
+        foreach (var (client, server) in _open)
+        {
+            client.Close();
+            server.Close();
         }
     }
 

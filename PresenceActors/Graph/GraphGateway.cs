@@ -64,7 +64,8 @@ public interface ISubscriptionGraph
     Task<SubscriptionInfo> CreateSubscriptionAsync(string account, IReadOnlyCollection<string> userIds, SubscriptionRequest request, CancellationToken cancellationToken);
 
     /// <summary>Renews (and so reauthorizes) a subscription; throws <see cref="SubscriptionGoneException"/> on 404.</summary>
-    Task<DateTimeOffset> RenewSubscriptionAsync(string account, string subscriptionId, DateTimeOffset expiration, CancellationToken cancellationToken);
+    Task<DateTimeOffset> RenewSubscriptionAsync(string account, string subscriptionId, DateTimeOffset expiration,
+        X509Certificate2 encryptionCertificate, string encryptionCertificateId, CancellationToken cancellationToken);
 
     /// <summary>Deletes a subscription; one that is already gone counts as deleted.</summary>
     Task DeleteSubscriptionAsync(string account, string subscriptionId, CancellationToken cancellationToken);
@@ -263,12 +264,19 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
         return new SubscriptionInfo(created!.Id!, created.ExpirationDateTime ?? request.Expiration, resource);
     }
 
-    public async Task<DateTimeOffset> RenewSubscriptionAsync(string account, string subscriptionId, DateTimeOffset expiration, CancellationToken cancellationToken)
+    public async Task<DateTimeOffset> RenewSubscriptionAsync(string account, string subscriptionId, DateTimeOffset expiration,
+        X509Certificate2 encryptionCertificate, string encryptionCertificateId, CancellationToken cancellationToken)
     {
         try
         {
+            // The renewal also rotates the encryption certificate (Graph accepts both in one PATCH).
             var renewed = await AsAccount(account, graph => graph.Subscriptions[subscriptionId].PatchAsync(
-                new Subscription { ExpirationDateTime = expiration }, cancellationToken: cancellationToken));
+                new Subscription
+                {
+                    ExpirationDateTime = expiration,
+                    EncryptionCertificate = Convert.ToBase64String(encryptionCertificate.Export(X509ContentType.Cert)),
+                    EncryptionCertificateId = encryptionCertificateId,
+                }, cancellationToken: cancellationToken));
             return renewed?.ExpirationDateTime ?? expiration;
         }
         catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.NotFound)

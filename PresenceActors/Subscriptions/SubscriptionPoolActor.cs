@@ -119,6 +119,20 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
             else
                 _log.Warning("reauthorization-unknown subscription={0}: no account holds it", r.SubscriptionId);
         });
+        Command<EncryptionRotated>(r =>
+        {
+            var renewing = 0;
+            foreach (var account in _state.Accounts.Values.Where(a => a.SubscriptionId is not null))
+            {
+                if (!_children.TryGetValue(account.Name, out var child))
+                    continue;
+                child.Tell(TechnicalAccountActor.Renew.WithNewCertificate);
+                renewing++;
+            }
+
+            _log.Info("encryption-rotated certificate={0}: renewing {1} subscriptions with it", r.CertificateId, renewing);
+            Reply(new CommandResult(true, $"{renewing} subscriptions are being renewed with certificate {r.CertificateId}."));
+        });
         Command<Resync>(r =>
         {
             if (r.UserIds.IsEmpty)

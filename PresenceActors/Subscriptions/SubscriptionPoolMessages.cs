@@ -23,6 +23,12 @@ public static class SubscriptionPoolCommands
     /// <summary>Graph's lifecycle event for a subscription: renew (which reauthorizes) now.</summary>
     public sealed record ReauthorizationRequired(string SubscriptionId) : ISubscriptionPoolMessage;
 
+    /// <summary>
+    /// The cluster's encryption certificate was rotated (docs/operator-guide.md, "Rotating the encryption certificate"):
+    /// load it and renew every subscription with it now. Answered with <see cref="CommandResult"/>.
+    /// </summary>
+    public sealed record EncryptionRotated(string CertificateId) : ISubscriptionPoolMessage;
+
     /// <summary>Reads the presence of these users (all watched users when empty) and checks every subscription now.</summary>
     public sealed record Resync(ImmutableArray<string> UserIds) : ISubscriptionPoolMessage;
 

@@ -11,9 +11,14 @@ public sealed record SubscriptionPoolOptions
     /// <summary>Where Graph posts lifecycle events (…/graph/lifecycle).</summary>
     public required Uri LifecycleNotificationUrl { get; init; }
 
-    public required X509Certificate2 EncryptionCertificate { get; init; }
+    /// <summary>
+    /// The certificate (public part) and id Graph encrypts for, read at every create and renewal: after a rotation the
+    /// next renewal moves each subscription to the new one.
+    /// </summary>
+    public required Func<(X509Certificate2 Certificate, string Id)> Encryption { get; init; }
 
-    public required string EncryptionCertificateId { get; init; }
+    /// <summary>Loads the node's encryption certificates again (a rotation made on another node); null: they never change.</summary>
+    public Func<CancellationToken, Task>? ReloadEncryption { get; init; }
 
     public required ClientStateSigner ClientState { get; init; }
 

@@ -27,6 +27,7 @@ public sealed class SubscriptionSerializer(ExtendedActorSystem system) : Manifes
         ("cmd-remove-account", typeof(SubscriptionPoolCommands.RemoveAccount)),
         ("cmd-reauthorize", typeof(SubscriptionPoolCommands.ReauthorizationRequired)),
         ("cmd-resync", typeof(SubscriptionPoolCommands.Resync)),
+        ("cmd-encryption-rotated", typeof(SubscriptionPoolCommands.EncryptionRotated)),
         ("q-status", typeof(SubscriptionPoolCommands.GetPoolStatus)),
         ("q-assignment", typeof(SubscriptionPoolCommands.GetAssignment)),
         ("assignment", typeof(SubscriptionPoolCommands.Assignment)),

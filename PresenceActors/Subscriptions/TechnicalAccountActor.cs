@@ -82,12 +82,12 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
             Timers.Cancel("retry");
             Run(ApplyAsync(_desired, _subscriptionId, _subscribed));
         });
-        Receive<Renew>(_ =>
+        Receive<Renew>(r =>
         {
             // Graph asks once per subscription; a burst of reauthorizationRequired (replayed, or queued while a renewal
-            // ran) needs one renewal, not one each.
-            if (_subscriptionId is { } id && (_lastRenewal is not { } last || Now - last >= RenewalCoalescing))
-                Run(RenewAsync(id));
+            // ran) needs one renewal, not one each. A rotated certificate is sent at once.
+            if (_subscriptionId is { } id && (r.Reload || _lastRenewal is not { } last || Now - last >= RenewalCoalescing))
+                Run(RenewAsync(id, r.Reload));
         });
         Receive<Reconcile>(_ => Run(ReconcileAsync(_subscriptionId, _desired)));
         Receive<ReadUsers>(r => Run(ReadAsync(r.UserIds, "resync")));
@@ -211,8 +211,9 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         if (desired.IsEmpty)
             return new Deleted();
 
+        var (certificate, certificateId) = await CurrentEncryptionAsync(false, timeout.Token);
         var request = new SubscriptionRequest(_options.NotificationUrl, _options.LifecycleNotificationUrl, _options.ClientState.Create(_account),
-            _options.EncryptionCertificate, _options.EncryptionCertificateId, Now + _options.SubscriptionLifetime);
+            certificate, certificateId, Now + _options.SubscriptionLifetime);
         try
         {
             return new Created(await _graph.CreateSubscriptionAsync(_account, desired, request, timeout.Token), desired);
@@ -226,12 +227,36 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         }
     }
 
-    private async Task<object> RenewAsync(string id)
+    /// <summary>
+    /// The certificate to name, after loading the cluster's set again: this node may have missed a rotation (the pool
+    /// moved here). A store that cannot be read leaves the certificates held, still valid; after a rotation, a failure is
+    /// one (the renewal is retried).
+    /// </summary>
+    private async Task<(System.Security.Cryptography.X509Certificates.X509Certificate2, string)> CurrentEncryptionAsync(bool rotated, CancellationToken cancellationToken)
+    {
+        if (_options.ReloadEncryption is { } reload)
+        {
+            try
+            {
+                await reload(cancellationToken);
+            }
+            catch (Exception e) when (!rotated && e is not OperationCanceledException)
+            {
+                _log.Warning("encryption-reload-failed account={0}: {1}; using the certificates held", _account, e.Message);
+            }
+        }
+
+        return _options.Encryption();
+    }
+
+    private async Task<object> RenewAsync(string id, bool reloadEncryption)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         try
         {
-            return new Renewed(await _graph.RenewSubscriptionAsync(_account, id, Now + _options.SubscriptionLifetime, timeout.Token));
+            // Every renewal names the current certificate: a subscription made before a rotation moves to the new one.
+            var (certificate, certificateId) = await CurrentEncryptionAsync(reloadEncryption, timeout.Token);
+            return new Renewed(await _graph.RenewSubscriptionAsync(_account, id, Now + _options.SubscriptionLifetime, certificate, certificateId, timeout.Token));
         }
         catch (SubscriptionGoneException)
         {
@@ -278,7 +303,14 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
 
     public sealed class Renew : INoSerializationVerificationNeeded
     {
-        public static readonly Renew Instance = new();
+        public static readonly Renew Instance = new(false);
+
+        /// <summary>After a rotation: load the node's certificates first, and do not wait for the coalescing window.</summary>
+        public static readonly Renew WithNewCertificate = new(true);
+
+        private Renew(bool reload) => Reload = reload;
+
+        public bool Reload { get; }
     }
 
     public sealed record ReadUsers(ImmutableArray<string> UserIds) : INoSerializationVerificationNeeded;

@@ -76,6 +76,7 @@ public sealed class GraphNotificationProcessor(
             metrics.OnReceived(items.Count);
         var waiting = new List<(Task<UserPresenceCommands.Taken> Taken, string Signature)>();
         var refused = 0;
+        var undecryptable = 0;
         bool? tokensValid = null;
         var resync = new List<string>();
         for (var index = 0; index < items.Count; index++)
@@ -137,7 +138,19 @@ public sealed class GraphNotificationProcessor(
 
             var content = new EncryptedContent(Text(encrypted, "data") ?? "", dataSignature, Text(encrypted, "dataKey") ?? "",
                 Text(encrypted, "encryptionCertificateId"), Text(encrypted, "encryptionCertificateThumbprint"));
-            var plaintext = decryptor.Decrypt(content, out var problem);
+            var (plaintext, problem) = await decryptor.DecryptAsync(content, cancellationToken);
+            if (problem == NotificationDecryptor.UnknownCertificate)
+            {
+                // Authentic (its clientState verified) but encrypted for a certificate this node lacks even after reading
+                // the cluster's store: a configuration fault, never a silent 202. Answered 503 so that Graph delivers it
+                // again (through the load balancer, perhaps to a node that holds it), counted, and readiness fails.
+                metrics.OnUnknownCertificate(content.EncryptionCertificateId, DateTimeOffset.UtcNow);
+                log.LogError("notification-unknown-certificate certificate={CertificateId} subscription={SubscriptionId}: this node holds {Held}; answered 503",
+                    content.EncryptionCertificateId ?? "-", subscriptionId ?? "-", string.Join(",", decryptor.CertificateIds));
+                undecryptable++;
+                continue;
+            }
+
             if (plaintext is null)
             {
                 Drop(problem!, subscriptionId);
@@ -168,7 +181,7 @@ public sealed class GraphNotificationProcessor(
 
         if (resync.Count > 0)
             targets.Pool.Tell(new SubscriptionPoolCommands.Resync([.. resync]));
-        if (waiting.Count == 0 && refused == 0)
+        if (waiting.Count == 0 && refused == 0 && undecryptable == 0)
             return WebhookOutcome.Accepted;
 
         try
@@ -194,9 +207,9 @@ public sealed class GraphNotificationProcessor(
             missed++;
         }
 
-        if (missed == 0 && refused == 0)
+        if (missed == 0 && refused == 0 && undecryptable == 0)
             return WebhookOutcome.Accepted;
-        metrics.OnNotTaken(missed + refused);
+        metrics.OnNotTaken(missed + refused + undecryptable);
         if (refused > 0 && Environment.TickCount64 - Interlocked.Read(ref _lastOverloadLog) > 10_000)
         {
             Interlocked.Exchange(ref _lastOverloadLog, Environment.TickCount64);

@@ -14,19 +14,32 @@ public sealed class NotificationDecryptor(EncryptionCertificates certificates)
 {
     private long _keysUnwrapped;
 
+    /// <summary>The certificate ids this node accepts now (for messages).</summary>
+    public IReadOnlyList<string> CertificateIds => certificates.Ids;
+
     /// <summary>Data keys unwrapped with RSA: the webhook's largest CPU cost per item.</summary>
     public long KeysUnwrapped => Interlocked.Read(ref _keysUnwrapped);
 
-    /// <summary>The plaintext JSON, or null with a reason when the content cannot be trusted.</summary>
-    public byte[]? Decrypt(EncryptedContent content, out string? problem)
+    /// <summary>
+    /// The plaintext JSON, or null with a reason when the content cannot be trusted. A certificate this node does not
+    /// hold is looked for in the cluster's store first (another node may have rotated it a moment ago).
+    /// </summary>
+    public async ValueTask<(byte[]? Plaintext, string? Problem)> DecryptAsync(EncryptedContent content, CancellationToken cancellationToken)
+    {
+        var certificate = certificates.Find(content.EncryptionCertificateId, content.EncryptionCertificateThumbprint)
+                          ?? await certificates.FindOrReloadAsync(content.EncryptionCertificateId, content.EncryptionCertificateThumbprint, cancellationToken);
+        if (certificate is null)
+            return (null, UnknownCertificate);
+        var plaintext = Decrypt(content, certificate, out var problem);
+        return (plaintext, problem);
+    }
+
+    /// <summary>The drop reason of an item encrypted for a certificate neither this node nor the store holds.</summary>
+    public const string UnknownCertificate = "unknown-certificate";
+
+    private byte[]? Decrypt(EncryptedContent content, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, out string? problem)
     {
         problem = null;
-        var certificate = certificates.Find(content.EncryptionCertificateId, content.EncryptionCertificateThumbprint);
-        if (certificate is null)
-        {
-            problem = "unknown-certificate";
-            return null;
-        }
 
         try
         {

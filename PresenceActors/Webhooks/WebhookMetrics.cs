@@ -12,6 +12,8 @@ public sealed class WebhookMetrics
     private static readonly Counter<long> DroppedCounter = Meter.CreateCounter<long>("presence.notifications.dropped");
     private static readonly Counter<long> NotTakenCounter = Meter.CreateCounter<long>("presence.notifications.not_taken",
         description: "Items answered 503 because their users' actors did not confirm in time; Graph delivers them again");
+    private static readonly Counter<long> UnknownCertificateCounter = Meter.CreateCounter<long>("presence.notifications.unknown_certificate",
+        description: "Items encrypted for a certificate neither this node nor the cluster's store holds; answered 503, the node is not ready meanwhile");
 
     private readonly ConcurrentDictionary<string, long> _dropped = new();
     private long _received;
@@ -49,6 +51,21 @@ public sealed class WebhookMetrics
     {
         Interlocked.Add(ref _notTaken, items);
         NotTakenCounter.Add(items);
+    }
+
+    /// <summary>Items encrypted for a certificate this node could not find, even in the cluster's store.</summary>
+    public long UnknownCertificates => Interlocked.Read(ref _unknownCertificates);
+
+    /// <summary>When the last such item came, and the certificate it named (for readiness and the operator).</summary>
+    public (DateTimeOffset At, string CertificateId)? LastUnknownCertificate { get; private set; }
+
+    private long _unknownCertificates;
+
+    public void OnUnknownCertificate(string? certificateId, DateTimeOffset at)
+    {
+        Interlocked.Increment(ref _unknownCertificates);
+        LastUnknownCertificate = (at, certificateId ?? "(none)");
+        UnknownCertificateCounter.Add(1);
     }
 
     public void OnDropped(string reason)

@@ -1,0 +1,157 @@
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Npgsql;
+
+namespace PresenceActors.Webhooks;
+
+/// <summary>A notification encryption certificate as the cluster keeps it: with its private key, and when it was made.</summary>
+public sealed record StoredCertificate(X509Certificate2 Certificate, DateTimeOffset CreatedAt);
+
+/// <summary>Where a cluster's notification encryption certificates live, so that every node holds the same ones.</summary>
+public interface IEncryptionCertificateStore
+{
+    /// <summary>The certificates in use, newest (the current one) first; the first caller on an empty store makes one.</summary>
+    Task<IReadOnlyList<StoredCertificate>> LoadOrCreateAsync(CancellationToken cancellationToken);
+
+    /// <summary>Makes a new current certificate; the one it replaces stays in use for <see cref="EncryptionCertificateStore.KeepSuperseded"/>.</summary>
+    Task<StoredCertificate> RotateAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The cluster's notification encryption certificates in the shared PostgreSQL database (docs/operator-guide.md,
+/// "Cluster-wide secrets"): the first node to start makes one, every node loads the same. At rest each PFX is sealed
+/// with AES-256-GCM under a key derived (HKDF-SHA256) from presence.clientState.key, which the operator gives every node
+/// and which never enters the database: a copy of the database alone does not reveal a private key. A certificate
+/// replaced by a rotation stays in use for <see cref="KeepSuperseded"/> (Graph retries a delivery for up to 4 hours)
+/// and is deleted afterwards.
+/// </summary>
+public sealed class EncryptionCertificateStore(string connectionString, byte[] clusterKey, TimeProvider? clock = null) : IEncryptionCertificateStore
+{
+    public const string Table = "presence_encryption_certificates";
+
+    /// <summary>How long a replaced certificate still decrypts what Graph encrypted for it.</summary>
+    public static readonly TimeSpan KeepSuperseded = TimeSpan.FromHours(24);
+
+    private readonly byte[] _sealingKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, clusterKey, 32, info: Encoding.UTF8.GetBytes("PresenceActors encryption certificates at rest v1"));
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    public Task<IReadOnlyList<StoredCertificate>> LoadOrCreateAsync(CancellationToken cancellationToken) =>
+        InTransactionAsync(async (connection, transaction) =>
+        {
+            var stored = await ReadAsync(connection, transaction, cancellationToken);
+            if (stored.Count == 0)
+                stored = [await InsertAsync(connection, transaction, cancellationToken)];
+            return (IReadOnlyList<StoredCertificate>)InUse(stored);
+        }, cancellationToken);
+
+    public Task<StoredCertificate> RotateAsync(CancellationToken cancellationToken) =>
+        InTransactionAsync(async (connection, transaction) =>
+        {
+            var made = await InsertAsync(connection, transaction, cancellationToken);
+            var stored = await ReadAsync(connection, transaction, cancellationToken);
+            foreach (var expired in stored.Except(InUse(stored)))
+            {
+                await using var delete = Command(connection, transaction, $"DELETE FROM {Table} WHERE id = @id");
+                delete.Parameters.Add(new NpgsqlParameter("id", EncryptionCertificates.IdOf(expired.Certificate)));
+                await delete.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            return made;
+        }, cancellationToken);
+
+    /// <summary>The newest, and those replaced less than <see cref="KeepSuperseded"/> ago; newest first.</summary>
+    private List<StoredCertificate> InUse(List<StoredCertificate> newestFirst)
+    {
+        var now = _clock.GetUtcNow();
+        return newestFirst.Where((c, i) => i == 0 || now - newestFirst[i - 1].CreatedAt < KeepSuperseded).ToList();
+    }
+
+    private async Task<T> InTransactionAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using (var create = new NpgsqlCommand(
+                         $"CREATE TABLE IF NOT EXISTS {Table} (id TEXT PRIMARY KEY, sealed BYTEA NOT NULL, created_at TIMESTAMPTZ NOT NULL)", connection))
+        {
+            try
+            {
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DuplicateTable)
+            {
+                // Two nodes starting together both created it: it exists.
+            }
+        }
+
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // One node at a time reads and changes the set: two nodes starting on an empty store make one certificate, not two.
+        await using (var lockTable = Command(connection, transaction, $"LOCK TABLE {Table} IN EXCLUSIVE MODE"))
+            await lockTable.ExecuteNonQueryAsync(cancellationToken);
+        var result = await work(connection, transaction);
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql) => new(sql, connection, transaction);
+
+    private async Task<List<StoredCertificate>> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        var found = new List<StoredCertificate>();
+        await using var select = Command(connection, transaction, $"SELECT id, sealed, created_at FROM {Table} ORDER BY created_at DESC, id DESC");
+        await using DbDataReader reader = await select.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var id = reader.GetString(0);
+            var pfx = Open(id, (byte[])reader.GetValue(1));
+            found.Add(new StoredCertificate(X509CertificateLoader.LoadPkcs12(pfx, null, X509KeyStorageFlags.Exportable), reader.GetFieldValue<DateTimeOffset>(2)));
+        }
+
+        return found;
+    }
+
+    private async Task<StoredCertificate> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        var now = _clock.GetUtcNow();
+        using var made = EncryptionCertificates.Create(now);
+        var pfx = made.Export(X509ContentType.Pfx);
+        var certificate = X509CertificateLoader.LoadPkcs12(pfx, null, X509KeyStorageFlags.Exportable);
+        var id = EncryptionCertificates.IdOf(certificate);
+        await using var insert = Command(connection, transaction, $"INSERT INTO {Table} (id, sealed, created_at) VALUES (@id, @sealed, @created)");
+        insert.Parameters.Add(new NpgsqlParameter("id", id));
+        insert.Parameters.Add(new NpgsqlParameter("sealed", Seal(id, pfx)));
+        insert.Parameters.Add(new NpgsqlParameter("created", now.UtcDateTime));
+        await insert.ExecuteNonQueryAsync(cancellationToken);
+        CryptographicOperations.ZeroMemory(pfx);
+        return new StoredCertificate(certificate, now);
+    }
+
+    /// <summary>nonce (12) | tag (16) | ciphertext, the certificate's id bound in as associated data.</summary>
+    private byte[] Seal(string id, byte[] plaintext)
+    {
+        var sealedBytes = new byte[12 + 16 + plaintext.Length];
+        var nonce = sealedBytes.AsSpan(0, 12);
+        RandomNumberGenerator.Fill(nonce);
+        using var aes = new AesGcm(_sealingKey, 16);
+        aes.Encrypt(nonce, plaintext, sealedBytes.AsSpan(28), sealedBytes.AsSpan(12, 16), Encoding.UTF8.GetBytes(id));
+        return sealedBytes;
+    }
+
+    private byte[] Open(string id, byte[] sealedBytes)
+    {
+        var plaintext = new byte[sealedBytes.Length - 28];
+        using var aes = new AesGcm(_sealingKey, 16);
+        try
+        {
+            aes.Decrypt(sealedBytes.AsSpan(0, 12), sealedBytes.AsSpan(28), sealedBytes.AsSpan(12, 16), plaintext, Encoding.UTF8.GetBytes(id));
+        }
+        catch (AuthenticationTagMismatchException e)
+        {
+            throw new InvalidOperationException(
+                $"The cluster's encryption certificate {id} in table {Table} was sealed with another presence.clientState.key: give this node the key the other nodes have.", e);
+        }
+
+        return plaintext;
+    }
+}
