@@ -86,7 +86,7 @@ public static class UcApiEndpoints
             return body.Error;
         if (!TryString(body.Root, "teamsUser", out var teamsUser, out var error))
             return error!;
-        var (result, problem) = await Register(ucUserId, teamsUser!, directory, registry.ActorRef, context.RequestAborted);
+        var (result, problem) = await Register(ucUserId, teamsUser!, directory, registry.ActorRef, context.RequestAborted, relink: true);
         if (problem is not null)
             return problem;
         var assignment = await pool.ActorRef.Ask<SubscriptionPoolCommands.Assignment>(
@@ -102,7 +102,7 @@ public static class UcApiEndpoints
     }
 
     private static async Task<(RegisterResult? Result, IResult? Problem)> Register(
-        string ucUserId, string teamsUser, IUserDirectory directory, IActorRef registry, CancellationToken cancellationToken)
+        string ucUserId, string teamsUser, IUserDirectory directory, IActorRef registry, CancellationToken cancellationToken, bool relink = false)
     {
         if (string.IsNullOrWhiteSpace(ucUserId) || ucUserId.Length > 256 || ucUserId.Any(char.IsControl))
             return (null, Problem(400, "ucUserId", "ucUserId must be 1 to 256 characters without control characters."));
@@ -121,7 +121,7 @@ public static class UcApiEndpoints
 
         if (user is null)
             return (null, Problem(404, "teamsUser", $"No Entra ID user '{teamsUser}' (tried object id, user principal name and mail)."));
-        var result = await registry.Ask<RegisterResult>(new Register(new UserMapping(ucUserId, user.Id, user.UserPrincipalName)), AskTimeout);
+        var result = await registry.Ask<RegisterResult>(new Register(new UserMapping(ucUserId, user.Id, user.UserPrincipalName), relink), AskTimeout);
         if (result.Outcome == RegistrationOutcome.Conflict)
             return (result, Problem(409, "teamsUser", $"Teams user '{user.UserPrincipalName}' is already mapped to UC user '{result.ConflictingUcUserId}'; remove that mapping first."));
         return (result, null);

@@ -81,9 +81,10 @@ public class UserRegistryActorTests
             Assert.Contains("t-9", unwatched);
             Assert.True(poolMessages < count / 10, $"{poolMessages} messages to the pool for {count} registrations");
 
-            // Every registration linked the user's actor; the two that left were unlinked afterwards.
-            var links = users.ReceiveN(count + 1 + 2, Wait);
-            Assert.Equal(count + 1, links.OfType<UserPresenceCommands.LinkUser>().Count());
+            // Every registration linked the user's actor (uc-5, registered twice, twice); the two that left were unlinked.
+            var links = users.ReceiveN(count + 2 + 2, Wait);
+            Assert.Equal(count + 2, links.OfType<UserPresenceCommands.LinkUser>().Count());
+            Assert.All(links.OfType<UserPresenceCommands.LinkUser>(), l => Assert.True(l.Acknowledge));
             Assert.Equal(["t-3", "t-9"], links.OfType<UserPresenceCommands.UnlinkUser>().Select(u => u.UserId).Order());
             await registry.GracefulStop(Wait);
         }
@@ -101,5 +102,71 @@ public class UserRegistryActorTests
             registry.Tell(new Register(new UserMapping("uc-other", "t-3", "u3@contoso.test")), kit.TestActor);
             Assert.Equal(RegistrationOutcome.Registered, kit.ExpectMsg<RegisterResult>(Wait).Outcome);
         }
+    }
+
+    [Fact]
+    public async Task Links_are_sent_again_until_confirmed_and_a_restarted_registry_sends_again_only_the_unconfirmed()
+    {
+        using var db = new TempDatabase();
+        var interval = UserRegistryActor.ResendLinksEvery;
+        await using (var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams()))
+        {
+            var kit = node.Kit;
+            var users = kit.CreateTestProbe();
+            var registry = node.System.ActorOf(Props.Create(() => new UserRegistryActor(users.Ref, kit.CreateTestProbe().Ref)), "registry-links-1");
+            registry.Tell(new Register(new UserMapping("uc-a", "t-a", "a@contoso.test")), kit.TestActor);
+            registry.Tell(new Register(new UserMapping("uc-b", "t-b", "b@contoso.test")), kit.TestActor);
+            kit.ExpectMsg<RegisterResult>(Wait);
+            kit.ExpectMsg<RegisterResult>(Wait);
+            Assert.Equal(["t-a", "t-b"], users.ReceiveN(2, Wait).Cast<UserPresenceCommands.LinkUser>().Select(l => l.UserId).Order());
+
+            // t-a's actor confirms; t-b's never answers (its node died with the message): the production interval later,
+            // only t-b's link is sent again, and again.
+            registry.Tell(new UserPresenceCommands.LinkState("t-a", "uc-a"), users.Ref);
+            Assert.Equal("t-b", users.ExpectMsg<UserPresenceCommands.LinkUser>(interval + Wait).UserId);
+            Assert.Equal("t-b", users.ExpectMsg<UserPresenceCommands.LinkUser>(interval + Wait).UserId);
+            // An answer for another UC user (an older request) confirms nothing.
+            registry.Tell(new UserPresenceCommands.LinkState("t-b", "uc-old"), users.Ref);
+            await kit.AwaitAssertAsync(async () => Assert.Equal(1, (await registry.Ask<UnconfirmedLinks>(new GetUnconfirmedLinks(), Wait)).Count), Wait);
+            await registry.GracefulStop(Wait);
+        }
+
+        await using (var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams()))
+        {
+            var kit = node.Kit;
+            var users = kit.CreateTestProbe();
+            var registry = node.System.ActorOf(Props.Create(() => new UserRegistryActor(users.Ref, kit.CreateTestProbe().Ref)), "registry-links-2");
+            // Recovered: t-b's link, never confirmed, is sent at once; t-a's was confirmed and journaled, and is not.
+            var resent = users.ExpectMsg<UserPresenceCommands.LinkUser>(Wait);
+            Assert.Equal(("t-b", "uc-b", true), (resent.UserId, resent.UcUserId, resent.Acknowledge));
+            registry.Tell(new UserPresenceCommands.LinkState("t-b", "uc-b"), users.Ref);
+            await kit.AwaitAssertAsync(async () => Assert.Equal(0, (await registry.Ask<UnconfirmedLinks>(new GetUnconfirmedLinks(), Wait)).Count), Wait);
+            // Everything confirmed (the registry said so): a whole interval passes without a link sent again.
+            users.ExpectNoMsg(interval + TimeSpan.FromSeconds(1));
+
+            // Registering the same mapping again links the user's actor again.
+            registry.Tell(new Register(new UserMapping("uc-a", "t-a", "a@contoso.test")), kit.TestActor);
+            Assert.Equal(RegistrationOutcome.Unchanged, kit.ExpectMsg<RegisterResult>(Wait).Outcome);
+            Assert.Equal(("t-a", "uc-a"), users.ExpectMsg<UserPresenceCommands.LinkUser>(Wait) is var l ? (l.UserId, l.UcUserId) : default);
+        }
+    }
+
+    [Fact]
+    public async Task Snapshots_carry_unconfirmed_links_and_a_snapshot_of_the_previous_version_still_reads()
+    {
+        using var db = new TempDatabase();
+        await using var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams());
+        var snapshot = new RegistrySnapshot([new UserMapping("uc-a", "t-a", "a@contoso.test")], [new PendingLink("t-a", "uc-a"), new PendingLink("t-gone", null)]);
+        var serializer = new RegistrationSerializer((ExtendedActorSystem)node.System);
+        var manifest = serializer.Manifest(snapshot);
+        var copy = (RegistrySnapshot)serializer.FromBinary(serializer.ToBinary(snapshot), manifest);
+        Assert.Equal(snapshot.Mappings.ToArray(), copy.Mappings.ToArray());
+        Assert.Equal(snapshot.Unconfirmed!.Value.ToArray(), copy.Unconfirmed!.Value.ToArray());
+
+        // Written before links were confirmed: no pending links, every mapping as it was.
+        var older = (RegistrySnapshot)serializer.FromBinary(
+            """{"Mappings":[{"UcUserId":"uc-a","TeamsUserId":"t-a","UserPrincipalName":"a@contoso.test"}]}"""u8.ToArray(), manifest);
+        Assert.Equal(snapshot.Mappings.ToArray(), older.Mappings.ToArray());
+        Assert.Null(older.Unconfirmed);
     }
 }

@@ -59,8 +59,9 @@ public class PresenceSerializerTests : IAsyncLifetime
             new TeamsSessionCleared(4, true) { At = At },
             new TeamsSessionClearFailed(4, "timed out") { At = At },
             state,
-            new UserPresenceCommands.LinkUser("teams-7", "uc-7"),
-            new UserPresenceCommands.UnlinkUser("teams-7"),
+            new UserPresenceCommands.LinkUser("teams-7", "uc-7", Acknowledge: true),
+            new UserPresenceCommands.UnlinkUser("teams-7", Acknowledge: true),
+            new UserPresenceCommands.LinkState("teams-7", "uc-7"),
             // The trace context crosses nodes inside the message (docs/operator-guide.md, "Traces").
             new UserPresenceCommands.ObserveTeamsPresence("teams-7", "Busy", "InACall", null, TeamsPresenceSource.Notification, Acknowledge: true,
                 TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),

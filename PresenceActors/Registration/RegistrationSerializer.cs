@@ -14,6 +14,8 @@ public sealed class RegistrationSerializer(ExtendedActorSystem system) : Manifes
         ("registered", typeof(UserRegistered)),
         ("unregistered", typeof(UserUnregistered)),
         ("registry-snapshot-1", typeof(RegistrySnapshot)),
+        ("pending-link", typeof(PendingLink)),
+        ("links-confirmed", typeof(LinksConfirmed)),
         ("cmd-register", typeof(UserRegistryCommands.Register)),
         ("register-result", typeof(UserRegistryCommands.RegisterResult)),
         ("cmd-unregister", typeof(UserRegistryCommands.Unregister)),
@@ -21,6 +23,8 @@ public sealed class RegistrationSerializer(ExtendedActorSystem system) : Manifes
         ("lookup-result", typeof(UserRegistryCommands.LookupResult)),
         ("cmd-list", typeof(UserRegistryCommands.ListMappings)),
         ("mapping-list", typeof(UserRegistryCommands.MappingList)),
+        ("q-unconfirmed-links", typeof(UserRegistryCommands.GetUnconfirmedLinks)),
+        ("unconfirmed-links", typeof(UserRegistryCommands.UnconfirmedLinks)),
     ];
 
     public static IReadOnlyList<Type> BoundTypes { get; } = [typeof(IUserRegistryMessage)];

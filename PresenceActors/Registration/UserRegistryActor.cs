@@ -10,6 +10,9 @@ namespace PresenceActors.Registration;
 /// <summary>
 /// Which UC user is which Teams user (a persistent cluster singleton). Registering links the user's presence actor and
 /// asks the pool to watch the Teams user; unregistering undoes both. A Teams user maps to one UC user at most.
+/// Links are never lost: each is acknowledged by the user's actor once journaled and sent again every
+/// <see cref="ResendLinksEvery"/> until then (a node that died with the message, a shard moving); confirmations are
+/// journaled in batches, so a registry that restarts re-sends exactly the links not yet confirmed.
 /// </summary>
 /// <remarks>
 /// Changes are written in batches: every change that arrives while a write is in flight is checked against the state
@@ -18,14 +21,24 @@ namespace PresenceActors.Registration;
 /// and time (<see cref="PresenceActors.Persistence.SnapshotSchedule"/>: 500 changes and 10 s apart at least), so a bulk load does
 /// not write every mapping again every few hundred registrations.
 /// </remarks>
-public sealed class UserRegistryActor : ReceivePersistentActor
+public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
 {
+    /// <summary>How often links not yet confirmed are sent again.</summary>
+    public static readonly TimeSpan ResendLinksEvery = TimeSpan.FromSeconds(5);
+
+    /// <summary>At most this many links are sent again per round (a registry recovering a large backlog spreads it out).</summary>
+    public const int ResendLinksAtOnce = 2_000;
+
     private readonly PresenceActors.Persistence.SnapshotSchedule _snapshots = new(500, TimeSpan.FromSeconds(10));
 
     private readonly IActorRef _users;
     private readonly IActorRef _pool;
     private ImmutableDictionary<string, UserMapping> _byUc = ImmutableDictionary.Create<string, UserMapping>(StringComparer.Ordinal);
     private ImmutableDictionary<string, string> _ucByTeams = ImmutableDictionary.Create<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    // Links asked of users' actors and not yet confirmed (journaled), and replies that matched, waiting for the next write.
+    private ImmutableDictionary<string, string?> _unconfirmed = ImmutableDictionary.Create<string, string?>(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, string?> _confirming = new(StringComparer.OrdinalIgnoreCase);
 
     // The next write: its changes, and the state they lead to over the journaled one (null = removed).
     private readonly List<Pending> _batch = [];
@@ -40,6 +53,13 @@ public sealed class UserRegistryActor : ReceivePersistentActor
         public static readonly FlushBatch Instance = new();
     }
 
+    private sealed class ResendLinks
+    {
+        public static readonly ResendLinks Instance = new();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
     public UserRegistryActor(IActorRef users, IActorRef pool)
     {
         _users = users;
@@ -47,11 +67,14 @@ public sealed class UserRegistryActor : ReceivePersistentActor
 
         Recover<SnapshotOffer>(o =>
         {
-            foreach (var mapping in ((RegistrySnapshot)o.Snapshot).Mappings)
+            var snapshot = (RegistrySnapshot)o.Snapshot;
+            foreach (var mapping in snapshot.Mappings)
                 Apply(new UserRegistered(mapping));
+            _unconfirmed = _unconfirmed.Clear().SetItems((snapshot.Unconfirmed ?? []).Select(l => KeyValuePair.Create(l.TeamsUserId, l.UcUserId)));
         });
         Recover<UserRegistered>(Apply);
         Recover<UserUnregistered>(Apply);
+        Recover<LinksConfirmed>(Apply);
 
         Command<Register>(r =>
         {
@@ -65,6 +88,9 @@ public sealed class UserRegistryActor : ReceivePersistentActor
             var existing = MappingOf(mapping.UcUserId);
             if (existing == mapping)
             {
+                // Registering again what is registered links the user's actor again: a way out if a link was lost anyway.
+                if (r.Relink)
+                    _users.Tell(new UserPresenceCommands.LinkUser(mapping.TeamsUserId, mapping.UcUserId, Acknowledge: true), Self);
                 var unchanged = new RegisterResult(RegistrationOutcome.Unchanged, mapping, null);
                 if (_pendingByUc.ContainsKey(mapping.UcUserId))
                     Enqueue(new Pending(null, null, Sender, unchanged)); // answered once the batch that registers it is written
@@ -88,9 +114,12 @@ public sealed class UserRegistryActor : ReceivePersistentActor
             Enqueue(new Pending(new UserUnregistered(u.UcUserId), existing, Sender, new LookupResult(existing)));
         });
         Command<FlushBatch>(_ => Flush());
+        Command<UserPresenceCommands.LinkState>(OnLinkState);
+        Command<ResendLinks>(_ => Resend());
         // Lookups answer from the journaled state: a change is visible once its sender has been told it is done.
         Command<Lookup>(l => Sender.Tell(new LookupResult(_byUc.GetValueOrDefault(l.UcUserId))));
         Command<ListMappings>(_ => Sender.Tell(new MappingList([.. _byUc.Values.OrderBy(m => m.UcUserId, StringComparer.Ordinal)])));
+        Command<GetUnconfirmedLinks>(_ => Sender.Tell(new UnconfirmedLinks(_unconfirmed.Count)));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(_ => { });
         Command<DeleteSnapshotsSuccess>(_ => { });
@@ -104,7 +133,28 @@ public sealed class UserRegistryActor : ReceivePersistentActor
         // Make sure everyone registered is watched and linked (idempotent), e.g. after a pool that lost its journal.
         if (!_byUc.IsEmpty)
             _pool.Tell(new SubscriptionPoolCommands.WatchUsers([.. _byUc.Values.Select(m => m.TeamsUserId)]), ActorRefs.NoSender);
+        // Links not confirmed before the registry stopped (its node died with them in flight): sent again now.
+        Timers.StartPeriodicTimer("resend-links", ResendLinks.Instance, ResendLinksEvery);
+        Resend();
     }
+
+    private void OnLinkState(UserPresenceCommands.LinkState state)
+    {
+        if (!_unconfirmed.TryGetValue(state.UserId, out var asked) || asked != state.UcUserId || _confirming.ContainsKey(state.UserId))
+            return; // an answer to an older request, or already on its way to the journal
+        _confirming[state.UserId] = state.UcUserId;
+        ScheduleFlush();
+    }
+
+    private void Resend()
+    {
+        foreach (var (teamsUserId, ucUserId) in _unconfirmed.Where(l => !_confirming.ContainsKey(l.Key)).Take(ResendLinksAtOnce))
+            _users.Tell(LinkMessage(teamsUserId, ucUserId), Self);
+    }
+
+    private static IUserPresenceMessage LinkMessage(string teamsUserId, string? ucUserId) => ucUserId is null
+        ? new UserPresenceCommands.UnlinkUser(teamsUserId, Acknowledge: true)
+        : new UserPresenceCommands.LinkUser(teamsUserId, ucUserId, Acknowledge: true);
 
     private UserMapping? MappingOf(string ucUserId) =>
         _pendingByUc.TryGetValue(ucUserId, out var pending) ? pending : _byUc.GetValueOrDefault(ucUserId);
@@ -127,6 +177,11 @@ public sealed class UserRegistryActor : ReceivePersistentActor
         }
 
         _batch.Add(pending);
+        ScheduleFlush();
+    }
+
+    private void ScheduleFlush()
+    {
         if (_flushScheduled)
             return;
         // Behind whatever is already in the mailbox (including what the last write stashed), so those join this batch.
@@ -137,6 +192,13 @@ public sealed class UserRegistryActor : ReceivePersistentActor
     private void Flush()
     {
         _flushScheduled = false;
+        if (_confirming.Count > 0)
+        {
+            // The confirmations since the last write, as one event after the batch's changes.
+            _batch.Add(new Pending(new LinksConfirmed([.. _confirming.Select(c => new PendingLink(c.Key, c.Value))]), null, null, null));
+            _confirming.Clear();
+        }
+
         if (_batch.Count == 0)
             return;
         var batch = _batch.ToArray();
@@ -163,12 +225,12 @@ public sealed class UserRegistryActor : ReceivePersistentActor
             switch (e)
             {
                 case UserRegistered r:
-                    _users.Tell(new UserPresenceCommands.LinkUser(r.Mapping.TeamsUserId, r.Mapping.UcUserId), ActorRefs.NoSender);
+                    _users.Tell(LinkMessage(r.Mapping.TeamsUserId, r.Mapping.UcUserId), Self);
                     watch.Add(r.Mapping.TeamsUserId);
                     unwatch.Remove(r.Mapping.TeamsUserId);
                     break;
                 case UserUnregistered when previous is not null:
-                    _users.Tell(new UserPresenceCommands.UnlinkUser(previous.TeamsUserId), ActorRefs.NoSender);
+                    _users.Tell(LinkMessage(previous.TeamsUserId, null), Self);
                     unwatch.Add(previous.TeamsUserId);
                     watch.Remove(previous.TeamsUserId);
                     break;
@@ -183,7 +245,7 @@ public sealed class UserRegistryActor : ReceivePersistentActor
             foreach (var p in batch)
                 p.ReplyTo?.Tell(p.Reply!);
             if (_snapshots.Due(writes.Length))
-                SaveSnapshot(new RegistrySnapshot([.. _byUc.Values]));
+                SaveSnapshot(new RegistrySnapshot([.. _byUc.Values], [.. _unconfirmed.Select(l => new PendingLink(l.Key, l.Value))]));
         });
     }
 
@@ -194,10 +256,21 @@ public sealed class UserRegistryActor : ReceivePersistentActor
             case UserRegistered r:
                 _byUc = _byUc.SetItem(r.Mapping.UcUserId, r.Mapping);
                 _ucByTeams = _ucByTeams.SetItem(r.Mapping.TeamsUserId, r.Mapping.UcUserId);
+                _unconfirmed = _unconfirmed.SetItem(r.Mapping.TeamsUserId, r.Mapping.UcUserId);
                 break;
             case UserUnregistered u when _byUc.TryGetValue(u.UcUserId, out var old):
                 _byUc = _byUc.Remove(u.UcUserId);
                 _ucByTeams = _ucByTeams.Remove(old.TeamsUserId);
+                _unconfirmed = _unconfirmed.SetItem(old.TeamsUserId, null);
+                break;
+            case LinksConfirmed c:
+                // Only what is still asked: a newer change of the same user stays to be confirmed.
+                foreach (var link in c.Links)
+                {
+                    if (_unconfirmed.TryGetValue(link.TeamsUserId, out var asked) && asked == link.UcUserId)
+                        _unconfirmed = _unconfirmed.Remove(link.TeamsUserId);
+                }
+
                 break;
         }
     }

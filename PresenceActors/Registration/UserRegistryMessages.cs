@@ -15,7 +15,14 @@ public sealed record UserRegistered(UserMapping Mapping) : IUserRegistryMessage;
 
 public sealed record UserUnregistered(string UcUserId) : IUserRegistryMessage;
 
-public sealed record RegistrySnapshot(ImmutableArray<UserMapping> Mappings) : IUserRegistryMessage;
+/// <summary>A link the registry asked a user's actor for (a UC user id, or null: unlinked) and has not seen confirmed.</summary>
+public sealed record PendingLink(string TeamsUserId, string? UcUserId) : IUserRegistryMessage;
+
+/// <summary>Users' actors confirmed these links (journaled in batches): recovery re-sends only the others.</summary>
+public sealed record LinksConfirmed(ImmutableArray<PendingLink> Links) : IUserRegistryMessage;
+
+/// <param name="Unconfirmed">Links not yet confirmed when the snapshot was taken (absent in snapshots of older versions).</param>
+public sealed record RegistrySnapshot(ImmutableArray<UserMapping> Mappings, ImmutableArray<PendingLink>? Unconfirmed = null) : IUserRegistryMessage;
 
 public enum RegistrationOutcome
 {
@@ -28,7 +35,9 @@ public enum RegistrationOutcome
 
 public static class UserRegistryCommands
 {
-    public sealed record Register(UserMapping Mapping) : IUserRegistryMessage;
+    /// <param name="Relink">When the mapping exists already, link the user's actor again anyway (a single registration
+    /// does; the bulk list does not, or every sync of the whole list would start every user's actor).</param>
+    public sealed record Register(UserMapping Mapping, bool Relink = true) : IUserRegistryMessage;
 
     public sealed record RegisterResult(RegistrationOutcome Outcome, UserMapping Mapping, string? ConflictingUcUserId) : IUserRegistryMessage;
 
@@ -40,6 +49,12 @@ public static class UserRegistryCommands
     public sealed record LookupResult(UserMapping? Mapping) : IUserRegistryMessage;
 
     public sealed record ListMappings : IUserRegistryMessage;
+
+    /// <summary>Answered with <see cref="UnconfirmedLinks"/>.</summary>
+    public sealed record GetUnconfirmedLinks : IUserRegistryMessage;
+
+    /// <summary>How many links users' actors have not confirmed yet (sent again every few seconds).</summary>
+    public sealed record UnconfirmedLinks(int Count) : IUserRegistryMessage;
 
     public sealed record MappingList(ImmutableArray<UserMapping> Mappings) : IUserRegistryMessage;
 }

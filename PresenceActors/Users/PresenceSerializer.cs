@@ -29,6 +29,7 @@ public sealed class PresenceSerializer(ExtendedActorSystem system) : ManifestJso
         // protocol between nodes
         ("cmd-link", typeof(UserPresenceCommands.LinkUser)),
         ("cmd-unlink", typeof(UserPresenceCommands.UnlinkUser)),
+        ("link-state", typeof(UserPresenceCommands.LinkState)),
         ("cmd-teams", typeof(UserPresenceCommands.ObserveTeamsPresence)),
         ("cmd-uc", typeof(UserPresenceCommands.ReportUcPresence)),
         ("taken", typeof(UserPresenceCommands.Taken)),

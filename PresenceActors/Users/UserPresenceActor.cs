@@ -40,8 +40,8 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
             Context.SetReceiveTimeout(_options.PassivateAfter);
         });
 
-        Command<LinkUser>(c => Decide(new UserLinked(c.UcUserId) { At = Now }));
-        Command<UnlinkUser>(_ => Decide(new UserUnlinked { At = Now }));
+        Command<LinkUser>(c => Decide(new UserLinked(c.UcUserId) { At = Now }, linkStateTo: c.Acknowledge ? Sender : null));
+        Command<UnlinkUser>(c => Decide(new UserUnlinked { At = Now }, linkStateTo: c.Acknowledge ? Sender : null));
         Command<ObserveTeamsPresence>(c =>
             Decide(new TeamsPresenceObserved(c.Availability, c.Activity, c.SequenceNumber, c.Source) { At = Now }, AcknowledgeTo(c.Acknowledge), c.TraceParent));
         Command<ReportUcPresence>(c => Decide(new UcPresenceReported(c.Status, c.OnPhone, c.ReportedAt) { At = Now }, AcknowledgeTo(c.Acknowledge), c.TraceParent));
@@ -88,7 +88,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     /// Applies the rules to one input; <paramref name="taken"/> hears <see cref="Taken"/> once it is journaled. An input
     /// that came with a trace (<paramref name="traceParent"/>) gets a span, under which the effects' calls run.
     /// </summary>
-    private void Decide(PresenceInput input, IActorRef? taken = null, string? traceParent = null)
+    private void Decide(PresenceInput input, IActorRef? taken = null, string? traceParent = null, IActorRef? linkStateTo = null)
     {
         var span = StartSpan(input, traceParent);
         var decision = _state.Handle(input, _options.Rules);
@@ -97,6 +97,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
             _state = decision.State;
             Within(span, () => Perform(decision.Effects));
             taken?.Tell(new Taken(_state.UserId));
+            linkStateTo?.Tell(new LinkState(_state.UserId, _state.Linked ? _state.UcUserId : null));
             Finish(span);
             return;
         }
@@ -108,6 +109,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
             LogTransitions(before, span);
             Within(span, () => Perform(decision.Effects));
             taken?.Tell(new Taken(_state.UserId));
+            linkStateTo?.Tell(new LinkState(_state.UserId, _state.Linked ? _state.UcUserId : null));
             Finish(span);
             if (LastSequenceNr % _options.SnapshotEvery == 0)
                 SaveSnapshot(_state);

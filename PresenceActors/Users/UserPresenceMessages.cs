@@ -11,9 +11,17 @@ public interface IUserPresenceMessage : IWithUserId;
 
 public static class UserPresenceCommands
 {
-    public sealed record LinkUser(string UserId, string UcUserId) : IUserPresenceMessage;
+    /// <param name="Acknowledge">Answer with <see cref="LinkState"/> once it is journaled (the registry retries until then).</param>
+    public sealed record LinkUser(string UserId, string UcUserId, bool Acknowledge = false) : IUserPresenceMessage;
 
-    public sealed record UnlinkUser(string UserId) : IUserPresenceMessage;
+    /// <param name="Acknowledge">Answer with <see cref="LinkState"/> once it is journaled.</param>
+    public sealed record UnlinkUser(string UserId, bool Acknowledge = false) : IUserPresenceMessage;
+
+    /// <summary>
+    /// The answer to an acknowledged <see cref="LinkUser"/> or <see cref="UnlinkUser"/>: the UC user the actor is linked
+    /// to now (journaled), null when unlinked. The registry takes a link as confirmed when this matches what it asked.
+    /// </summary>
+    public sealed record LinkState(string UserId, string? UcUserId) : IUserPresenceMessage, Akka.Event.IDeadLetterSuppression;
 
     public sealed record ObserveTeamsPresence(
         string UserId,
