@@ -51,6 +51,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         foreach (var u in teamsCalls)
             graph.Tenant.SetClient(u.TeamsId, TeamsClientState.InACall);
         await ParallelAsync(ucCalls, u => uc.SetPhoneAsync(u.UcUserId, true));
+        var callsStarted = Stopwatch.StartNew();
         await Eventually.TrueAsync(() => teamsCalls.All(u => uc.User(u.UcUserId)!.Status == "Busy") && ucCalls.All(u => HasSession(graph, u)),
             TimeSpan.FromMinutes(2), "300 calls mirrored", () => $"{teamsCalls.Count(u => uc.User(u.UcUserId)!.Status == "Busy")} UC busy, {ucCalls.Count(u => HasSession(graph, u))} Teams sessions");
 
@@ -61,6 +62,7 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         output.WriteLine($"kill -9 of node {singleton.Index} (singleton): first notification processed for one of its users {failover.First.TotalSeconds:0.0} s after the kill, all 20 {failover.All.TotalSeconds:0.0} s");
         await Eventually.TrueAsync(async () => (await cluster.SingletonNodeAsync()).Index != singleton.Index, TimeSpan.FromMinutes(1), "the singleton moved");
         await cluster.WaitRemovedAsync(singleton);
+        AssertUcCallsShownInTeams(graph, ucCalls, $"after the kill of node {singleton.Index}");
         await cluster.StartNodeAsync(singleton);
         await cluster.WaitOneClusterAsync();
 
@@ -78,9 +80,14 @@ public class ClusterFailoverTests(ITestOutputHelper output)
         var failover2 = await KillAndMeasureAsync(cluster, shardNode, sample);
         output.WriteLine($"kill -9 of node {shardNode.Index} (shards): first notification processed for one of its users {failover2.First.TotalSeconds:0.0} s after the kill, all 20 {failover2.All.TotalSeconds:0.0} s");
         await cluster.WaitRemovedAsync(shardNode);
+        AssertUcCallsShownInTeams(graph, ucCalls, $"after the kill of node {shardNode.Index}");
         await cluster.StartNodeAsync(shardNode);
         await cluster.WaitOneClusterAsync();
         AssertOneSubscriptionPerAccount(graph);
+        // Our sessions live 5 minutes and are refreshed every 4 by the users' actors, restarted elsewhere after each kill
+        // (remembered entities): the UC calls have lasted longer than one session by now, and Teams still shows them.
+        AssertUcCallsShownInTeams(graph, ucCalls, "after both kills and restarts");
+        output.WriteLine($"UC calls in progress for {callsStarted.Elapsed.TotalSeconds:0} s across both kills: every one still Busy/InACall in Teams");
         await Eventually.TrueAsync(() => Watched(graph) == UserCount, TimeSpan.FromMinutes(1), "every user still watched after the kills");
 
         // Every call ends: the right restore on both sides, nobody stuck busy.
@@ -216,6 +223,19 @@ public class ClusterFailoverTests(ITestOutputHelper output)
     {
         var synced = affected.Count(u => cluster.Uc.User(u.UcUserId)!.Status == "Busy");
         return $"{synced} of {affected.Count} synced\n{cluster.Report()}\n{synced} of {affected.Count} synced";
+    }
+
+    /// <summary>
+    /// Every UC call in progress shows in Teams right now: our session is set and not expired, and the user's presence
+    /// is Busy/InACall. Checked at once, not eventually: a session that lapsed and came back would be a gap users saw.
+    /// </summary>
+    private static void AssertUcCallsShownInTeams(GraphSimulator graph, List<User> ucCalls, string when)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var missing = ucCalls.Where(u => !(graph.Tenant.FindUser(u.TeamsId)!.Sessions.TryGetValue(ClusterHarness.ClientId, out var session) && (session.ExpiresAt ?? DateTimeOffset.MaxValue) > now)
+                                         || graph.Tenant.GetPresence(u.TeamsId) is not ("Busy", "InACall", _)).ToList();
+        Assert.True(missing.Count == 0, $"{when}: {missing.Count} of {ucCalls.Count} UC calls no longer shown in Teams, e.g. " +
+                                        string.Join(", ", missing.Take(5).Select(u => $"{u.UcUserId} {graph.Tenant.GetPresence(u.TeamsId)}")));
     }
 
     private static bool HasSession(GraphSimulator graph, User user) => graph.Tenant.FindUser(user.TeamsId)!.Sessions.ContainsKey(ClusterHarness.ClientId);

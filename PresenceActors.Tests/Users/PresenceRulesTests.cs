@@ -38,6 +38,30 @@ public class PresenceRulesTests
         Assert.False(s.State.TeamsCallActive);
     }
 
+    [Fact]
+    public void A_user_linked_while_already_in_a_Teams_call_goes_busy_on_UC_at_once_and_is_restored_after()
+    {
+        // The actor learned the Teams call before its link arrived (the link was sent again after the registry moved).
+        var s = new PresenceScenario();
+        s.Apply(new UserUnlinked { At = s.Now });
+        s.Uc("Lunch");
+        s.Teams("Busy", "InACall");
+        Assert.Empty(s.UcUpdates);
+
+        s.Succeed(s.Apply(new UserLinked("uc-1") { At = s.Now }));
+        Assert.Equal(["Busy"], s.UcUpdates.Select(u => u.Status.Value));
+        Assert.True(s.State.TeamsCallActive);
+        Assert.Equal("T1", s.State.History[^1].Rule);
+
+        s.Succeed(s.Teams("Available", "Available"));
+        Assert.Equal(["Busy", "Lunch"], s.UcUpdates.Select(u => u.Status.Value));
+
+        // Linked again to the same UC user (a re-registration): nothing new happens.
+        var again = s.Apply(new UserLinked("uc-1") { At = s.Now });
+        Assert.Empty(again);
+        Assert.False(s.LastPersisted);
+    }
+
     [Theory]
     [MemberData(nameof(SeedTable))]
     public void Seed_table_row_uc_call_holds_our_session_and_clears_it_without_uc_updates(

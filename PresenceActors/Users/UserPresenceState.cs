@@ -126,8 +126,13 @@ public sealed partial record UserPresenceState
         {
             if (_s.Linked && _s.UcUserId == ucUserId)
                 return;
+            var wasLinked = _s.Linked;
             Set(_s with { Linked = true, UcUserId = ucUserId });
             Note("link", $"linked to UC user {ucUserId}");
+            // What Teams showed while the user was not linked (a notification or the pool's read that came first, a
+            // link sent again after the registry moved) counts now: a call in progress goes to UC at once (T1).
+            if (!wasLinked && _s.Teams is { } known)
+                EvaluateTeams(known, TeamsPresenceSource.Notification);
         }
 
         public void Unlink()
@@ -161,16 +166,20 @@ public sealed partial record UserPresenceState
 
             if (_s.Teams != presence)
                 Set(_s with { Teams = presence with { SequenceNumber = presence.SequenceNumber ?? _s.Teams?.SequenceNumber } });
-            if (!_s.Linked)
-                return;
+            if (_s.Linked)
+                EvaluateTeams(presence, observed.Source);
+        }
 
+        /// <summary>T1 and T2 (with E1) for a linked user's Teams presence.</summary>
+        private void EvaluateTeams(TeamsPresence presence, TeamsPresenceSource source)
+        {
             if (settings.IsCall(presence.Activity))
             {
                 if (_s.TeamsCallActive)
                     return;
                 if (_s.OurSessionActive(now))
                     return; // E1: our own Busy/InACall shown back to us.
-                if (observed.Source != TeamsPresenceSource.Read && _s.Session.ClearedAt is { } cleared
+                if (source != TeamsPresenceSource.Read && _s.Session.ClearedAt is { } cleared
                     && now - cleared < settings.EchoGrace)
                 {
                     // E1: a late notification from while our session held; only a fresh read can tell.
