@@ -15,9 +15,10 @@ namespace PresenceActors.Host.UcApi;
 
 /// <summary>
 /// The internal API the OpenScape UC back end calls (DESIGN 3.2, the GraphConnectorURL): register and remove users,
-/// reconcile the full list, read a user's state, report UC status and phone calls. Every call needs the bearer key.
+/// reconcile the full list, read a user's state, report UC status and phone calls (one user, or all of them to reconcile:
+/// UcApiEndpoints.Reports.cs). Every call needs the bearer key.
 /// </summary>
-public static class UcApiEndpoints
+public static partial class UcApiEndpoints
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
@@ -75,6 +76,7 @@ public static class UcApiEndpoints
             return Results.Json(UserView.From(mapping, view.State));
         });
         api.MapPost("/users/{ucUserId}/presence", ReportPresence);
+        api.MapPost("/presence", ReportAll);
         return endpoints;
     }
 
@@ -195,49 +197,6 @@ public static class UcApiEndpoints
         return Results.Json(new { added, unchanged, removed, failures });
     }
 
-    private static async Task<IResult> ReportPresence(string ucUserId, HttpContext context, TimeProvider clock,
-        IRequiredActor<UserRegistryKey> registry, IRequiredActor<UserPresenceRegion> users, WebhookFlowOptions flow)
-    {
-        var body = await ReadObject(context);
-        if (body.Error is not null)
-            return body.Error;
-        if (!TryString(body.Root, "status", out var status, out var error))
-            return error!;
-        if (status!.Length > 100)
-            return Problem(400, "status", "status must be at most 100 characters.");
-        if (!body.Root.TryGetProperty("onPhone", out var onPhone) || onPhone.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-            return Problem(400, "onPhone", "onPhone is required and must be true or false.");
-        var at = clock.GetUtcNow();
-        if (body.Root.TryGetProperty("at", out var atValue))
-        {
-            if (atValue.ValueKind != JsonValueKind.String
-                || !DateTimeOffset.TryParse(atValue.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out at))
-                return Problem(400, "at", "at must be an ISO 8601 timestamp, e.g. 2026-11-26T09:30:00Z.");
-            // A report stamped far from now is a broken clock: taken as given, one from the future would make every
-            // later report look older and be ignored, leaving the user stuck.
-            if ((at - clock.GetUtcNow()).Duration() > MaxClockSkew)
-                return Problem(400, "at", $"at is {at:O}, more than {MaxClockSkew.TotalHours:0} hours from this node's clock ({clock.GetUtcNow():O}); check the UC back end's time.");
-        }
-
-        var mapping = (await registry.ActorRef.Ask<LookupResult>(new Lookup(ucUserId), AskTimeout)).Mapping;
-        if (mapping is null)
-            return Problem(404, "ucUserId", $"UC user '{ucUserId}' is not registered; PUT /api/v1/users/{ucUserId} first.");
-        // 202 only once the user's actor has journaled the report: otherwise 503, and the UC back end sends it again.
-        try
-        {
-            await users.ActorRef.Ask<UserPresenceCommands.Taken>(
-                new UserPresenceCommands.ReportUcPresence(mapping.TeamsUserId, status, onPhone.GetBoolean(), at, Acknowledge: true,
-                    PresenceTracing.CurrentTraceParent), flow.AckTimeout);
-        }
-        catch (AskTimeoutException)
-        {
-            context.Response.Headers.RetryAfter = "2";
-            return Problem(503, "ucUserId", $"The report for '{ucUserId}' was not confirmed within {flow.AckTimeout.TotalSeconds:0.#} s (the service is busy or moving this user to another node); send it again.");
-        }
-
-        return Results.Accepted();
-    }
-
     private sealed record Parsed(JsonElement Root, IResult? Error);
 
     private static async Task<Parsed> ReadJson(HttpContext context)
@@ -247,7 +206,9 @@ public static class UcApiEndpoints
         try
         {
             // A single user's call is small; the full list (PUT /users) may name 100,000 users.
-            var limit = context.Request.Path.Value?.TrimEnd('/').EndsWith("/users", StringComparison.Ordinal) == true ? MaxListBytes : MaxBodyBytes;
+            var path = context.Request.Path.Value?.TrimEnd('/') ?? "";
+            var limit = path.EndsWith("/users", StringComparison.Ordinal) || path.EndsWith("/presence", StringComparison.Ordinal) && !path.Contains("/users/", StringComparison.Ordinal)
+                ? MaxListBytes : MaxBodyBytes;
             var body = await RequestBody.ReadAsync(context, limit);
             if (body is null)
                 return new Parsed(default, Problem(413, "body", $"The body is larger than {limit} bytes."));

@@ -175,6 +175,32 @@ public sealed class UcSimulator : IAsyncDisposable
     }
 
     /// <summary>
+    /// Reports every user's current status at once (POST /api/v1/presence), as the UC back end does after its own restart
+    /// or on a schedule to reconcile; returns the answer's status and body.
+    /// </summary>
+    public async Task<(HttpStatusCode Status, JsonObject? Body)> ReportAllAsync()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var reports = _users.Values.Select(u =>
+        {
+            lock (u)
+                return new { ucUserId = u.UcUserId, status = u.Status, onPhone = u.OnPhone, at = now };
+        }).ToList();
+        using var response = await _backEnd.PostAsJsonAsync(new Uri(RequireApi(), "api/v1/presence"), reports);
+        var body = response.Content.Headers.ContentLength is > 0 || response.Content.Headers.ContentType is not null
+            ? await response.Content.ReadFromJsonAsync<JsonObject>() : null;
+        return (response.StatusCode, body);
+    }
+
+    /// <summary>The phone call ends on the PBX but its report never reaches the bridge (the back end's node died with it).</summary>
+    public void EndCallUnreported(string ucUserId)
+    {
+        var user = _users[ucUserId];
+        lock (user)
+            user.OnPhone = false;
+    }
+
+    /// <summary>
     /// Reports the user's current status to the bridge. Like a UC back end that must not lose a phone call, it sends
     /// again (the then current status, after Retry-After) when the bridge answers 503, cannot be reached or does not
     /// answer in time, up to <see cref="ReportAttempts"/> times; the last answer is returned. Reports of one user go one
