@@ -27,6 +27,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
     private const string Secret = "cluster-secret~0123456789abcdef";
     private readonly string _folder;
     private readonly List<(string Username, string Password)> _accounts;
+    private string[] _siteProperties = [];
 
     private ClusterHarness(string folder, GraphSimulator graph, UcSimulator uc, PostgresDatabase database, List<(string, string)> accounts,
         Dictionary<string, string> variables)
@@ -118,7 +119,8 @@ internal sealed class ClusterHarness : IAsyncDisposable
         public override string ToString() => $"node {Index} ({Address})";
     }
 
-    public static async Task<ClusterHarness> StartAsync(int nodes, int technicalAccounts, bool start = true)
+    /// <param name="siteProperties">More lines for every node's properties file (site settings, e.g. the session's refresh).</param>
+    public static async Task<ClusterHarness> StartAsync(int nodes, int technicalAccounts, bool start = true, params string[] siteProperties)
     {
         var folder = Directory.CreateTempSubdirectory("presence-cluster-").FullName;
         var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions());
@@ -135,7 +137,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
         // The UC back end is configured with the same key the operator gave the compose file.
         var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ServiceApiKey = variables["PRESENCE_API_KEY"] });
         var database = await PostgresDatabase.CreateAsync();
-        var harness = new ClusterHarness(folder, graph, uc, database, accounts, variables);
+        var harness = new ClusterHarness(folder, graph, uc, database, accounts, variables) { _siteProperties = siteProperties };
         harness.WriteSimulatorCertificates();
         for (var i = 0; i < nodes; i++)
             harness.Nodes.Add(new Node(i, TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), Path.Combine(folder, $"node{i}.properties")));
@@ -230,7 +232,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
     }
 
     /// <summary>Every node a seed node, as the compose file has it: then no two clusters can each hold a majority.</summary>
-    private void WriteConfig(Node node) => WriteConfig(node, string.Join(",", Nodes.Select(n => n.Address)), []);
+    private void WriteConfig(Node node) => WriteConfig(node, string.Join(",", Nodes.Select(n => n.Address)), _siteProperties);
 
     private void WriteConfig(Node node, string seeds, string[] extra)
     {

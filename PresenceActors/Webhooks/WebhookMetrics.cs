@@ -57,14 +57,17 @@ public sealed class WebhookMetrics
     public long UnknownCertificates => Interlocked.Read(ref _unknownCertificates);
 
     /// <summary>When the last such item came, and the certificate it named (for readiness and the operator).</summary>
-    public (DateTimeOffset At, string CertificateId)? LastUnknownCertificate { get; private set; }
+    public UnknownCertificateSeen? LastUnknownCertificate => Volatile.Read(ref _lastUnknownCertificate);
+
+    public sealed record UnknownCertificateSeen(DateTimeOffset At, string CertificateId);
 
     private long _unknownCertificates;
+    private UnknownCertificateSeen? _lastUnknownCertificate;
 
     public void OnUnknownCertificate(string? certificateId, DateTimeOffset at)
     {
         Interlocked.Increment(ref _unknownCertificates);
-        LastUnknownCertificate = (at, certificateId ?? "(none)");
+        Volatile.Write(ref _lastUnknownCertificate, new UnknownCertificateSeen(at, certificateId ?? "(none)"));
         UnknownCertificateCounter.Add(1);
     }
 
