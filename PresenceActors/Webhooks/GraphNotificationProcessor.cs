@@ -138,6 +138,12 @@ public sealed class GraphNotificationProcessor(
 
             var content = new EncryptedContent(Text(encrypted, "data") ?? "", dataSignature, Text(encrypted, "dataKey") ?? "",
                 Text(encrypted, "encryptionCertificateId"), Text(encrypted, "encryptionCertificateThumbprint"));
+            if (string.IsNullOrEmpty(content.EncryptionCertificateId) && string.IsNullOrEmpty(content.EncryptionCertificateThumbprint))
+            {
+                // Graph names the certificate in every rich item: content that names none is malformed, not a missing key.
+                Drop("no-certificate", subscriptionId);
+                continue;
+            }
             var (plaintext, problem) = await decryptor.DecryptAsync(content, cancellationToken);
             if (problem == NotificationDecryptor.UnknownCertificate)
             {
