@@ -50,9 +50,14 @@ internal sealed class RecordingTeams : ITeamsPresencePort
         return false;
     }
 
+    /// <summary>How many of the next reads fail (Graph away for a moment).</summary>
+    public int FailingReads;
+
     public Task<TeamsPresence> ReadPresenceAsync(string userId, CancellationToken cancellationToken)
     {
         All.Enqueue($"read {userId}");
+        if (Interlocked.Decrement(ref FailingReads) >= 0)
+            return Task.FromException<TeamsPresence>(new HttpRequestException("Graph answered 503 (test)"));
         return Task.FromResult(_presence.GetValueOrDefault(userId) ?? TeamsPresence.Parse("Available", "Available"));
     }
 

@@ -85,6 +85,43 @@ public class UserPresenceActorTests
     }
 
     [Fact]
+    public async Task A_failed_presence_read_is_retried_with_back_off_until_it_tells_a_real_teams_call()
+    {
+        using var db = new TempDatabase();
+        var frontEnd = new RecordingFrontEnd();
+        var teams = new RecordingTeams();
+        var options = FastKeepAlive with { Rules = FastKeepAlive.Rules with { RetryDelay = TimeSpan.FromMilliseconds(200) } };
+        await using var node = await TestNode.StartAsync(db.Path, frontEnd, teams, options);
+        node.Users.Tell(new LinkUser("u5", "uc-5"));
+        node.Users.Tell(new ReportUcPresence("u5", "Available", true, DateTimeOffset.UtcNow));
+        Assert.Equal("set u5 3s", await teams.NextAsync());
+        node.Users.Tell(new ReportUcPresence("u5", "Available", false, DateTimeOffset.UtcNow.AddSeconds(1)));
+        Assert.Equal("clear u5", await SkipKeepAlivesAsync(teams));
+        // The read that follows every clear (E1) has happened and found Teams available.
+        await Eventually.TrueAsync(() => teams.All.Count(c => c == "read u5") == 1, what: "the read after the clear");
+        await Eventually.TrueAsync(async () => (await node.StateOfAsync("u5")).Teams?.Availability.Value == "Available", what: "its answer taken");
+
+        // Right after our clear, Teams shows a call: a late echo or a real call; only a read can tell, and the first two fail.
+        teams.FailingReads = 2;
+        teams.Show("u5", "Busy", "InACall");
+        node.Users.Tell(new ObserveTeamsPresence("u5", "Busy", "InACall", "0009", TeamsPresenceSource.Notification));
+
+        var busy = await frontEnd.NextAsync();
+        Assert.Equal(("Busy", UcUpdate.TeamsCallStarted), (busy.Status.Value, busy.Reason));
+        Assert.Equal(1 + 3, teams.All.Count(c => c == "read u5")); // two failed, the third told the call
+    }
+
+    private static async Task<string> SkipKeepAlivesAsync(RecordingTeams teams)
+    {
+        string call;
+        while ((call = await teams.NextAsync()).StartsWith("set ", StringComparison.Ordinal))
+        {
+        }
+
+        return call;
+    }
+
+    [Fact]
     public async Task Pending_uc_update_is_delivered_after_a_restart()
     {
         using var db = new TempDatabase();

@@ -14,6 +14,10 @@ namespace PresenceActors.Users;
 public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
 {
     private const string TimerKey = "presence-timer";
+    private const string ReadRetryKey = "read-retry";
+
+    /// <summary>Attempts of one Teams presence read (with <see cref="PresenceSettings.Backoff"/> between them) before it is left to reconciliation.</summary>
+    public const int MaxReadAttempts = 6;
 
     private readonly UserPresenceOptions _options;
     private readonly IUcFrontEndPort _frontEnd;
@@ -51,7 +55,21 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         Command<TeamsPresenceRead>(read => Decide(new TeamsPresenceObserved(
             read.Presence.Availability.Value, read.Presence.Activity.Value, read.Presence.SequenceNumber,
             TeamsPresenceSource.Read) { At = Now }));
-        Command<ReadFailed>(failed => _log.Warning("Reading the Teams presence of {0} failed: {1}", _state.UserId, failed.Reason));
+        Command<ReadFailed>(failed =>
+        {
+            // The read tells a real Teams call from a late echo of ours (E1): try again with back-off; after the last
+            // attempt the pool's reconciliation (a bulk read) is what brings the user right.
+            if (failed.Attempt >= MaxReadAttempts)
+            {
+                _log.Warning("teams-read-failed user={0} attempts={1}: {2}; the next reconciliation reads it", _state.UserId, failed.Attempt, failed.Reason);
+                return;
+            }
+
+            var delay = _options.Rules.Backoff(failed.Attempt);
+            _log.Info("teams-read-failed user={0} attempt={1}: {2}; reading again in {3:0.#} s", _state.UserId, failed.Attempt, failed.Reason, delay.TotalSeconds);
+            Timers.StartSingleTimer(ReadRetryKey, new ReadAgain(failed.Attempt + 1), delay);
+        });
+        Command<ReadAgain>(again => Read(again.Attempt));
         Command<TimerTick>(_ => Decide(new TimerFired { At = Now }));
 
         Command<ReceiveTimeout>(_ =>
@@ -202,7 +220,8 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
                         reason => new EffectOutcome(new TeamsSessionClearFailed(clear.Operation, reason) { At = default }));
                     break;
                 case ReadTeamsPresence:
-                    Run(ct => _teams.ReadPresenceAsync(userId, ct), presence => new TeamsPresenceRead(presence), reason => new ReadFailed(reason));
+                    Timers.Cancel(ReadRetryKey); // this read answers for a retry that was waiting too
+                    Read(attempt: 1);
                     break;
                 case ArmTimer arm:
                     var delay = arm.DueAt - Now;
@@ -213,6 +232,12 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
                     break;
             }
         }
+    }
+
+    private void Read(int attempt)
+    {
+        var userId = _state.UserId;
+        Run(ct => _teams.ReadPresenceAsync(userId, ct), presence => new TeamsPresenceRead(presence), reason => new ReadFailed(reason, attempt));
     }
 
     /// <summary>Runs a port call off the actor's thread, bounded by the effect timeout, and pipes its outcome back.</summary>
@@ -236,7 +261,9 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
 
     private sealed record TeamsPresenceRead(Presence.TeamsPresence Presence) : INoSerializationVerificationNeeded;
 
-    private sealed record ReadFailed(string Reason) : INoSerializationVerificationNeeded;
+    private sealed record ReadFailed(string Reason, int Attempt) : INoSerializationVerificationNeeded;
+
+    private sealed record ReadAgain(int Attempt) : INoSerializationVerificationNeeded, IDeadLetterSuppression;
 
     private sealed class TimerTick : INoSerializationVerificationNeeded, IDeadLetterSuppression
     {
