@@ -103,7 +103,7 @@ public static class PresenceService
         services.AddSingleton(options.WebhookFlow);
         services.AddSingleton<WebhookTargets>();
         services.AddSingleton(_ => new ValidationTokenValidator(options.OpenIdConfiguration, options.Graph.TenantId, options.Graph.ClientId,
-            new HttpClient(PinnedTls.Handler(options.Graph.TrustedCertificates)) { Timeout = TimeSpan.FromSeconds(10) }));
+            new HttpClient(PinnedTls.Handler(options.Graph.EntraTrustedCertificates)) { Timeout = TimeSpan.FromSeconds(10) }));
         services.AddSingleton<GraphNotificationProcessor>();
 
         var pool = new SubscriptionPoolOptions

@@ -37,7 +37,10 @@ public static class PresenceConfiguration
         ("presence.graph.openIdConfiguration", "https://login.microsoftonline.com/common/.well-known/openid-configuration", false, "where validationTokens' keys are published"),
         ("presence.graph.maxConnections", "64", false, "connections open to Graph at once per signed-in identity; more calls wait for one"),
         ("presence.graph.presenceBudget", "1500", false, "presence requests (setPresence, clearPresence, reads) the application may make per 30 s (Graph's presence limit); metrics and dashboards show the share in use"),
-        ("presence.tls.trustedCertificates", "", false, "extra PEM files trusted for Graph, Entra and the UC front ends (simulators only)"),
+        ("presence.tls.trustedCertificates", "", false, "extra PEM files trusted for Graph, Entra and the UC front ends alike (simulators only; prefer the per-remote keys)"),
+        ("presence.tls.trust.entra", "", false, "extra PEM files trusted for Entra ID sign-ins and its OpenID metadata only"),
+        ("presence.tls.trust.graph", "", false, "extra PEM files trusted for Microsoft Graph only"),
+        ("presence.tls.trust.frontEnds", "", false, "extra PEM files trusted for the UC front ends only (their own CA or self-signed certificate)"),
         ("presence.webhook.port", "8443", false, "public webhook port"),
         ("presence.webhook.certificate", "data/listener-tls.pfx (self-signed, made once)", false, "PFX file of the webhook's TLS certificate (behind HAProxy, which presents the public one)"),
         ("presence.webhook.certificatePassword", "", true, "its password"),
@@ -48,6 +51,7 @@ public static class PresenceConfiguration
         ("presence.admin.address", "127.0.0.1", false, "address the admin port listens on; beyond loopback it needs presence.admin.token and serves TLS with the webhook's certificate, and other addresses reach only /metrics and /healthz (status page and admin actions stay loopback-only)"),
         ("presence.admin.token", "", true, "bearer token the CLI must send to the admin endpoint (ctl --token)"),
         ("presence.encryption.certificate", "PostgreSQL: the cluster's, made once and kept in the database; SQLite: data/encryption.pfx (made once)", false, "PFX file notifications are encrypted for; unset with PostgreSQL, every node shares the certificates kept (sealed) in the database and ctl certificate rotate replaces them"),
+        ("presence.encryption.certificatePassword", "", true, "password of that PFX file (a file made by the service is protected with it too)"),
         ("presence.clientState.key", "data/client-state.key (made once)", true, "base64 key (32+ bytes) of the clientState HMAC; the same on every node"),
         ("presence.persistence.provider", "Sqlite", false, "Sqlite or PostgreSql"),
         ("presence.persistence.connectionString", "data/presence.db", true, "SQLite file or Npgsql connection string (PostgreSQL: at most 20 connections per node unless it sets Maximum Pool Size)"),
@@ -156,14 +160,36 @@ public static class PresenceConfiguration
         foreach (var duplicate in accounts.GroupBy(a => a.Username, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
             found.Add($"technical user {duplicate.Key} is configured more than once.");
 
-        var trusted = new List<X509Certificate2>();
-        foreach (var file in (Get(configuration, "presence.tls.trustedCertificates") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        // Extra certificates trusted per remote: one trusted for a UC front end must not vouch for Entra (where the
+        // technical users' passwords go) or Graph. The catch-all key (simulators, the sandbox) adds to all three.
+        List<X509Certificate2> Trust(string key)
         {
-            if (File.Exists(file))
-                trusted.Add(X509CertificateLoader.LoadCertificateFromFile(file));
-            else
-                found.Add($"presence.tls.trustedCertificates: file '{file}' does not exist.");
+            var certificates = new List<X509Certificate2>();
+            foreach (var file in (Get(configuration, key) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (!File.Exists(file))
+                {
+                    found.Add($"{key}: file '{file}' does not exist.");
+                    continue;
+                }
+
+                try
+                {
+                    certificates.Add(X509CertificateLoader.LoadCertificateFromFile(file));
+                }
+                catch (CryptographicException)
+                {
+                    found.Add($"{key}: file '{file}' is not a certificate (PEM or DER).");
+                }
+            }
+
+            return certificates;
         }
+
+        var trustedEverywhere = Trust("presence.tls.trustedCertificates");
+        List<X509Certificate2> trustedEntra = [.. trustedEverywhere, .. Trust("presence.tls.trust.entra")];
+        List<X509Certificate2> trustedGraph = [.. trustedEverywhere, .. Trust("presence.tls.trust.graph")];
+        List<X509Certificate2> trustedFrontEnds = [.. trustedEverywhere, .. Trust("presence.tls.trust.frontEnds")];
 
         var dataFolder = Get(configuration, "presence.dataFolder") ?? "data";
         var tls = (Get(configuration, "presence.tls.minimumVersion") ?? "1.2") switch
@@ -288,16 +314,33 @@ public static class PresenceConfiguration
             return null;
 
         Directory.CreateDirectory(dataFolder);
-        clientStateKey ??= LoadOrCreateKey(Path.Combine(dataFolder, "client-state.key"));
-        // The seed's file has neither: made once and kept, so that a seed file loads unchanged (the operator is told where).
-        apiKey ??= Convert.ToBase64String(LoadOrCreateKey(Path.Combine(dataFolder, "internal-api.key")));
-        webhookCertificate ??= EncryptionCertificates.LoadOrCreate(Path.Combine(dataFolder, "listener-tls.pfx"));
+        // Files made once and kept (the seed's file names neither key): a damaged one is a problem naming its key and
+        // path, not an unhandled exception.
+        T? Kept<T>(string key, string path, Func<string, T> load) where T : class
+        {
+            try
+            {
+                return load(path);
+            }
+            catch (Exception e) when (e is FormatException or CryptographicException or IOException or UnauthorizedAccessException)
+            {
+                found.Add($"{key}: the file {Path.GetFullPath(path)} cannot be read ({e.GetType().Name}); restore it from a backup, or remove it to have a new one made.");
+                return null;
+            }
+        }
+
+        clientStateKey ??= Kept("presence.clientState.key", Path.Combine(dataFolder, "client-state.key"), LoadOrCreateKey);
+        apiKey ??= Kept("presence.api.key", Path.Combine(dataFolder, "internal-api.key"), p => Convert.ToBase64String(LoadOrCreateKey(p)));
+        webhookCertificate ??= Kept("presence.webhook.certificate", Path.Combine(dataFolder, "listener-tls.pfx"), p => EncryptionCertificates.LoadOrCreate(p));
         apiCertificate ??= webhookCertificate;
         // With PostgreSQL and no file named, the cluster's certificates come from the database (loaded when the node starts).
         var encryptionPath = Get(configuration, "presence.encryption.certificate")
                              ?? (provider == PersistenceProvider.PostgreSql ? null : Path.Combine(dataFolder, "encryption.pfx"));
-        var encryption = encryptionPath is null ? null : EncryptionCertificates.LoadOrCreate(encryptionPath);
-        var encryptionStore = encryptionPath is null ? new EncryptionCertificateStore(connection!, clientStateKey) : null;
+        var encryption = encryptionPath is null ? null : Kept("presence.encryption.certificate", encryptionPath,
+            p => EncryptionCertificates.LoadOrCreate(p, Get(configuration, "presence.encryption.certificatePassword")));
+        if (found.Count > 0)
+            return null;
+        var encryptionStore = encryptionPath is null ? new EncryptionCertificateStore(connection!, clientStateKey!) : null;
         var warnings = new[]
             {
                 encryptionPath, Path.Combine(dataFolder, "client-state.key"), Path.Combine(dataFolder, "internal-api.key"), Path.Combine(dataFolder, "listener-tls.pfx"),
@@ -337,9 +380,10 @@ public static class PresenceConfiguration
             Graph = new GraphOptions
             {
                 TenantId = tenantId!, ClientId = clientId!, ClientSecret = clientSecret!, AuthorityHost = authority, GraphBaseUrl = graphBase,
-                TechnicalAccounts = accounts, TrustedCertificates = trusted, MaxConnections = graphConnections, PresenceBudget = presenceBudget,
+                TechnicalAccounts = accounts, TrustedCertificates = trustedGraph, EntraTrustedCertificates = trustedEntra, MaxConnections = graphConnections,
+                PresenceBudget = presenceBudget,
             },
-            FrontEnds = new UcFrontEndOptions { Urls = frontEnds, TrustedCertificates = trusted },
+            FrontEnds = new UcFrontEndOptions { Urls = frontEnds, TrustedCertificates = trustedFrontEnds },
             WebhookReceiver = receiver!,
             Webhook = new ListenerOptions { Address = IPAddress.Any, Port = webhookPort, Certificate = webhookCertificate },
             InternalApi = new ListenerOptions { Address = IPAddress.Any, Port = apiPort, Certificate = apiCertificate },
@@ -348,7 +392,7 @@ public static class PresenceConfiguration
             AdminToken = Get(configuration, "presence.admin.token"),
             TlsVersions = tls,
             JsonLogs = jsonLogs,
-            ClientStateKey = clientStateKey,
+            ClientStateKey = clientStateKey!,
             EncryptionCertificate = encryption,
             EncryptionStore = encryptionStore,
             OpenIdConfiguration = openId,
@@ -391,9 +435,7 @@ public static class PresenceConfiguration
         if (File.Exists(path))
             return Convert.FromBase64String(File.ReadAllText(path).Trim());
         var key = RandomNumberGenerator.GetBytes(32);
-        File.WriteAllText(path, Convert.ToBase64String(key));
-        if (!OperatingSystem.IsWindows())
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        EncryptionCertificates.WriteOwnerOnly(path, System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(key)));
         return key;
     }
 }

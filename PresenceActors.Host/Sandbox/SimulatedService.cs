@@ -40,6 +40,7 @@ public static class SimulatedService
                 GraphBaseUrl = graph.GraphUrl,
                 TechnicalAccounts = accounts,
                 TrustedCertificates = [graph.Certificate],
+                EntraTrustedCertificates = [graph.Certificate], // the simulator plays Entra too
             },
             FrontEnds = new UcFrontEndOptions { Urls = uc.FrontEndUrls, TrustedCertificates = [uc.Certificate] },
             WebhookReceiver = new Uri($"https://127.0.0.1:{listen.Webhook}/graph/listen"),

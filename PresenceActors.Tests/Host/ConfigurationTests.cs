@@ -49,6 +49,29 @@ public class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Keys_and_certificates_made_by_the_service_are_owner_only_and_a_damaged_one_is_a_problem_naming_its_key()
+    {
+        var options = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.encryption.certificatePassword", "pfx-Passw0rd")), out var problems);
+        Assert.Empty(problems);
+        foreach (var file in new[] { "client-state.key", "internal-api.key", "listener-tls.pfx", "encryption.pfx" })
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, OperatingSystem.IsWindows() ? UnixFileMode.UserRead | UnixFileMode.UserWrite : File.GetUnixFileMode(Path.Combine(_data, file)));
+        // The encryption PFX made with a password opens only with it.
+        Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() =>
+            System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(Path.Combine(_data, "encryption.pfx"), null));
+        Assert.True(options!.EncryptionCertificate!.HasPrivateKey);
+
+        File.WriteAllText(Path.Combine(_data, "client-state.key"), "not base64 !!");
+        Assert.Null(PresenceConfiguration.Load(Configuration(SeedExample, ("presence.encryption.certificatePassword", "pfx-Passw0rd")), out problems));
+        Assert.Contains(problems, p => p.StartsWith("presence.clientState.key: the file", StringComparison.Ordinal) && p.Contains("client-state.key", StringComparison.Ordinal));
+
+        File.WriteAllText(Path.Combine(_data, "client-state.key"), Convert.ToBase64String(new byte[32]));
+        Assert.Null(PresenceConfiguration.Load(Configuration(SeedExample, ("presence.encryption.certificatePassword", "wrong-password")), out problems));
+        var problem = Assert.Single(problems);
+        Assert.StartsWith("presence.encryption.certificate: the file", problem);
+        Assert.DoesNotContain("wrong-password", problem);
+    }
+
+    [Fact]
     public void Graph_connection_bound_is_configurable()
     {
         var options = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.graph.maxConnections", "8")), out var problems);

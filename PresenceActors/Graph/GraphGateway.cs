@@ -140,9 +140,10 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
         return new GraphServiceClient(http, auth, _options.GraphBaseUrl.ToString().TrimEnd('/'));
     }
 
+    /// <summary>Azure.Identity's transport to Entra ID: trusts only what is configured for Entra.</summary>
     private HttpClientTransport Transport()
     {
-        var http = new HttpClient(Handler());
+        var http = new HttpClient(PinnedTls.Handler(_options.EntraTrustedCertificates, maxConnections: _options.MaxConnections));
         _owned.Add(http);
         return new HttpClientTransport(http);
     }

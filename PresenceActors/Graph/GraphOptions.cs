@@ -23,8 +23,11 @@ public sealed record GraphOptions
 
     public IReadOnlyList<TechnicalAccountCredentials> TechnicalAccounts { get; init; } = [];
 
-    /// <summary>Extra certificates trusted for Graph and Entra TLS (a simulator's self-signed one); empty in production.</summary>
+    /// <summary>Extra certificates trusted for Graph's TLS (a simulator's self-signed one); empty in production.</summary>
     public IReadOnlyList<X509Certificate2> TrustedCertificates { get; init; } = [];
+
+    /// <summary>Extra certificates trusted for Entra ID's TLS (sign-ins, OpenID metadata): kept apart from Graph's and the front ends'.</summary>
+    public IReadOnlyList<X509Certificate2> EntraTrustedCertificates { get; init; } = [];
 
     /// <summary>Timeout of presence reads and writes.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -140,13 +140,20 @@ public sealed class EncryptionCertificates
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         using var made = Create(DateTimeOffset.UtcNow);
         var pfx = made.Export(X509ContentType.Pfx, password);
-        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write))
-        {
-            if (!OperatingSystem.IsWindows())
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            file.Write(pfx);
-        }
-
+        WriteOwnerOnly(path, pfx);
         return X509CertificateLoader.LoadPkcs12(pfx, password, X509KeyStorageFlags.Exportable);
+    }
+
+    /// <summary>
+    /// Writes a new file readable and writable by its owner only from the moment it exists (created with that mode,
+    /// not changed afterwards, so no other user can open it in between); fails when the file exists.
+    /// </summary>
+    public static void WriteOwnerOnly(string path, ReadOnlySpan<byte> content)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using var file = new FileStream(path, options);
+        file.Write(content);
     }
 }
