@@ -49,6 +49,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
         _tenant = tenant;
         _signer = signer;
         _clock = clock;
+        SlowEndpoints = new SlowEndpointTracker(clock);
         _http = new HttpClient(new SocketsHttpHandler
         {
             // Receivers in tests and the sandbox use their own self-signed certificates; only loopback is ever called.
@@ -80,6 +81,18 @@ public sealed class NotificationDelivery : IAsyncDisposable
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(1);
 
     public SimDeliveryFaults Faults { get; set; } = new();
+
+    /// <summary>Graph's slow-endpoint rules and each host's standing (docs/benchmarks.md: what a slow answer costs).</summary>
+    public SlowEndpointTracker SlowEndpoints { get; set; }
+
+    /// <summary>Notifications held back <see cref="SlowEndpointRules.Delay"/> because their host was delayed for slowness.</summary>
+    public long DelayedForSlowness => Interlocked.Read(ref _delayedForSlowness);
+
+    /// <summary>Notifications dropped because their host was slow too often.</summary>
+    public long DroppedForSlowness => Interlocked.Read(ref _droppedForSlowness);
+
+    private long _delayedForSlowness;
+    private long _droppedForSlowness;
 
     /// <summary>Notifications (items) acknowledged with 2xx by receivers.</summary>
     public long Delivered => Interlocked.Read(ref _delivered);
@@ -331,12 +344,33 @@ public sealed class NotificationDelivery : IAsyncDisposable
 
     private async Task DeliverAsync(string url, List<Pending> items)
     {
+        var host = Uri.TryCreate(url, UriKind.Absolute, out var parsed) ? parsed.Authority : url;
+        switch (SlowEndpoints.StandingOf(host))
+        {
+            case EndpointStanding.Dropping:
+                Interlocked.Add(ref _droppedForSlowness, items.Count);
+                MarkDelivered(items);
+                return;
+            case EndpointStanding.Delayed when items.Any(i => !i.HeldForSlowness):
+                // Every notification to a delayed host waits once, then goes out (or meets the host's standing then).
+                Interlocked.Add(ref _delayedForSlowness, items.Count(i => !i.HeldForSlowness));
+                MarkDelivered(items);
+                var until = _clock.GetUtcNow() + SlowEndpoints.Rules.Delay;
+                foreach (var item in items)
+                    _ = RequeueLaterAsync(item with { HeldForSlowness = true, NotBefore = item.HeldForSlowness ? DateTimeOffset.MinValue : until });
+                return;
+        }
+
         var body = new JsonObject { ["value"] = new JsonArray(items.Select(i => (JsonNode)i.Item.DeepClone()).ToArray()) };
         var richApps = items.Where(i => i.Rich).Select(i => i.ApplicationId).Distinct().ToList();
         if (richApps.Count > 0)
             body["validationTokens"] = new JsonArray(richApps.Select(a => (JsonNode)JsonValue.Create(ValidationToken(a))!).ToArray());
 
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var posted = await PostAsync(url, body);
+        var took = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        // An answer that did not come within the deadline is as slow as one that came late.
+        SlowEndpoints.Count(host, items.Count, took >= ResponseDeadline ? null : took);
         MarkDelivered(items);
         if (posted)
         {
@@ -428,5 +462,8 @@ public sealed class NotificationDelivery : IAsyncDisposable
         public long Sequence { get; init; }
 
         public DateTimeOffset NotBefore { get; init; } = DateTimeOffset.MinValue;
+
+        /// <summary>Already held back once because its host was delayed for slowness.</summary>
+        public bool HeldForSlowness { get; init; }
     }
 }

@@ -111,6 +111,59 @@ public class GraphSimulatorControlTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_slow_endpoint_is_delayed_at_10_percent_dropped_at_15_and_forgiven_when_the_window_ends()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var user = _tenant.Sim.Tenant.AddUser("slow@contoso.com");
+        using var certificate = SimulatedTenant.EncryptionCertificate();
+        await _tenant.Graph(_tenant.UserCredential()).Subscriptions.PostAsync(SimulatedTenant.PresenceSubscription([user.Id], receiver, encryptFor: certificate));
+        var delivery = _tenant.Sim.Delivery;
+        var host = new Uri(receiver.NotificationUrl).Authority;
+        // Graph's rules with test timings: slow above 200 ms, judged after 20 notifications, a 1 s delay; the window is
+        // Graph's 10 minutes on a clock the test moves.
+        var windowClock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        delivery.SlowEndpoints = new SlowEndpointTracker(windowClock)
+        {
+            Rules = new SlowEndpointRules { SlowAfter = TimeSpan.FromMilliseconds(200), MinimumNotifications = 20, Delay = TimeSpan.FromSeconds(1) },
+        };
+        var activity = false;
+
+        // One change at a time, answered fast or slowly; the next only once the simulator has counted the answer.
+        async Task ChangeAsync(bool slow)
+        {
+            var sent = delivery.SlowEndpoints.Of(host).Sent;
+            receiver.AnswerAfterMilliseconds = slow ? 400 : 0;
+            activity = !activity;
+            _tenant.Sim.Tenant.SetClient(user.Id, activity ? TeamsClientState.InACall : TeamsClientState.Available);
+            await receiver.NextNotificationAsync();
+            await Eventually.TrueAsync(() => delivery.SlowEndpoints.Of(host).Sent == sent + 1, what: "the answer counted");
+        }
+
+        for (var i = 0; i < 20; i++)
+            await ChangeAsync(slow: i < 2);
+        Assert.Equal((20L, 2L, EndpointStanding.Delayed), delivery.SlowEndpoints.Of(host));
+
+        // 10 % slow: the next notification is held back for the delay, then delivered.
+        await ChangeAsync(slow: false);
+        Assert.Equal(1, delivery.DelayedForSlowness);
+
+        for (var i = 0; i < 2; i++)
+            await ChangeAsync(slow: true);
+        Assert.Equal((23L, 4L, EndpointStanding.Dropping), delivery.SlowEndpoints.Of(host));
+
+        // 15 % and more: dropped. Counted first, then the receiver is seen to have got nothing.
+        _tenant.Sim.Tenant.SetClient(user.Id, (activity = !activity) ? TeamsClientState.InACall : TeamsClientState.Available);
+        await Eventually.TrueAsync(() => delivery.DroppedForSlowness == 1, what: "the notification dropped for slowness");
+        Assert.False(receiver.TryTakeNotification(out _));
+
+        // A new window forgives the host.
+        windowClock.Advance(TimeSpan.FromMinutes(10));
+        Assert.Equal((0L, 0L, EndpointStanding.Normal), delivery.SlowEndpoints.Of(host));
+        await ChangeAsync(slow: false);
+        Assert.Equal(1, delivery.DroppedForSlowness);
+    }
+
+    [Fact]
     public async Task Delivery_can_duplicate_drop_and_reorder_on_command()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
