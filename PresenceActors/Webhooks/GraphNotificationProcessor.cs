@@ -37,6 +37,12 @@ public sealed record WebhookFlowOptions
 
     /// <summary>Items waiting for their actors beyond which new requests are refused at once (before decrypting them).</summary>
     public int MaxInFlight { get; init; } = 20_000;
+
+    /// <summary>
+    /// Authentic items of subscriptions this node does not know yet that may wait for their id at once; beyond it they
+    /// are answered 503 (Graph sends them again) instead of held, so a flood of them cannot fill the memory.
+    /// </summary>
+    public int MaxWaitingForSubscription { get; init; } = 10_000;
 }
 
 /// <summary>
@@ -76,8 +82,9 @@ public sealed class GraphNotificationProcessor(
             metrics.OnReceived(items.Count);
         var waiting = new List<(Task<UserPresenceCommands.Taken> Taken, string Signature)>();
         var refused = 0;
-        var undecryptable = 0;
+        var sendAgain = 0;
         bool? tokensValid = null;
+        JsonElement? sharedTokens = null;
         var resync = new List<string>();
         for (var index = 0; index < items.Count; index++)
         {
@@ -94,7 +101,17 @@ public sealed class GraphNotificationProcessor(
             {
                 // Authentic (the clientState verified) but not yet announced: a subscription just (re)created by the
                 // pool can deliver before its id reaches this node. Checked again once the id is known, off the request.
-                _ = RecheckLaterAsync(item.Clone(), root.Clone(), subscriptionId!);
+                // What waits is the item and the request's tokens (copied once per request), never the whole body per item.
+                if (Interlocked.Increment(ref _waitingForSubscription) > flow.MaxWaitingForSubscription)
+                {
+                    Interlocked.Decrement(ref _waitingForSubscription);
+                    metrics.OnWaitRefused();
+                    sendAgain++; // not held: Graph sends it again
+                    continue;
+                }
+
+                sharedTokens ??= Property(root, "validationTokens") is { } tokens ? tokens.Clone() : default(JsonElement);
+                _ = RecheckLaterAsync(item.Clone(), sharedTokens.Value, subscriptionId!);
                 continue;
             }
 
@@ -153,7 +170,7 @@ public sealed class GraphNotificationProcessor(
                 metrics.OnUnknownCertificate(content.EncryptionCertificateId, DateTimeOffset.UtcNow);
                 log.LogError("notification-unknown-certificate certificate={CertificateId} subscription={SubscriptionId}: this node holds {Held}; answered 503",
                     content.EncryptionCertificateId ?? "-", subscriptionId ?? "-", string.Join(",", decryptor.CertificateIds));
-                undecryptable++;
+                sendAgain++;
                 continue;
             }
 
@@ -187,7 +204,7 @@ public sealed class GraphNotificationProcessor(
 
         if (resync.Count > 0)
             targets.Pool.Tell(new SubscriptionPoolCommands.Resync([.. resync]));
-        if (waiting.Count == 0 && refused == 0 && undecryptable == 0)
+        if (waiting.Count == 0 && refused == 0 && sendAgain == 0)
             return WebhookOutcome.Accepted;
 
         try
@@ -213,9 +230,9 @@ public sealed class GraphNotificationProcessor(
             missed++;
         }
 
-        if (missed == 0 && refused == 0 && undecryptable == 0)
+        if (missed == 0 && refused == 0 && sendAgain == 0)
             return WebhookOutcome.Accepted;
-        metrics.OnNotTaken(missed + refused + undecryptable);
+        metrics.OnNotTaken(missed + refused + sendAgain);
         if (refused > 0 && Environment.TickCount64 - Interlocked.Read(ref _lastOverloadLog) > 10_000)
         {
             Interlocked.Exchange(ref _lastOverloadLog, Environment.TickCount64);
@@ -235,7 +252,24 @@ public sealed class GraphNotificationProcessor(
     /// <summary>How long an authentic item for a subscription this node does not know yet may wait for its id.</summary>
     public static readonly TimeSpan UnknownSubscriptionGrace = TimeSpan.FromSeconds(10);
 
-    private async Task RecheckLaterAsync(JsonElement item, JsonElement root, string subscriptionId)
+    /// <summary>Items of subscriptions not yet known that wait for their id on this node.</summary>
+    public int WaitingForSubscription => Volatile.Read(ref _waitingForSubscription);
+
+    private int _waitingForSubscription;
+
+    private async Task RecheckLaterAsync(JsonElement item, JsonElement tokens, string subscriptionId)
+    {
+        try
+        {
+            await RecheckAsync(item, tokens, subscriptionId);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waitingForSubscription);
+        }
+    }
+
+    private async Task RecheckAsync(JsonElement item, JsonElement tokens, string subscriptionId)
     {
         if (!await known.WaitForAsync(subscriptionId, UnknownSubscriptionGrace, CancellationToken.None))
         {
@@ -246,7 +280,7 @@ public sealed class GraphNotificationProcessor(
         var single = new JsonObject
         {
             ["value"] = new JsonArray(JsonNode.Parse(item.GetRawText())),
-            ["validationTokens"] = root.TryGetProperty("validationTokens", out var tokens) ? JsonNode.Parse(tokens.GetRawText()) : null,
+            ["validationTokens"] = tokens.ValueKind == JsonValueKind.Undefined ? null : JsonNode.Parse(tokens.GetRawText()),
         };
         using var document = JsonDocument.Parse(single.ToJsonString());
         // Graph was already answered: if the actor does not confirm, try again (the item is counted when it first arrived).
