@@ -67,6 +67,8 @@ public class WebhookAndApiSecurityTests(LoopFixture fixture) : IClassFixture<Loo
         var cases = new (string Reason, JsonObject Body)[]
         {
             ("client-state", Body([Item(subscription.Id, "v1.forged.clientstate.AAAA", goodContent)], goodToken)),
+            // Genuine, but issued for another technical account than the one whose subscription this is.
+            ("client-state", Body([Item(subscription.Id, signer.Create("another-technical-user@contoso.com"), goodContent)], goodToken)),
             ("unknown-subscription", Body([Item(Guid.NewGuid().ToString(), signer.Create("tech1@contoso.com"), goodContent)], goodToken)),
             ("bad-signature", Body([Item(subscription.Id, subscription.ClientState, tampered)], goodToken)),
             ("validation-token", Body([Item(subscription.Id, subscription.ClientState, goodContent)], forgedToken)),

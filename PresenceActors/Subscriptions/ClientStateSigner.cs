@@ -27,8 +27,15 @@ public sealed class ClientStateSigner
     }
 
     /// <summary>True when the clientState was issued with this key (compared in constant time).</summary>
-    public bool Verify(string? clientState)
+    public bool Verify(string? clientState) => Verify(clientState, out _);
+
+    /// <summary>
+    /// True when the clientState was issued with this key; <paramref name="accountTag"/> names the technical account it
+    /// was issued for (see <see cref="TagOf"/>), so that it can be held to that account's subscription.
+    /// </summary>
+    public bool Verify(string? clientState, out string? accountTag)
     {
+        accountTag = null;
         if (clientState is null || clientState.Length > 128)
             return false;
         var parts = clientState.Split('.');
@@ -37,8 +44,14 @@ public sealed class ClientStateSigner
         Span<byte> presented = stackalloc byte[32];
         if (!TryFromBase64Url(parts[3], presented, out var written) || written != 32)
             return false;
-        return CryptographicOperations.FixedTimeEquals(presented, Mac(parts[1], parts[2]));
+        if (!CryptographicOperations.FixedTimeEquals(presented, Mac(parts[1], parts[2])))
+            return false;
+        accountTag = parts[1];
+        return true;
     }
+
+    /// <summary>The account's tag inside its clientStates: a short hash of the technical account's name.</summary>
+    public static string TagOf(string account) => AccountTag(account);
 
     private byte[] Mac(string tag, string nonce) => HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes($"{tag}.{nonce}"));
 

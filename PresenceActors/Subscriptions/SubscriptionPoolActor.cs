@@ -315,7 +315,9 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 
     private void PublishKnownSubscriptions()
     {
-        var known = new KnownSubscriptions(_state.Accounts.Values.Select(a => a.SubscriptionId).OfType<string>().ToImmutableHashSet());
+        var held = _state.Accounts.Values.Where(a => a.SubscriptionId is not null).ToList();
+        var known = new KnownSubscriptions(held.Select(a => a.SubscriptionId!).ToImmutableHashSet(),
+            held.ToImmutableDictionary(a => a.SubscriptionId!, a => ClientStateSigner.TagOf(a.Name)));
         DistributedPubSub.Get(Context.System).Mediator.Tell(new Publish(KnownSubscriptions.Topic, known));
         Context.System.EventStream.Publish(known);
     }

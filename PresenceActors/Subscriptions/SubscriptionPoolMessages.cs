@@ -61,8 +61,11 @@ public sealed record AccountStatus(
 public sealed record PoolStatus(ImmutableArray<AccountStatus> Accounts, int WatchedUsers, int UnwatchedUsers, ImmutableArray<string> UnwatchedSample)
     : ISubscriptionPoolMessage;
 
-/// <summary>Published on every change: the subscription ids the webhook should accept on any node.</summary>
-public sealed record KnownSubscriptions(ImmutableHashSet<string> SubscriptionIds) : ISubscriptionPoolMessage
+/// <summary>
+/// Published on every change: the subscription ids the webhook should accept on any node, and for each the tag of the
+/// technical account whose clientState it carries (absent from a node of an older version: then any valid clientState counts).
+/// </summary>
+public sealed record KnownSubscriptions(ImmutableHashSet<string> SubscriptionIds, ImmutableDictionary<string, string>? AccountTags = null) : ISubscriptionPoolMessage
 {
     public const string Topic = "presence-subscriptions";
 

@@ -332,10 +332,13 @@ public sealed class GraphNotificationProcessor(
         subscriptionId = Text(item, "subscriptionId");
         if (item.ValueKind != JsonValueKind.Object || string.IsNullOrEmpty(subscriptionId))
             return "malformed-item";
-        if (!clientState.Verify(Text(item, "clientState")))
+        if (!clientState.Verify(Text(item, "clientState"), out var accountTag))
             return "client-state";
         if (known.Initialized && !known.Contains(subscriptionId))
             return "unknown-subscription";
+        // A genuine clientState of one technical account does not vouch for another account's subscription.
+        if (known.AccountTagOf(subscriptionId) is { } expected && expected != accountTag)
+            return "client-state";
         return null;
     }
 

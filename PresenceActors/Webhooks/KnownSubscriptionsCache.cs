@@ -20,6 +20,7 @@ public sealed class KnownSubscriptionsCache(TimeProvider? clock = null)
     private readonly object _gate = new();
     private volatile ImmutableHashSet<string>? _ids;
     private ImmutableDictionary<string, DateTimeOffset> _retired = ImmutableDictionary<string, DateTimeOffset>.Empty;
+    private ImmutableDictionary<string, string> _tags = ImmutableDictionary<string, string>.Empty;
     private volatile TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>False until the pool has published once; until then only the clientState vouches for an item.</summary>
@@ -31,10 +32,19 @@ public sealed class KnownSubscriptionsCache(TimeProvider? clock = null)
 
     public IReadOnlySet<string> Snapshot => _ids ?? [];
 
-    public void Update(ImmutableHashSet<string> ids)
+    /// <summary>
+    /// The tag of the technical account whose clientState the subscription carries (kept as long as its id is known);
+    /// null when the pool did not say.
+    /// </summary>
+    public string? AccountTagOf(string subscriptionId) => Volatile.Read(ref _tags).GetValueOrDefault(subscriptionId);
+
+    public void Update(ImmutableHashSet<string> ids, ImmutableDictionary<string, string>? accountTags = null)
     {
         lock (_gate)
         {
+            // Tags of retired ids stay while those ids are still taken.
+            var tags = _tags.Where(t => ids.Contains(t.Key) || _retired.ContainsKey(t.Key) || (_ids?.Contains(t.Key) ?? false)).ToImmutableDictionary();
+            Volatile.Write(ref _tags, accountTags is null ? tags : tags.SetItems(accountTags));
             var now = _clock.GetUtcNow();
             var retired = _retired.Where(r => now - r.Value < RetiredGrace && !ids.Contains(r.Key)).ToImmutableDictionary();
             foreach (var gone in (_ids ?? []).Except(ids))
@@ -74,7 +84,7 @@ public sealed class KnownSubscriptionsListener : ReceiveActor
 {
     public KnownSubscriptionsListener(KnownSubscriptionsCache cache)
     {
-        Receive<KnownSubscriptions>(k => cache.Update(k.SubscriptionIds));
+        Receive<KnownSubscriptions>(k => cache.Update(k.SubscriptionIds, k.AccountTags));
         Receive<SubscribeAck>(_ => { });
     }
 
