@@ -40,6 +40,9 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
     private ImmutableDictionary<string, string?> _unconfirmed = ImmutableDictionary.Create<string, string?>(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, string?> _confirming = new(StringComparer.OrdinalIgnoreCase);
 
+    // When each unconfirmed link was last sent (not journaled: after a restart every unconfirmed link is due).
+    private readonly Dictionary<string, long> _lastSent = new(StringComparer.OrdinalIgnoreCase);
+
     // The next write: its changes, and the state they lead to over the journaled one (null = removed).
     private readonly List<Pending> _batch = [];
     private readonly Dictionary<string, UserMapping?> _pendingByUc = new(StringComparer.Ordinal);
@@ -146,15 +149,25 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
         ScheduleFlush();
     }
 
+    /// <summary>Sends again the unconfirmed links sent longer than <see cref="ResendLinksEvery"/> ago (a bulk load's fresh ones wait).</summary>
     private void Resend()
     {
-        foreach (var (teamsUserId, ucUserId) in _unconfirmed.Where(l => !_confirming.ContainsKey(l.Key)).Take(ResendLinksAtOnce))
-            _users.Tell(LinkMessage(teamsUserId, ucUserId), Self);
+        foreach (var confirmed in _lastSent.Keys.Where(id => !_unconfirmed.ContainsKey(id)).ToList())
+            _lastSent.Remove(confirmed);
+        var due = Environment.TickCount64 - (long)ResendLinksEvery.TotalMilliseconds;
+        foreach (var (teamsUserId, ucUserId) in _unconfirmed
+                     .Where(l => !_confirming.ContainsKey(l.Key) && (!_lastSent.TryGetValue(l.Key, out var sent) || sent <= due))
+                     .Take(ResendLinksAtOnce))
+            SendLink(teamsUserId, ucUserId);
     }
 
-    private static IUserPresenceMessage LinkMessage(string teamsUserId, string? ucUserId) => ucUserId is null
-        ? new UserPresenceCommands.UnlinkUser(teamsUserId, Acknowledge: true)
-        : new UserPresenceCommands.LinkUser(teamsUserId, ucUserId, Acknowledge: true);
+    private void SendLink(string teamsUserId, string? ucUserId)
+    {
+        _lastSent[teamsUserId] = Environment.TickCount64;
+        _users.Tell(ucUserId is null
+            ? new UserPresenceCommands.UnlinkUser(teamsUserId, Acknowledge: true)
+            : new UserPresenceCommands.LinkUser(teamsUserId, ucUserId, Acknowledge: true), Self);
+    }
 
     private UserMapping? MappingOf(string ucUserId) =>
         _pendingByUc.TryGetValue(ucUserId, out var pending) ? pending : _byUc.GetValueOrDefault(ucUserId);
@@ -194,8 +207,9 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
         _flushScheduled = false;
         if (_confirming.Count > 0)
         {
-            // The confirmations since the last write, as one event after the batch's changes.
-            _batch.Add(new Pending(new LinksConfirmed([.. _confirming.Select(c => new PendingLink(c.Key, c.Value))]), null, null, null));
+            // The confirmations since the last write, as one event before the batch's changes: they answer links asked
+            // before those changes, and must not confirm a newer link of the same user that the batch asks again.
+            _batch.Insert(0, new Pending(new LinksConfirmed([.. _confirming.Select(c => new PendingLink(c.Key, c.Value))]), null, null, null));
             _confirming.Clear();
         }
 
@@ -225,12 +239,12 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
             switch (e)
             {
                 case UserRegistered r:
-                    _users.Tell(LinkMessage(r.Mapping.TeamsUserId, r.Mapping.UcUserId), Self);
+                    SendLink(r.Mapping.TeamsUserId, r.Mapping.UcUserId);
                     watch.Add(r.Mapping.TeamsUserId);
                     unwatch.Remove(r.Mapping.TeamsUserId);
                     break;
                 case UserUnregistered when previous is not null:
-                    _users.Tell(LinkMessage(previous.TeamsUserId, null), Self);
+                    SendLink(previous.TeamsUserId, null);
                     unwatch.Add(previous.TeamsUserId);
                     watch.Remove(previous.TeamsUserId);
                     break;
