@@ -110,7 +110,7 @@ public static class PresenceService
         {
             NotificationUrl = options.WebhookReceiver,
             LifecycleNotificationUrl = options.LifecycleUrl,
-            Encryption = () => (certificates.Current, certificates.CurrentId),
+            Encryption = () => certificates.CurrentWithId,
             ReloadEncryption = certificates.Rotatable ? certificates.ReloadAsync : null,
             ClientState = clientState,
             SubscriptionLifetime = options.SubscriptionLifetime,

@@ -51,6 +51,7 @@ public static class PresenceConfiguration
         ("presence.admin.address", "127.0.0.1", false, "address the admin port listens on; beyond loopback it needs presence.admin.token and serves TLS with the webhook's certificate, and other addresses reach only /metrics and /healthz (status page and admin actions stay loopback-only)"),
         ("presence.admin.token", "", true, "bearer token the CLI must send to the admin endpoint (ctl --token)"),
         ("presence.encryption.certificate", "PostgreSQL: the cluster's, made once and kept in the database; SQLite: data/encryption.pfx (made once)", false, "PFX file notifications are encrypted for; unset with PostgreSQL, every node shares the certificates kept (sealed) in the database and ctl certificate rotate replaces them"),
+        ("presence.encryption.previousCertificates", "", false, "PFX files (comma-separated) of certificates replaced in presence.encryption.certificate, still accepted while Graph may deliver what it encrypted for them"),
         ("presence.encryption.certificatePassword", "", true, "password of that PFX file (a file made by the service is protected with it too)"),
         ("presence.clientState.key", "data/client-state.key (made once)", true, "base64 key (32+ bytes) of the clientState HMAC; the same on every node"),
         ("presence.persistence.provider", "Sqlite", false, "Sqlite or PostgreSql"),
@@ -340,7 +341,23 @@ public static class PresenceConfiguration
             p => EncryptionCertificates.LoadOrCreate(p, Get(configuration, "presence.encryption.certificatePassword")));
         if (found.Count > 0)
             return null;
-        var encryptionStore = encryptionPath is null ? new EncryptionCertificateStore(connection!, clientStateKey!) : null;
+        // An upgraded node's own file (data/encryption.pfx) becomes the store's first certificate, so that subscriptions
+        // made with it still decrypt.
+        var encryptionStore = encryptionPath is null
+            ? new EncryptionCertificateStore(connection!, clientStateKey!, importFile: Path.Combine(dataFolder, "encryption.pfx"),
+                importPassword: Get(configuration, "presence.encryption.certificatePassword"))
+            : null;
+        var previousEncryption = new List<X509Certificate2>();
+        foreach (var file in (Get(configuration, "presence.encryption.previousCertificates") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (Kept("presence.encryption.previousCertificates", file,
+                    p => File.Exists(p) ? X509CertificateLoader.LoadPkcs12FromFile(p, Get(configuration, "presence.encryption.certificatePassword"), X509KeyStorageFlags.Exportable)
+                        : throw new IOException("no such file")) is { } previous)
+                previousEncryption.Add(previous);
+        }
+
+        if (found.Count > 0)
+            return null;
         var warnings = new[]
             {
                 encryptionPath, Path.Combine(dataFolder, "client-state.key"), Path.Combine(dataFolder, "internal-api.key"), Path.Combine(dataFolder, "listener-tls.pfx"),
@@ -395,6 +412,7 @@ public static class PresenceConfiguration
             ClientStateKey = clientStateKey!,
             EncryptionCertificate = encryption,
             EncryptionStore = encryptionStore,
+            PreviousEncryptionCertificates = previousEncryption,
             OpenIdConfiguration = openId,
             InternalApiClientCertificates = clientCertificates,
             WebhookRequestsPerSource = rateLimit,

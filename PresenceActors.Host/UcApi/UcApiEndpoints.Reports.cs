@@ -11,7 +11,8 @@ namespace PresenceActors.Host.UcApi;
 
 /// <summary>
 /// UC status reports: one user's change as it happens, and every user's current status at once, which the UC back end
-/// sends after its own restart or on a schedule to reconcile (docs/operator-guide.md, "Internal API"): a call whose end
+/// sends after its own restart or on a schedule to reconcile (docs/operator-guide.md, "Reverse proxy (HAProxy)", where
+/// the internal API's calls are described): a call whose end
 /// report was lost ends then, instead of holding Teams busy until <c>presence.uc.maxCallLength</c>.
 /// </summary>
 public static partial class UcApiEndpoints
@@ -19,7 +20,9 @@ public static partial class UcApiEndpoints
     private sealed record Report(string Status, bool OnPhone, DateTimeOffset At);
 
     /// <summary>Reads status, onPhone and at (optional) of one report; the problem names the field, with <paramref name="prefix"/>.</summary>
-    private static IResult? ReadReport(JsonElement item, string prefix, DateTimeOffset now, out Report? report)
+    /// <param name="requireAt">A list of everyone's status must say when each was read: stamped on arrival, a list
+    /// built before a user's own later report would overrule it.</param>
+    private static IResult? ReadReport(JsonElement item, string prefix, DateTimeOffset now, out Report? report, bool requireAt = false)
     {
         report = null;
         if (!TryString(item, "status", out var status, out var error, $"{prefix}status"))
@@ -29,6 +32,8 @@ public static partial class UcApiEndpoints
         if (!item.TryGetProperty("onPhone", out var onPhone) || onPhone.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
             return Problem(400, $"{prefix}onPhone", "onPhone is required and must be true or false.");
         var at = now;
+        if (requireAt && !item.TryGetProperty("at", out _))
+            return Problem(400, $"{prefix}at", "at is required in a list: when the UC back end read this status (ISO 8601).");
         if (item.TryGetProperty("at", out var atValue))
         {
             if (atValue.ValueKind != JsonValueKind.String
@@ -67,7 +72,7 @@ public static partial class UcApiEndpoints
     }
 
     /// <summary>
-    /// POST /api/v1/presence: a JSON array of {"ucUserId","status","onPhone","at"?}, every user's current status. Each
+    /// POST /api/v1/presence: a JSON array of {"ucUserId","status","onPhone","at"}, every user's current status. Each
     /// is taken as a report of its own (an older one than the user's last is ignored, as always). The answer lists what
     /// was taken, who is not registered, and what was not confirmed in time (send those again); nothing is dropped unsaid.
     /// </summary>
@@ -93,7 +98,7 @@ public static partial class UcApiEndpoints
                 return error!;
             if (!seen.Add(ucUserId!))
                 return Problem(400, $"{prefix}ucUserId", $"ucUserId '{ucUserId}' appears more than once.");
-            if (ReadReport(item, prefix, now, out var report) is { } invalid)
+            if (ReadReport(item, prefix, now, out var report, requireAt: true) is { } invalid)
                 return invalid;
             reports.Add((ucUserId!, report!));
             index++;

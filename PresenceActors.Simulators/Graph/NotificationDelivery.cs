@@ -82,7 +82,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
 
     public SimDeliveryFaults Faults { get; set; } = new();
 
-    /// <summary>Graph's slow-endpoint rules and each host's standing (docs/benchmarks.md: what a slow answer costs).</summary>
+    /// <summary>Graph's slow-endpoint rules and each host's standing (docs/decisions.md, "The Graph simulator judges slow endpoints").</summary>
     public SlowEndpointTracker SlowEndpoints { get; set; }
 
     /// <summary>Notifications held back <see cref="SlowEndpointRules.Delay"/> because their host was delayed for slowness.</summary>

@@ -58,8 +58,8 @@ public class UcReconcileTests(LoopFixture fixture) : IClassFixture<LoopFixture>
         using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Loop.ApiKey);
         var body = new JsonArray(
-            new JsonObject { ["ucUserId"] = ucUserId, ["status"] = "Available", ["onPhone"] = true },
-            new JsonObject { ["ucUserId"] = "someone-else", ["status"] = "Available" });
+            new JsonObject { ["ucUserId"] = ucUserId, ["status"] = "Available", ["onPhone"] = true, ["at"] = DateTimeOffset.UtcNow.ToString("O") },
+            new JsonObject { ["ucUserId"] = "someone-else", ["status"] = "Available", ["at"] = DateTimeOffset.UtcNow.ToString("O") });
         using var response = await http.PostAsync($"https://127.0.0.1:{_loop.Ports.InternalApi}/api/v1/presence",
             new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
 

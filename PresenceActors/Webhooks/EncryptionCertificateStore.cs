@@ -24,10 +24,13 @@ public interface IEncryptionCertificateStore
 /// "Cluster-wide secrets"): the first node to start makes one, every node loads the same. At rest each PFX is sealed
 /// with AES-256-GCM under a key derived (HKDF-SHA256) from presence.clientState.key, which the operator gives every node
 /// and which never enters the database: a copy of the database alone does not reveal a private key. A certificate
-/// replaced by a rotation stays in use for <see cref="KeepSuperseded"/> (Graph retries a delivery for up to 4 hours)
-/// and is deleted afterwards.
+/// replaced by a rotation stays in use for <see cref="KeepSuperseded"/> (Graph retries a delivery for up to 4 hours);
+/// after that nodes no longer load it, and the next rotation deletes it.
 /// </summary>
-public sealed class EncryptionCertificateStore(string connectionString, byte[] clusterKey, TimeProvider? clock = null) : IEncryptionCertificateStore
+/// <param name="importFile">A certificate file the node used before the store (data/encryption.pfx): an empty store
+/// starts with it, so that subscriptions made with it still decrypt after an upgrade.</param>
+public sealed class EncryptionCertificateStore(string connectionString, byte[] clusterKey, TimeProvider? clock = null, string? importFile = null,
+    string? importPassword = null) : IEncryptionCertificateStore
 {
     public const string Table = "presence_encryption_certificates";
 
@@ -40,33 +43,41 @@ public sealed class EncryptionCertificateStore(string connectionString, byte[] c
     public Task<IReadOnlyList<StoredCertificate>> LoadOrCreateAsync(CancellationToken cancellationToken) =>
         InTransactionAsync(async (connection, transaction) =>
         {
-            var stored = await ReadAsync(connection, transaction, cancellationToken);
-            if (stored.Count == 0)
-                stored = [await InsertAsync(connection, transaction, cancellationToken)];
-            return (IReadOnlyList<StoredCertificate>)InUse(stored);
+            var rows = await ReadAsync(connection, transaction, cancellationToken);
+            if (rows.Count == 0)
+                return (IReadOnlyList<StoredCertificate>)[await InsertAsync(connection, transaction, cancellationToken, importFile)];
+            return InUse(rows).Select(Open).ToList();
         }, cancellationToken);
 
     public Task<StoredCertificate> RotateAsync(CancellationToken cancellationToken) =>
         InTransactionAsync(async (connection, transaction) =>
         {
             var made = await InsertAsync(connection, transaction, cancellationToken);
-            var stored = await ReadAsync(connection, transaction, cancellationToken);
-            foreach (var expired in stored.Except(InUse(stored)))
+            var rows = await ReadAsync(connection, transaction, cancellationToken);
+            foreach (var expired in rows.Except(InUse(rows)))
             {
                 await using var delete = Command(connection, transaction, $"DELETE FROM {Table} WHERE id = @id");
-                delete.Parameters.Add(new NpgsqlParameter("id", EncryptionCertificates.IdOf(expired.Certificate)));
+                delete.Parameters.Add(new NpgsqlParameter("id", expired.Id));
                 await delete.ExecuteNonQueryAsync(cancellationToken);
             }
 
             return made;
         }, cancellationToken);
 
-    /// <summary>The newest, and those replaced less than <see cref="KeepSuperseded"/> ago; newest first.</summary>
-    private List<StoredCertificate> InUse(List<StoredCertificate> newestFirst)
+    private sealed record Row(string Id, byte[] Sealed, DateTimeOffset CreatedAt);
+
+    /// <summary>
+    /// The newest, and those replaced less than <see cref="KeepSuperseded"/> ago; newest first. Only these are opened:
+    /// an expired row left behind (deleted at the next rotation) never needs the key.
+    /// </summary>
+    private List<Row> InUse(List<Row> newestFirst)
     {
         var now = _clock.GetUtcNow();
         return newestFirst.Where((c, i) => i == 0 || now - newestFirst[i - 1].CreatedAt < KeepSuperseded).ToList();
     }
+
+    private StoredCertificate Open(Row row) =>
+        new(X509CertificateLoader.LoadPkcs12(Open(row.Id, row.Sealed), null, X509KeyStorageFlags.Exportable), row.CreatedAt);
 
     private async Task<T> InTransactionAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
@@ -96,25 +107,23 @@ public sealed class EncryptionCertificateStore(string connectionString, byte[] c
 
     private static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql) => new(sql, connection, transaction);
 
-    private async Task<List<StoredCertificate>> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    private static async Task<List<Row>> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
-        var found = new List<StoredCertificate>();
+        var found = new List<Row>();
         await using var select = Command(connection, transaction, $"SELECT id, sealed, created_at FROM {Table} ORDER BY created_at DESC, id DESC");
         await using DbDataReader reader = await select.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
-        {
-            var id = reader.GetString(0);
-            var pfx = Open(id, (byte[])reader.GetValue(1));
-            found.Add(new StoredCertificate(X509CertificateLoader.LoadPkcs12(pfx, null, X509KeyStorageFlags.Exportable), reader.GetFieldValue<DateTimeOffset>(2)));
-        }
-
+            found.Add(new Row(reader.GetString(0), (byte[])reader.GetValue(1), reader.GetFieldValue<DateTimeOffset>(2)));
         return found;
     }
 
-    private async Task<StoredCertificate> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    private async Task<StoredCertificate> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken,
+        string? firstFrom = null)
     {
         var now = _clock.GetUtcNow();
-        using var made = EncryptionCertificates.Create(now);
+        using var made = firstFrom is not null && File.Exists(firstFrom)
+            ? X509CertificateLoader.LoadPkcs12FromFile(firstFrom, importPassword, X509KeyStorageFlags.Exportable)
+            : EncryptionCertificates.Create(now);
         var pfx = made.Export(X509ContentType.Pfx);
         var certificate = X509CertificateLoader.LoadPkcs12(pfx, null, X509KeyStorageFlags.Exportable);
         var id = EncryptionCertificates.IdOf(certificate);

@@ -14,7 +14,7 @@ public sealed class EncryptionCertificates
     private readonly IEncryptionCertificateStore? _store;
     private readonly SemaphoreSlim _reloading = new(1, 1);
     private volatile Snapshot _snapshot;
-    private long _lastReloadStarted = long.MinValue;
+    private long _lastReloadStarted; // a Stopwatch timestamp; 0: none yet
 
     private sealed record Snapshot(X509Certificate2 Current, Dictionary<string, X509Certificate2> ById);
 
@@ -47,6 +47,19 @@ public sealed class EncryptionCertificates
 
     public string CurrentId => IdOf(Current);
 
+    /// <summary>The current certificate with its id, from one snapshot (a rotation between two reads cannot mix them).</summary>
+    public (X509Certificate2 Certificate, string Id) CurrentWithId
+    {
+        get
+        {
+            var current = _snapshot.Current;
+            return (current, IdOf(current));
+        }
+    }
+
+    /// <summary>A notification naming a certificate not held reloads the store at most this often (replays cannot hammer it).</summary>
+    public static readonly TimeSpan MissReloadAtMostEvery = TimeSpan.FromSeconds(1);
+
     /// <summary>The ids accepted now, the current one first.</summary>
     public IReadOnlyList<string> Ids => [CurrentId, .. _snapshot.ById.Keys.Where(id => id != CurrentId)];
 
@@ -71,7 +84,8 @@ public sealed class EncryptionCertificates
         var held = Find(id, thumbprint);
         if (held is not null || _store is null)
             return held;
-        await ReloadAsync(cancellationToken);
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastReloadStarted)) >= MissReloadAtMostEvery)
+            await ReloadAsync(cancellationToken);
         return Find(id, thumbprint);
     }
 
@@ -84,12 +98,13 @@ public sealed class EncryptionCertificates
         await _reloading.WaitAsync(cancellationToken);
         try
         {
-            // A load that began after this caller arrived has completed meanwhile: it saw what this caller needs.
+            // A load that began after this caller arrived and succeeded meanwhile saw what this caller needs.
             if (Interlocked.Read(ref _lastReloadStarted) > arrived)
                 return;
-            Interlocked.Exchange(ref _lastReloadStarted, System.Diagnostics.Stopwatch.GetTimestamp());
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var stored = await _store.LoadOrCreateAsync(cancellationToken);
             _snapshot = SnapshotOf(stored[0].Certificate, stored.Skip(1).Select(s => s.Certificate));
+            Interlocked.Exchange(ref _lastReloadStarted, started); // only a load that succeeded counts
         }
         finally
         {

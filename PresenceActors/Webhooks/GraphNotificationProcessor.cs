@@ -110,6 +110,18 @@ public sealed class GraphNotificationProcessor(
                     continue;
                 }
 
+                // Held only if this node can decrypt it once the id is known: an unknown certificate is answered 503 now,
+                // not dropped after a 202.
+                if (Property(item, "encryptedContent") is { ValueKind: JsonValueKind.Object } waitingContent
+                    && (Text(waitingContent, "encryptionCertificateId") ?? Text(waitingContent, "encryptionCertificateThumbprint")) is { Length: > 0 }
+                    && !await HoldsCertificateAsync(waitingContent, cancellationToken))
+                {
+                    Interlocked.Decrement(ref _waitingForSubscription);
+                    metrics.OnUnknownCertificate(Text(waitingContent, "encryptionCertificateId"), DateTimeOffset.UtcNow);
+                    sendAgain++;
+                    continue;
+                }
+
                 sharedTokens ??= Property(root, "validationTokens") is { } tokens ? tokens.Clone() : default(JsonElement);
                 _ = RecheckLaterAsync(item.Clone(), sharedTokens.Value, subscriptionId!);
                 continue;
@@ -161,7 +173,20 @@ public sealed class GraphNotificationProcessor(
                 Drop("no-certificate", subscriptionId);
                 continue;
             }
-            var (plaintext, problem) = await decryptor.DecryptAsync(content, cancellationToken);
+            byte[]? plaintext;
+            string? problem;
+            try
+            {
+                (plaintext, problem) = await decryptor.DecryptAsync(content, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The cluster's store could not be read (the database away): nothing is known about the item yet.
+                log.LogWarning("encryption-certificates-unreadable: {Message}; answered 503", e.Message);
+                sendAgain++;
+                continue;
+            }
+
             if (problem == NotificationDecryptor.UnknownCertificate)
             {
                 // Authentic (its clientState verified) but encrypted for a certificate this node lacks even after reading
@@ -257,11 +282,30 @@ public sealed class GraphNotificationProcessor(
 
     private int _waitingForSubscription;
 
+    private async Task<bool> HoldsCertificateAsync(JsonElement content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await decryptor.HoldsAsync(Text(content, "encryptionCertificateId"), Text(content, "encryptionCertificateThumbprint"), cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.LogWarning("encryption-certificates-unreadable: {Message}", e.Message);
+            return true; // unknown yet: held, and checked again with the item
+        }
+    }
+
     private async Task RecheckLaterAsync(JsonElement item, JsonElement tokens, string subscriptionId)
     {
         try
         {
             await RecheckAsync(item, tokens, subscriptionId);
+        }
+        catch (Exception e)
+        {
+            // Graph was answered already: say so loudly, and count it, rather than let the task fail unseen.
+            log.LogError(e, "notification-recheck-failed subscription={SubscriptionId}", subscriptionId);
+            metrics.OnDropped("recheck-failed");
         }
         finally
         {

@@ -34,6 +34,10 @@ public sealed class NotificationDecryptor(EncryptionCertificates certificates)
         return (plaintext, problem);
     }
 
+    /// <summary>Whether this node (or, after a reload, the cluster's store) holds the certificate named.</summary>
+    public async ValueTask<bool> HoldsAsync(string? id, string? thumbprint, CancellationToken cancellationToken) =>
+        certificates.Find(id, thumbprint) is not null || await certificates.FindOrReloadAsync(id, thumbprint, cancellationToken) is not null;
+
     /// <summary>The drop reason of an item encrypted for a certificate neither this node nor the store holds.</summary>
     public const string UnknownCertificate = "unknown-certificate";
 
