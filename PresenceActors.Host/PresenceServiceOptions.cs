@@ -17,7 +17,7 @@ public sealed record ListenerOptions
     public X509Certificate2? Certificate { get; init; }
 }
 
-/// <summary>Everything a node of the service is configured with (DESIGN 3.4), already parsed and checked.</summary>
+/// <summary>Everything a node of the service is configured with (docs/operator-guide.md, "Configuration keys"), already parsed and checked.</summary>
 public sealed record PresenceServiceOptions
 {
     public PresenceNodeOptions Node { get; init; } = new();

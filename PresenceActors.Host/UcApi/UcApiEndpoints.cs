@@ -14,7 +14,7 @@ using static PresenceActors.Registration.UserRegistryCommands;
 namespace PresenceActors.Host.UcApi;
 
 /// <summary>
-/// The internal API the OpenScape UC back end calls (DESIGN 3.2, the GraphConnectorURL): register and remove users,
+/// The internal API the OpenScape UC back end calls (its GraphConnectorURL; docs/operator-guide.md describes the calls): register and remove users,
 /// reconcile the full list, read a user's state, report UC status and phone calls (one user, or all of them to reconcile:
 /// UcApiEndpoints.Reports.cs). Every call needs the bearer key.
 /// </summary>

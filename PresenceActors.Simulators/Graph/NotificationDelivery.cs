@@ -9,7 +9,7 @@ using PresenceActors.Simulators.Common;
 namespace PresenceActors.Simulators.Graph;
 
 /// <summary>
-/// Delivers change notifications as Graph does (contract sections 4 to 6): several items per POST, rich notifications
+/// Delivers change notifications as Graph documents it: several items per POST, rich notifications
 /// encrypted for the subscriber's certificate, validationTokens signed by the simulator's keys, retries with back-off
 /// while the receiver fails or is slow, and the misbehaviour tests ask for (drops, duplicates, reordering, latency).
 /// </summary>

@@ -116,7 +116,7 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
     public bool HasCredentials(string account) => _accounts.ContainsKey(account);
 
     // The one place the obsolete ROPC credential is used: technical users have no other non-interactive sign-in for
-    // delegated presence subscriptions (contract section 8); it stops working once MFA is enforced for them.
+    // delegated presence subscriptions; it stops working once MFA is enforced for them.
 #pragma warning disable CS0618
     private UsernamePasswordCredential UserCredential(TechnicalAccountCredentials credentials) =>
         new(credentials.Username, credentials.Password, _options.TenantId, _options.ClientId,

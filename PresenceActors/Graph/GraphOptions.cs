@@ -32,7 +32,7 @@ public sealed record GraphOptions
     /// <summary>Timeout of presence reads and writes.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Subscription calls can take 20 to 60 s at Graph (contract section 3), so they get more.</summary>
+    /// <summary>Subscription calls can take 20 to 60 s at Graph, so they get more.</summary>
     public TimeSpan SubscriptionTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>How many times the SDK's retry handler retries 429/503/504 (honouring Retry-After).</summary>

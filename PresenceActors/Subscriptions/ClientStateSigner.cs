@@ -5,7 +5,7 @@ namespace PresenceActors.Subscriptions;
 
 /// <summary>
 /// The clientState each subscription carries: a nonce and an HMAC-SHA256 over the account and the nonce with a
-/// cluster-wide key, so any node verifies it in constant time without a database (DESIGN 3.1).
+/// cluster-wide key, so any node verifies it in constant time without a database (docs/operator-guide.md, "Cluster-wide secrets").
 /// Format: v1.{account-tag}.{nonce}.{mac}, all base64url, well under Graph's 128-character limit.
 /// </summary>
 public sealed class ClientStateSigner

@@ -46,7 +46,7 @@ public sealed record WebhookFlowOptions
 }
 
 /// <summary>
-/// Checks and routes Graph's change notifications (DESIGN 3.1): every item's clientState in constant time, its
+/// Checks and routes Graph's change notifications: every item's clientState in constant time, its
 /// subscription against what the pool published, rich content decrypted and its validationTokens validated, duplicates
 /// dropped, then one message per user to the shard region. The answer waits until every user's actor has journaled its
 /// item (a few milliseconds): a 202 means nothing can be lost any more, and whatever is not confirmed within

@@ -3,7 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace PresenceActors.Webhooks;
 
-/// <summary>The encryptedContent of a rich notification (contract section 5).</summary>
+/// <summary>The encryptedContent of a rich notification.</summary>
 public sealed record EncryptedContent(string Data, string DataSignature, string DataKey, string? EncryptionCertificateId, string? EncryptionCertificateThumbprint);
 
 /// <summary>
