@@ -8,7 +8,7 @@ using PresenceActors.Webhooks;
 namespace PresenceActors.Host.Sandbox;
 
 /// <summary>
-/// The whole loop in one process on 127.0.0.1 (DESIGN section 5): the Graph + Entra simulator (9443), the UC simulator
+/// The whole loop in one process on 127.0.0.1 (README.md, "Run it"; docs/operator-guide.md): the Graph + Entra simulator (9443), the UC simulator
 /// (control 9444, front ends 9445/9446), the service (webhook 8443, internal API 10443, admin 9110), demo users, SQLite.
 /// </summary>
 public static class SandboxMode
