@@ -42,6 +42,9 @@ public sealed class SlowEndpointTracker(TimeProvider clock)
 {
     private readonly ConcurrentDictionary<string, Record> _hosts = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>The clock windows roll on and answers are timed with.</summary>
+    public TimeProvider Clock => clock;
+
     public SlowEndpointRules Rules { get; set; } = new();
 
     /// <summary>What a host's counts and standing are now: notifications sent and slow in this window.</summary>

@@ -120,7 +120,7 @@ public class GraphSimulatorControlTests : IAsyncLifetime
         var delivery = _tenant.Sim.Delivery;
         var host = new Uri(receiver.NotificationUrl).Authority;
         // Graph's rules with test timings: slow above 200 ms, judged after 20 notifications, a 1 s delay; the window is
-        // Graph's 10 minutes on a clock the test moves.
+        // Graph's 10 minutes, and answers are timed, on a clock the test moves.
         var windowClock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
         delivery.SlowEndpoints = new SlowEndpointTracker(windowClock)
         {
@@ -132,7 +132,8 @@ public class GraphSimulatorControlTests : IAsyncLifetime
         async Task ChangeAsync(bool slow)
         {
             var sent = delivery.SlowEndpoints.Of(host).Sent;
-            receiver.AnswerAfterMilliseconds = slow ? 400 : 0;
+            // A slow answer takes 400 ms on the clock the simulator times answers with; a fast one takes none.
+            receiver.BeforeAnswer = slow ? () => windowClock.Advance(TimeSpan.FromMilliseconds(400)) : null;
             activity = !activity;
             _tenant.Sim.Tenant.SetClient(user.Id, activity ? TeamsClientState.InACall : TeamsClientState.Available);
             await receiver.NextNotificationAsync();

@@ -29,8 +29,8 @@ internal sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>Status the receiver answers notifications with (tests flip it to make Graph retry).</summary>
     public volatile int Status = 202;
 
-    /// <summary>How long the receiver takes to answer a notification it has taken (tests make it slow).</summary>
-    public volatile int AnswerAfterMilliseconds;
+    /// <summary>Runs before the receiver answers a notification it has taken (tests make it slow by moving a clock).</summary>
+    public volatile Action? BeforeAnswer;
 
     public static async Task<WebhookReceiver> StartAsync()
     {
@@ -57,8 +57,7 @@ internal sealed class WebhookReceiver : IAsyncDisposable
             return Results.StatusCode(Status);
         var body = await JsonNode.ParseAsync(context.Request.Body) as JsonObject;
         into.Writer.TryWrite(body!);
-        if (AnswerAfterMilliseconds > 0)
-            await Task.Delay(AnswerAfterMilliseconds);
+        BeforeAnswer?.Invoke();
         return Results.Accepted();
     }
 
