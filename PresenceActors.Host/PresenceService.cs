@@ -7,6 +7,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using PresenceActors.Graph;
 using PresenceActors.Host.Admin;
+using PresenceActors.Ingress;
 using PresenceActors.Host.UcApi;
 using PresenceActors.Host.Webhooks;
 using PresenceActors.Registration;
@@ -104,7 +105,7 @@ public static class PresenceService
         services.AddSingleton<WebhookTargets>();
         services.AddSingleton(_ => new ValidationTokenValidator(options.OpenIdConfiguration, options.Graph.TenantId, options.Graph.ClientId,
             new HttpClient(PinnedTls.Handler(options.Graph.EntraTrustedCertificates)) { Timeout = TimeSpan.FromSeconds(10) }));
-        services.AddSingleton<GraphNotificationProcessor>();
+        services.AddNotificationIngress(options.Ingress, options.Node);
 
         var pool = new SubscriptionPoolOptions
         {

@@ -84,8 +84,11 @@ public sealed record PresenceServiceOptions
 
     public TimeSpan WebhookRateWindow { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long the webhook and the internal API wait for a user's actor to journal a change before answering 503.</summary>
+    /// <summary>How long the internal API waits for a user's actor to journal a UC report before answering 503.</summary>
     public PresenceActors.Webhooks.WebhookFlowOptions WebhookFlow { get; init; } = new();
+
+    /// <summary>The webhook's ingress log: its backlog bound, commit timeout, retries and, in a cluster, the lease.</summary>
+    public PresenceActors.Ingress.IngressOptions Ingress { get; init; } = new();
 
     /// <summary>What the configuration left unsafe but working (e.g. a private key file readable by others).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];

@@ -86,7 +86,8 @@ public static class StatusEndpoints
     }
 
     private static async Task<IResult> Data(ActorSystem system, IRequiredActor<SubscriptionPoolKey> pool, UcFrontEndEmitter emitter,
-        WebhookMetrics webhook, HealthCheckService health, TimeProvider clock, IServiceProvider services, CancellationToken cancellationToken)
+        WebhookMetrics webhook, PresenceActors.Ingress.IngressLog ingress, HealthCheckService health, TimeProvider clock, IServiceProvider services,
+        CancellationToken cancellationToken)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
         var state = cluster.State;
@@ -147,6 +148,8 @@ public static class StatusEndpoints
                 notificationsDropped = webhook.Dropped,
                 notificationsNotTaken = webhook.NotTaken,
                 notificationsUnknownCertificate = webhook.UnknownCertificates,
+                ingressBacklog = ingress.Backlog,
+                ingressTakenOver = ingress.TakenOver,
                 ucUpdatesSent = emitter.Sent,
                 ucUpdatesFailed = emitter.Failed,
                 ucUsersWaiting = emitter.PendingUsers,

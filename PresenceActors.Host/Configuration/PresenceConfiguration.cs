@@ -17,63 +17,8 @@ namespace PresenceActors.Host.Configuration;
 /// Turns configuration (the seed's application.properties keys, appsettings.json, environment variables) into
 /// <see cref="PresenceServiceOptions"/>, with one message per problem that names the key. Secrets are never echoed.
 /// </summary>
-public static class PresenceConfiguration
+public static partial class PresenceConfiguration
 {
-    /// <summary>Every key read, with its default; the operator guide lists the same (a test keeps them in step).</summary>
-    public static readonly IReadOnlyList<(string Key, string Default, bool Secret, string Meaning)> Keys =
-    [
-        ("azure.activedirectory.tenantId", "(required)", false, "Entra ID tenant id"),
-        ("azure.activedirectory.clientId", "(required)", false, "application (client) id; also our setPresence session id"),
-        ("azure.activedirectory.clientSecret", "(required)", true, "application client secret (its value, not its id)"),
-        ("azure.activedirectory.technical.user.username", "", false, "first technical user (owns a presence subscription for up to 650 users)"),
-        ("azure.activedirectory.technical.user.password", "", true, "its password"),
-        ("azure.activedirectory.technical.users[N].username", "", false, "more technical users, N = 0, 1, 2, …"),
-        ("azure.activedirectory.technical.users[N].password", "", true, "their passwords"),
-        ("webhook.receiver", "(required)", false, "public https URL Graph posts notifications to, ending in /graph/listen"),
-        ("webhook.listener.http.url", "(required)", false, "UC front-end URL(s), comma-separated, tried in order"),
-        ("presence.api.key", "data/internal-api.key (made once; required with seed nodes)", true, "bearer key the UC back end sends to the internal API; the same on every node"),
-        ("presence.graph.authorityHost", "https://login.microsoftonline.com/", false, "Entra ID authority host"),
-        ("presence.graph.baseUrl", "https://graph.microsoft.com/v1.0/", false, "Microsoft Graph base URL"),
-        ("presence.graph.openIdConfiguration", "https://login.microsoftonline.com/common/.well-known/openid-configuration", false, "where validationTokens' keys are published"),
-        ("presence.graph.maxConnections", "64", false, "connections open to Graph at once per signed-in identity; more calls wait for one"),
-        ("presence.graph.presenceBudget", "1500", false, "presence requests (setPresence, clearPresence, reads) the application may make per 30 s (Graph's presence limit); metrics and dashboards show the share in use"),
-        ("presence.tls.trustedCertificates", "", false, "extra PEM files trusted for Graph, Entra and the UC front ends alike (simulators only; prefer the per-remote keys)"),
-        ("presence.tls.trust.entra", "", false, "extra PEM files trusted for Entra ID sign-ins and its OpenID metadata only"),
-        ("presence.tls.trust.graph", "", false, "extra PEM files trusted for Microsoft Graph only"),
-        ("presence.tls.trust.frontEnds", "", false, "extra PEM files trusted for the UC front ends only (their own CA or self-signed certificate)"),
-        ("presence.webhook.port", "8443", false, "public webhook port"),
-        ("presence.webhook.certificate", "data/listener-tls.pfx (self-signed, made once)", false, "PFX file of the webhook's TLS certificate (behind HAProxy, which presents the public one)"),
-        ("presence.webhook.certificatePassword", "", true, "its password"),
-        ("presence.api.port", "10443", false, "internal API port (GraphConnectorURL)"),
-        ("presence.api.certificate", "the webhook certificate", false, "PFX file of the internal API's TLS certificate"),
-        ("presence.api.certificatePassword", "", true, "its password"),
-        ("presence.admin.port", "9110", false, "admin and health port"),
-        ("presence.admin.address", "127.0.0.1", false, "address the admin port listens on; beyond loopback it needs presence.admin.token and serves TLS with the webhook's certificate, and other addresses reach only /metrics and /healthz (status page and admin actions stay loopback-only)"),
-        ("presence.admin.token", "", true, "bearer token the CLI must send to the admin endpoint (ctl --token)"),
-        ("presence.encryption.certificate", "PostgreSQL: the cluster's, made once and kept in the database; SQLite: data/encryption.pfx (made once)", false, "PFX file notifications are encrypted for; unset with PostgreSQL, every node shares the certificates kept (sealed) in the database and ctl certificate rotate replaces them"),
-        ("presence.encryption.previousCertificates", "", false, "PFX files (comma-separated) of certificates replaced in presence.encryption.certificate, still accepted while Graph may deliver what it encrypted for them"),
-        ("presence.encryption.certificatePassword", "", true, "password of that PFX file (a file made by the service is protected with it too)"),
-        ("presence.clientState.key", "data/client-state.key (made once)", true, "base64 key (32+ bytes) of the clientState HMAC; the same on every node"),
-        ("presence.persistence.provider", "Sqlite", false, "Sqlite or PostgreSql"),
-        ("presence.persistence.connectionString", "data/presence.db", true, "SQLite file or Npgsql connection string (PostgreSQL: at most 20 connections per node unless it sets Maximum Pool Size)"),
-        ("presence.cluster.hostname", "127.0.0.1", false, "address Akka remoting binds to"),
-        ("presence.cluster.publicHostname", "the hostname", false, "address other nodes reach this one at"),
-        ("presence.cluster.port", "4053", false, "Akka remoting port"),
-        ("presence.cluster.seedNodes", "", false, "akka.tcp://presence@host:4053, comma-separated, the same list in the same order on every node; list every Facade node (a cluster needs a majority of this list's length as members before any is Up, so no two clusters can both start); empty: a single node"),
-        ("presence.cluster.upWithin", "00:01:00", false, "with seed nodes: a node not Up this long after it started (fewer members with it than a majority of the seed list) shuts down for its supervisor to start it again"),
-        ("presence.session.ttl", "00:05:00", false, "setPresence expirationDuration (5 min to 4 h)"),
-        ("presence.session.refresh", "00:04:00", false, "keep-alive interval of our session during a UC call"),
-        ("presence.callActivities", "InACall,InAConferenceCall", false, "Teams activities that count as a call"),
-        ("presence.uc.maxCallLength", "08:00:00", false, "a UC call the UC back end has not reported ended after this long is taken as ended and the user's Teams session cleared (its end report lost, its node down)"),
-        ("presence.dataFolder", "data", false, "where generated keys, certificates and the SQLite file live"),
-        ("presence.tls.minimumVersion", "1.2", false, "lowest TLS version the listeners accept: 1.2 or 1.3"),
-        ("presence.logging.json", "false", false, "structured JSON lines on the console"),
-        ("presence.api.clientCertificates", "", false, "SHA-256 thumbprints (hex, comma-separated) of client certificates the internal API requires; empty: the key alone"),
-        ("presence.webhook.rateLimitPerSecond", "5000", false, "requests per second one source address may send to the webhook before 429 (0: off)"),
-    ];
-
-    public static IReadOnlySet<string> SecretKeys { get; } =
-        Keys.Where(k => k.Secret).Select(k => k.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Reads one key in the seed's dotted form, or in .NET's colon form (environment variables: a__b__c).</summary>
     public static string? Get(IConfiguration configuration, string key)
@@ -239,6 +184,7 @@ public static class PresenceConfiguration
         var upWithin = Parse("presence.cluster.upWithin", TimeSpan.FromMinutes(1), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:01:00");
         if (upWithin < TimeSpan.FromSeconds(10))
             found.Add($"presence.cluster.upWithin = {upWithin} is too short: a node needs at least 00:00:10 to join.");
+        var timings = ReadTimings(configuration, found);
         var ttl = Parse("presence.session.ttl", TimeSpan.FromMinutes(5), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:05:00");
         var refresh = Parse("presence.session.refresh", TimeSpan.FromMinutes(4), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:04:00");
         if (ttl < TimeSpan.FromMinutes(5) || ttl > TimeSpan.FromHours(4))
@@ -387,6 +333,9 @@ public static class PresenceConfiguration
                     Port = remotingPort,
                     SeedNodes = seeds,
                     UpWithin = upWithin,
+                    HeartbeatPause = timings.HeartbeatPause,
+                    StableAfter = timings.StableAfter,
+                    DownRemovalMargin = timings.DownRemovalMargin,
                 },
                 Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = connection ?? Path.Combine(dataFolder, "presence.db") },
                 Users = new UserPresenceOptions
@@ -416,6 +365,7 @@ public static class PresenceConfiguration
             OpenIdConfiguration = openId,
             InternalApiClientCertificates = clientCertificates,
             WebhookRequestsPerSource = rateLimit,
+            Ingress = timings.Ingress,
             Warnings = warnings,
         };
     }

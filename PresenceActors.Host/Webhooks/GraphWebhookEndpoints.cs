@@ -1,10 +1,11 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
+using PresenceActors.Ingress;
 using PresenceActors.Webhooks;
 
 namespace PresenceActors.Host.Webhooks;
 
-/// <summary>The public surface Graph calls (DESIGN 3.1): the validation handshake, notifications and lifecycle events.</summary>
+/// <summary>The public surface Graph calls (docs/decisions.md, "Persist-first ingress"): the validation handshake, notifications and lifecycle events.</summary>
 public static class GraphWebhookEndpoints
 {
     /// <summary>The per-source rate limit's policy name (PresenceService registers it).</summary>
@@ -15,14 +16,14 @@ public static class GraphWebhookEndpoints
         var graph = endpoints.MapGroup("/graph");
         if (rateLimited)
             graph.RequireRateLimiting(RateLimitPolicy);
-        graph.MapPost("/listen", (HttpContext context, GraphNotificationProcessor processor) =>
-            Handle(context, maxBodyBytes, root => processor.ProcessNotificationsAsync(root, context.RequestAborted)));
-        graph.MapPost("/lifecycle", (HttpContext context, GraphNotificationProcessor processor) =>
-            Handle(context, maxBodyBytes, root => Task.FromResult(processor.ProcessLifecycle(root) ? WebhookOutcome.Accepted : WebhookOutcome.Malformed)));
+        graph.MapPost("/listen", (HttpContext context, NotificationAdmission admission) =>
+            Handle(context, maxBodyBytes, (root, body) => admission.AdmitAsync(IngressKind.Notifications, root, body, context.RequestAborted)));
+        graph.MapPost("/lifecycle", (HttpContext context, NotificationAdmission admission) =>
+            Handle(context, maxBodyBytes, (root, body) => admission.AdmitAsync(IngressKind.Lifecycle, root, body, context.RequestAborted)));
         return endpoints;
     }
 
-    private static async Task<IResult> Handle(HttpContext context, long maxBodyBytes, Func<JsonElement, Task<WebhookOutcome>> process)
+    private static async Task<IResult> Handle(HttpContext context, long maxBodyBytes, Func<JsonElement, string, Task<WebhookOutcome>> process)
     {
         // The handshake: echo the URL-decoded token exactly, as plain text no browser may reinterpret.
         if (context.Request.Query.TryGetValue("validationToken", out var token))
@@ -39,6 +40,7 @@ public static class GraphWebhookEndpoints
             return Problem(415, "Content-Type", "Notifications must be application/json.");
 
         JsonDocument document;
+        string text;
         try
         {
             var body = await RequestBody.ReadAsync(context, maxBodyBytes);
@@ -48,6 +50,7 @@ public static class GraphWebhookEndpoints
             if (!System.Text.Unicode.Utf8.IsValid(body.Value.Span))
                 return Problem(400, "body", "The body is not valid UTF-8.");
             document = JsonDocument.Parse(body.Value, new JsonDocumentOptions { MaxDepth = 16 });
+            text = System.Text.Encoding.UTF8.GetString(body.Value.Span);
         }
         catch (JsonException e)
         {
@@ -60,13 +63,16 @@ public static class GraphWebhookEndpoints
 
         using (document)
         {
-            switch (await process(document.RootElement))
+            switch (await process(document.RootElement, text))
             {
                 case WebhookOutcome.Accepted:
                     return Results.Accepted();
-                case WebhookOutcome.NotTaken:
+                case WebhookOutcome.Refused:
                     context.Response.Headers.RetryAfter = "5";
-                    return Problem(503, "value", "Not every notification could be confirmed in time (the service is busy or a node is moving users); send them again.");
+                    return Problem(503, "value", "The notifications could not be stored right now (the backlog is full or the database is slow); send them again.");
+                case WebhookOutcome.UnknownCertificate:
+                    context.Response.Headers.RetryAfter = "5";
+                    return Problem(503, "encryptedContent", "A notification is encrypted for a certificate this node does not hold; send it again.");
                 default:
                     return Problem(400, "value", "The body must be a JSON object with a 'value' array of notifications.");
             }

@@ -10,6 +10,7 @@ using PresenceActors.Simulators.Graph;
 using PresenceActors.Simulators.Uc;
 using PresenceActors.Tests.Support;
 using PresenceActors.UcFrontEnd;
+using PresenceActors.Ingress;
 using PresenceActors.Webhooks;
 using Xunit;
 using YamlDotNet.Core;
@@ -34,8 +35,8 @@ public class DashboardFilesTests
         Assert.NotEmpty(used);
         var scraped = new HashSet<string>(StringComparer.Ordinal);
 
-        // A node that lets no notification wait for its actor answers every one 503: a count of items not taken without a flood.
-        await using (var refusing = await Loop.StartAsync(adjust: o => o with { WebhookFlow = new WebhookFlowOptions { MaxInFlight = 0 } }))
+        // A node whose ingress backlog may hold nothing answers every request 503: a count of items not taken without a flood.
+        await using (var refusing = await Loop.StartAsync(adjust: o => o with { Ingress = new IngressOptions { MaxBacklog = 0 } }))
         {
             var (_, refusedUser) = (await refusing.AddUsersAsync(1, prefix: "refused"))[0];
             refusing.Graph.Tenant.SetClient(refusedUser.Id, TeamsClientState.InACall);

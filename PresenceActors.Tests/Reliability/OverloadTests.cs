@@ -1,15 +1,15 @@
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Tests.Support;
-using PresenceActors.Webhooks;
+using PresenceActors.Ingress;
 using Xunit;
 using Xunit.Abstractions;
 
 namespace PresenceActors.Tests.Reliability;
 
 /// <summary>
-/// More changes at once than the service lets wait: the webhook refuses what it cannot confirm (503) and Graph sends it
-/// again, so every user still ends where Teams says. The limit is set low so that the simulator's four concurrent
-/// deliveries exceed it; in production it is 20,000 items. Graph's back-off between attempts is capped at 2 s here
+/// More changes at once than the ingress backlog may hold: the webhook refuses what it cannot take (503 with Retry-After,
+/// at once) and Graph sends it again, so every user still ends where Teams says. The bound is set low so that the
+/// simulator's four concurrent deliveries exceed it; in production it is 50,000 items. Graph's back-off between attempts is capped at 2 s here
 /// (a minute by default): with 25 items let through per round, 400 items need a dozen rounds or more, and the test is
 /// about nothing being lost, not about how patient Graph is.
 /// </summary>
@@ -18,7 +18,7 @@ public class OverloadTests(ITestOutputHelper output)
     [Fact]
     public async Task Changes_beyond_what_the_webhook_lets_wait_are_refused_redelivered_and_none_is_lost()
     {
-        await using var loop = await Loop.StartAsync(adjust: o => o with { WebhookFlow = new WebhookFlowOptions { MaxInFlight = 25 } });
+        await using var loop = await Loop.StartAsync(adjust: o => o with { Ingress = new IngressOptions { MaxBacklog = 25 } });
         loop.Graph.Delivery.MaxRetryDelay = TimeSpan.FromSeconds(2);
         var users = await loop.AddUsersAsync(400, prefix: "burst");
 

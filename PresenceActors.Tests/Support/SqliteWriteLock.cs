@@ -12,10 +12,15 @@ internal sealed class SqliteWriteLock : IAsyncDisposable
 
     private SqliteWriteLock(SqliteConnection connection) => _connection = connection;
 
-    public static async Task<SqliteWriteLock> TakeAsync(Loop loop)
+    public static Task<SqliteWriteLock> TakeAsync(Loop loop)
     {
         var configured = loop.Options.Node.Persistence.ConnectionString;
-        var path = configured.Contains('=') ? new SqliteConnectionStringBuilder(configured).DataSource : configured;
+        return TakeAsync(configured.Contains('=') ? new SqliteConnectionStringBuilder(configured).DataSource : configured);
+    }
+
+    /// <summary>Takes the write lock of any SQLite file (the ingress log's, say).</summary>
+    public static async Task<SqliteWriteLock> TakeAsync(string path)
+    {
         var connection = new SqliteConnection($"Data Source={path};Pooling=False");
         await connection.OpenAsync();
         await using var begin = connection.CreateCommand();

@@ -21,4 +21,17 @@ public sealed record PresenceClusterOptions
     /// before it shuts down, for its supervisor to start it again.
     /// </summary>
     public TimeSpan UpWithin { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long heartbeats may stay away before a node counts as unreachable (acceptable-heartbeat-pause). With
+    /// <see cref="StableAfter"/> and <see cref="DownRemovalMargin"/> it sets how long a dead node's users wait
+    /// (docs/decisions.md, "Fail-over timings").
+    /// </summary>
+    public TimeSpan HeartbeatPause { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long membership must stay unchanged before the split-brain resolver (keep-majority) decides.</summary>
+    public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>How long after a node is removed its singletons and shards start elsewhere.</summary>
+    public TimeSpan DownRemovalMargin { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -118,6 +118,7 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
                 child.Tell(TechnicalAccountActor.Renew.Instance);
             else
                 _log.Warning("reauthorization-unknown subscription={0}: no account holds it", r.SubscriptionId);
+            Reply(new CommandResult(account is not null, account is not null ? "renewing" : "no account holds the subscription"));
         });
         Command<EncryptionRotated>(r =>
         {

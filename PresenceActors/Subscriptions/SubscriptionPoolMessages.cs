@@ -20,7 +20,7 @@ public static class SubscriptionPoolCommands
     /// <summary>Drains the account: its users move to others, then its subscription is deleted.</summary>
     public sealed record RemoveAccount(string Account) : ISubscriptionPoolMessage;
 
-    /// <summary>Graph's lifecycle event for a subscription: renew (which reauthorizes) now.</summary>
+    /// <summary>Graph's lifecycle event for a subscription: renew (which reauthorizes) now. Answered with <see cref="CommandResult"/>.</summary>
     public sealed record ReauthorizationRequired(string SubscriptionId) : ISubscriptionPoolMessage;
 
     /// <summary>

@@ -11,9 +11,7 @@ public sealed class WebhookMetrics
     private static readonly Counter<long> AcceptedCounter = Meter.CreateCounter<long>("presence.notifications.accepted");
     private static readonly Counter<long> DroppedCounter = Meter.CreateCounter<long>("presence.notifications.dropped");
     private static readonly Counter<long> NotTakenCounter = Meter.CreateCounter<long>("presence.notifications.not_taken",
-        description: "Items answered 503 because their users' actors did not confirm in time; Graph delivers them again");
-    private static readonly Counter<long> WaitRefusedCounter = Meter.CreateCounter<long>("presence.notifications.wait_refused",
-        description: "Items of subscriptions not yet known to this node answered 503 because too many already wait for their ids");
+        description: "Items answered 503 (the ingress backlog full, its commit late, or a certificate unknown); Graph delivers them again");
     private static readonly Counter<long> UnknownCertificateCounter = Meter.CreateCounter<long>("presence.notifications.unknown_certificate",
         description: "Items encrypted for a certificate neither this node nor the cluster's store holds; answered 503, the node is not ready meanwhile");
 
@@ -28,7 +26,7 @@ public sealed class WebhookMetrics
 
     public IReadOnlyDictionary<string, long> Dropped => _dropped;
 
-    /// <summary>Items answered 503 (not confirmed in time, or refused under overload): Graph sends them again.</summary>
+    /// <summary>Items answered 503 (the ingress backlog full, its commit late, a certificate unknown): Graph sends them again.</summary>
     public long NotTaken => Interlocked.Read(ref _notTaken);
 
     public long DroppedFor(string reason) => _dropped.GetValueOrDefault(reason);
@@ -71,17 +69,6 @@ public sealed class WebhookMetrics
         Interlocked.Increment(ref _unknownCertificates);
         Volatile.Write(ref _lastUnknownCertificate, new UnknownCertificateSeen(at, certificateId ?? "(none)"));
         UnknownCertificateCounter.Add(1);
-    }
-
-    /// <summary>Items of not yet known subscriptions answered 503 because too many already wait for their ids.</summary>
-    public long WaitRefused => Interlocked.Read(ref _waitRefused);
-
-    private long _waitRefused;
-
-    public void OnWaitRefused()
-    {
-        Interlocked.Increment(ref _waitRefused);
-        WaitRefusedCounter.Add(1);
     }
 
     public void OnDropped(string reason)

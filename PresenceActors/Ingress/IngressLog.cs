@@ -1,0 +1,426 @@
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace PresenceActors.Ingress;
+
+/// <summary>What became of a request's items at the webhook.</summary>
+public enum AppendResult
+{
+    /// <summary>Committed: answer 202, nothing can be lost any more.</summary>
+    Committed,
+
+    /// <summary>The backlog is at its bound: answer 503 at once.</summary>
+    Full,
+
+    /// <summary>The commit did not come in time (the database stalled or failed): answer 503.</summary>
+    Unwritable,
+}
+
+/// <summary>What processing made of an entry: the items still to do (none: the entry is finished).</summary>
+/// <param name="Remaining">The entry's body with only the items still to do; null when none is left.</param>
+/// <param name="Reason">Why they wait (for the log and the metrics).</param>
+/// <param name="Ready">Completes when trying again is worth it before the back-off ends (a subscription became known).</param>
+/// <param name="Soon">Try again after the first pause, without back-off: the attempt itself waited (an actor's or the
+/// pool's confirmation timed out while a shard or singleton moves), and the item should go as soon as it is back.</param>
+public sealed record IngressOutcome(string? Remaining, int RemainingItems, string? Reason = null, Func<TimeSpan, Task>? Ready = null, bool Soon = false)
+{
+    public static readonly IngressOutcome Done = new(null, 0);
+}
+
+/// <summary>Processes an entry after its request was answered: decrypts, checks and hands its items to the users' actors.</summary>
+public interface IIngressHandler
+{
+    Task<IngressOutcome> HandleAsync(IngressEntry entry, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The persist-first ingress (docs/decisions.md, "Persist-first ingress"): the webhook appends a request's admitted items
+/// and answers 202 once they are committed; many requests share one commit (group commit). Processing happens after the
+/// answer, on <see cref="IngressOptions.Workers"/> entries at once, and an entry leaves the log only once every item is
+/// confirmed by its user's actor or proven worthless (forged, undecryptable, a duplicate). What cannot be done yet stays
+/// and is tried again. In a cluster a node renews its hold on its entries, and takes over those of a node that stopped.
+/// </summary>
+public sealed class IngressLog : IHostedService, IAsyncDisposable
+{
+    private static readonly Meter Meter = new(PresenceMetrics.MeterName);
+    private static readonly Counter<long> CommitsCounter = Meter.CreateCounter<long>("presence.ingress.commits", description: "Transactions of the ingress log");
+    private static readonly Counter<long> AppendedCounter = Meter.CreateCounter<long>("presence.ingress.appended", description: "Items committed to the ingress log");
+    private static readonly Counter<long> RefusedCounter = Meter.CreateCounter<long>("presence.ingress.refused", description: "Items answered 503 (backlog full or log unwritable)");
+    private static readonly Counter<long> RetriedCounter = Meter.CreateCounter<long>("presence.ingress.retried", description: "Entries tried again, by reason");
+    private static readonly Counter<long> ExpiredCounter = Meter.CreateCounter<long>("presence.ingress.expired", description: "Items removed unprocessed after presence.ingress.maxAge");
+    private static readonly Counter<long> TakenOverCounter = Meter.CreateCounter<long>("presence.ingress.taken_over", description: "Entries taken over from a node that stopped");
+
+    private readonly IIngressStore _store;
+    private readonly IIngressHandler _handler;
+    private readonly IngressOptions _options;
+    private readonly ILogger _log;
+    private readonly TimeProvider _clock;
+    private readonly Channel<IngressEntry> _work = Channel.CreateUnbounded<IngressEntry>();
+    private readonly object _gate = new();
+    private List<(IngressAppend Append, TaskCompletionSource<long> Committed)> _appends = [];
+    private HashSet<long> _completed = [];
+    private Dictionary<long, IngressRewrite> _rewrites = [];
+    private readonly HashSet<long> _held = [];
+    private readonly SemaphoreSlim _flushSignal = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<Task> _loops = [];
+    private int _backlog;
+    private int _stopped;
+    private int _disposed;
+    private long _commits;
+    private long _appended;
+    private long _refused;
+    private long _retried;
+    private long _expired;
+    private long _takenOver;
+    private long _lastStallLog = long.MinValue / 2;
+
+    public IngressLog(IIngressStore store, IIngressHandler handler, IngressOptions options, ILogger<IngressLog> log, TimeProvider? clock = null)
+    {
+        (_store, _handler, _options, _log, _clock) = (store, handler, options, log, clock ?? TimeProvider.System);
+        Meter.CreateObservableGauge("presence.ingress.backlog", () => Backlog, description: "Items admitted and not yet confirmed on this node");
+    }
+
+    /// <summary>Items this node admitted or took over and has not finished.</summary>
+    public int Backlog => Volatile.Read(ref _backlog);
+
+    /// <summary>Transactions so far (appends, completions and rewrites share them).</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+
+    public long Appended => Interlocked.Read(ref _appended);
+
+    public long Refused => Interlocked.Read(ref _refused);
+
+    public long Retried => Interlocked.Read(ref _retried);
+
+    public long Expired => Interlocked.Read(ref _expired);
+
+    public long TakenOver => Interlocked.Read(ref _takenOver);
+
+    /// <summary>Entries in the log, every node's together.</summary>
+    public Task<long> CountAsync(CancellationToken cancellationToken) => _store.CountAsync(cancellationToken);
+
+    /// <summary>
+    /// Appends a request's admitted items. Committed within <see cref="IngressOptions.AppendTimeout"/>: answer 202; else
+    /// 503 (if the commit lands later after all, the items are processed and Graph's redelivery is a duplicate).
+    /// </summary>
+    public async Task<AppendResult> AppendAsync(IngressAppend append, CancellationToken cancellationToken)
+    {
+        // A request larger than the whole bound is still taken when nothing else waits, or it could never be.
+        var backlog = Interlocked.Add(ref _backlog, append.Items) - append.Items;
+        if (backlog >= _options.MaxBacklog || (backlog > 0 && backlog + append.Items > _options.MaxBacklog))
+        {
+            Interlocked.Add(ref _backlog, -append.Items);
+            Refuse(append.Items);
+            return AppendResult.Full;
+        }
+
+        var committed = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+            _appends.Add((append, committed));
+        _flushSignal.Release();
+        try
+        {
+            await committed.Task.WaitAsync(_options.AppendTimeout, _clock, cancellationToken);
+            return AppendResult.Committed;
+        }
+        catch (TimeoutException)
+        {
+            Refuse(append.Items);
+            LogStall($"the ingress log did not commit within {_options.AppendTimeout.TotalMilliseconds:0} ms");
+            return AppendResult.Unwritable;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Refuse(append.Items);
+            LogStall(e.Message);
+            return AppendResult.Unwritable;
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loops.Add(Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None));
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+            return;
+        await _stopping.CancelAsync();
+        _work.Writer.TryComplete();
+        _flushSignal.Release();
+        try
+        {
+            await Task.WhenAll(_loops).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Stops the loops and closes the store (once: the host disposes it as a service and as a hosted service).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None);
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
+        await _store.DisposeAsync();
+    }
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _store.InitializeAsync(stopping);
+                break;
+            }
+            catch (Exception e) when (!stopping.IsCancellationRequested)
+            {
+                _log.LogWarning("ingress-log-unavailable: {Message}; trying again", e.Message);
+                await Delay(TimeSpan.FromSeconds(1), stopping);
+            }
+        }
+
+        if (stopping.IsCancellationRequested)
+            return;
+        lock (_loops)
+        {
+            _loops.Add(Task.Run(() => FlushLoopAsync(stopping), CancellationToken.None));
+            for (var i = 0; i < _options.Workers; i++)
+                _loops.Add(Task.Run(() => WorkLoopAsync(stopping), CancellationToken.None));
+        }
+
+        _initialized.TrySetResult();
+        await ClaimAsync(own: true, stopping);
+        await LeaseLoopAsync(stopping);
+    }
+
+    /// <summary>Renews this node's hold and takes over what a stopped node left (in a cluster; a single node has nothing to).</summary>
+    private async Task LeaseLoopAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            await Delay(_options.RenewEvery, stopping);
+            try
+            {
+                await _store.RenewAsync(stopping);
+                var room = _options.MaxBacklog - Backlog;
+                if (room > 0)
+                    await ClaimAsync(own: false, stopping, Math.Min(room, 1_000));
+            }
+            catch (Exception e) when (!stopping.IsCancellationRequested)
+            {
+                _log.LogWarning("ingress-lease-failed: {Message}", e.Message);
+            }
+        }
+    }
+
+    private async Task ClaimAsync(bool own, CancellationToken stopping, int limit = int.MaxValue)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var entries = await _store.ClaimAsync(own, limit, stopping);
+                var fresh = 0;
+                foreach (var entry in entries)
+                {
+                    lock (_gate)
+                    {
+                        if (!_held.Add(entry.Id))
+                            continue; // in memory already (renewed along with the rest)
+                    }
+
+                    Interlocked.Add(ref _backlog, entry.Items);
+                    _work.Writer.TryWrite(entry);
+                    fresh++;
+                }
+
+                if (fresh > 0)
+                {
+                    if (!own)
+                        Interlocked.Add(ref _takenOver, fresh);
+                    if (!own)
+                        TakenOverCounter.Add(fresh);
+                    _log.LogInformation(own ? "ingress-resumed entries={Count}: left by this node's previous run" : "ingress-taken-over entries={Count}: left by a node that stopped",
+                        fresh);
+                }
+
+                return;
+            }
+            catch (Exception e) when (!stopping.IsCancellationRequested)
+            {
+                _log.LogWarning("ingress-claim-failed: {Message}", e.Message);
+                if (!own)
+                    return;
+                await Delay(TimeSpan.FromSeconds(1), stopping);
+            }
+        }
+    }
+
+    /// <summary>One transaction for everything pending: the appends of many requests, completions and rewrites.</summary>
+    private async Task FlushLoopAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            await _flushSignal.WaitAsync(stopping).ContinueWith(_ => { }, TaskScheduler.Default);
+            List<(IngressAppend Append, TaskCompletionSource<long> Committed)> appends;
+            HashSet<long> completed;
+            Dictionary<long, IngressRewrite> rewrites;
+            lock (_gate)
+            {
+                (appends, _appends) = (_appends, []);
+                (completed, _completed) = (_completed, []);
+                (rewrites, _rewrites) = (_rewrites, []);
+            }
+
+            if (appends.Count == 0 && completed.Count == 0 && rewrites.Count == 0)
+                continue;
+            try
+            {
+                var ids = await _store.FlushAsync([.. appends.Select(a => a.Append)], completed, [.. rewrites.Values], stopping);
+                Interlocked.Increment(ref _commits);
+                CommitsCounter.Add(1);
+                lock (_gate)
+                {
+                    _held.ExceptWith(completed);
+                    foreach (var (id, _) in ids)
+                        _held.Add(id);
+                }
+
+                for (var i = 0; i < appends.Count; i++)
+                {
+                    var (append, committed) = appends[i];
+                    Interlocked.Add(ref _appended, append.Items);
+                    AppendedCounter.Add(append.Items);
+                    _work.Writer.TryWrite(new IngressEntry(ids[i].Id, append.Kind, append.Body, append.Items, 0, ids[i].ReceivedAt, append.TraceParent));
+                    committed.TrySetResult(ids[i].Id);
+                }
+            }
+            catch (Exception e)
+            {
+                // Nothing of it was committed: the requests are answered 503 (Graph delivers again); completions and
+                // rewrites are kept for the next transaction.
+                foreach (var (append, committed) in appends)
+                {
+                    Interlocked.Add(ref _backlog, -append.Items);
+                    committed.TrySetException(e);
+                }
+
+                lock (_gate)
+                {
+                    _completed.UnionWith(completed);
+                    foreach (var (id, rewrite) in rewrites)
+                        _rewrites.TryAdd(id, rewrite);
+                }
+
+                if (stopping.IsCancellationRequested)
+                    return;
+                LogStall(e.Message);
+                await Delay(TimeSpan.FromMilliseconds(200), stopping);
+                _flushSignal.Release();
+            }
+        }
+    }
+
+    private async Task WorkLoopAsync(CancellationToken stopping)
+    {
+        await foreach (var entry in _work.Reader.ReadAllAsync(CancellationToken.None))
+        {
+            if (stopping.IsCancellationRequested)
+                return;
+            IngressOutcome outcome;
+            try
+            {
+                outcome = _clock.GetUtcNow() - entry.ReceivedAt > _options.MaxAge ? Expire(entry) : await _handler.HandleAsync(entry, stopping);
+            }
+            catch (Exception e) when (!stopping.IsCancellationRequested)
+            {
+                _log.LogError(e, "ingress-entry-failed id={Id}; tried again", entry.Id);
+                outcome = new IngressOutcome(entry.Body, entry.Items, "failed");
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            Interlocked.Add(ref _backlog, -(entry.Items - outcome.RemainingItems));
+            if (outcome.Remaining is null || outcome.RemainingItems == 0)
+            {
+                lock (_gate)
+                    _completed.Add(entry.Id);
+                _flushSignal.Release();
+                continue;
+            }
+
+            var next = entry with { Body = outcome.Remaining, Items = outcome.RemainingItems, Attempts = entry.Attempts + 1 };
+            if (outcome.RemainingItems != entry.Items || outcome.Remaining != entry.Body)
+            {
+                lock (_gate)
+                    _rewrites[entry.Id] = new IngressRewrite(entry.Id, next.Body, next.Items, next.Attempts);
+                _flushSignal.Release();
+            }
+
+            Interlocked.Increment(ref _retried);
+            RetriedCounter.Add(1, new KeyValuePair<string, object?>("reason", outcome.Reason ?? "unknown"));
+            _ = RetryLaterAsync(next, outcome, stopping);
+        }
+    }
+
+    private IngressOutcome Expire(IngressEntry entry)
+    {
+        Interlocked.Add(ref _expired, entry.Items);
+        ExpiredCounter.Add(entry.Items);
+        _log.LogError("ingress-expired id={Id} items={Items}: not processed within {MaxAge} h of arriving; removed", entry.Id, entry.Items, _options.MaxAge.TotalHours);
+        return IngressOutcome.Done;
+    }
+
+    private async Task RetryLaterAsync(IngressEntry entry, IngressOutcome outcome, CancellationToken stopping)
+    {
+        var delay = outcome.Soon
+            ? _options.FirstRetryDelay
+            : TimeSpan.FromTicks(Math.Min(_options.MaxRetryDelay.Ticks, _options.FirstRetryDelay.Ticks << Math.Min(entry.Attempts - 1, 16)));
+        try
+        {
+            if (outcome.Ready is { } ready)
+                await ready(delay).WaitAsync(stopping);
+            else
+                await Delay(delay, stopping);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        catch (Exception)
+        {
+            // Waiting for readiness failed: the back-off was the upper bound anyway.
+        }
+
+        _work.Writer.TryWrite(entry);
+    }
+
+    private void Refuse(int items)
+    {
+        Interlocked.Add(ref _refused, items);
+        RefusedCounter.Add(items);
+    }
+
+    private void LogStall(string why)
+    {
+        var now = Environment.TickCount64;
+        if (now - Interlocked.Read(ref _lastStallLog) < 10_000)
+            return;
+        Interlocked.Exchange(ref _lastStallLog, now);
+        _log.LogWarning("ingress-log-stalled: {Why}; requests are answered 503 until it commits again, Graph delivers them again", why);
+    }
+
+    private Task Delay(TimeSpan delay, CancellationToken stopping) =>
+        Task.Delay(delay, _clock, stopping).ContinueWith(_ => { }, TaskScheduler.Default);
+}

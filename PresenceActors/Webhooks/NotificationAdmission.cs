@@ -1,0 +1,104 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using PresenceActors.Ingress;
+using static PresenceActors.Webhooks.NotificationJson;
+
+namespace PresenceActors.Webhooks;
+
+/// <summary>What the webhook answers for a notification collection.</summary>
+public enum WebhookOutcome
+{
+    /// <summary>202: every item is in the ingress log, or was dropped for a reason that a resend would not cure.</summary>
+    Accepted,
+
+    /// <summary>400: not a changeNotificationCollection.</summary>
+    Malformed,
+
+    /// <summary>503 with Retry-After: the backlog is at its bound or the log could not commit in time; Graph sends them again.</summary>
+    Refused,
+
+    /// <summary>503: an item is encrypted for a certificate this node does not hold (docs/operator-guide.md, symptoms).</summary>
+    UnknownCertificate,
+}
+
+/// <summary>
+/// The webhook's part inside the request (docs/decisions.md, "Persist-first ingress"): only the cheap checks (the JSON
+/// shape, every item's clientState HMAC in constant time and its account, the certificate named), then the admitted
+/// items, still encrypted, go to the ingress log in one group-committed write. The answer waits for that commit and
+/// nothing else: decryption, validationTokens and the users' actors come after it (<see cref="NotificationHandler"/>).
+/// </summary>
+public sealed class NotificationAdmission(
+    ItemAuthenticity authenticity,
+    NotificationDecryptor decryptor,
+    WebhookMetrics metrics,
+    IngressLog ingress,
+    ILogger<NotificationAdmission> log)
+{
+    /// <summary>How long the request may spend looking for a certificate in the cluster's store; beyond it the item is admitted and checked later.</summary>
+    private static readonly TimeSpan CertificateLookup = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>Admits a changeNotificationCollection (<paramref name="kind"/> says from which URL) to the ingress log.</summary>
+    /// <param name="body">The request's text, stored as it came when every item is admitted.</param>
+    public async Task<WebhookOutcome> AdmitAsync(IngressKind kind, JsonElement root, string body, CancellationToken cancellationToken)
+    {
+        if (!TryItems(root, out var items))
+            return WebhookOutcome.Malformed;
+        metrics.OnReceived(items.Count);
+        var admitted = new List<JsonElement>(items.Count);
+        foreach (var item in items)
+        {
+            if (authenticity.Check(item, out var subscriptionId) is { } reason)
+            {
+                Drop(reason, subscriptionId);
+                continue;
+            }
+
+            if (kind == IngressKind.Notifications && Property(item, "encryptedContent") is { ValueKind: JsonValueKind.Object } content
+                && !await HoldsCertificateAsync(content, cancellationToken))
+            {
+                // Authentic but encrypted for a certificate this node lacks even after reading the cluster's store: a
+                // configuration fault, never a silent 202. The whole request is answered 503 so that Graph delivers it again
+                // (through the load balancer, perhaps to a node that holds it), counted, and readiness fails.
+                metrics.OnUnknownCertificate(Text(content, "encryptionCertificateId"), DateTimeOffset.UtcNow);
+                metrics.OnNotTaken(items.Count);
+                log.LogError("notification-unknown-certificate certificate={CertificateId} subscription={SubscriptionId}: this node holds {Held}; answered 503",
+                    Text(content, "encryptionCertificateId") ?? "-", subscriptionId ?? "-", string.Join(",", decryptor.CertificateIds));
+                return WebhookOutcome.UnknownCertificate;
+            }
+
+            admitted.Add(item);
+        }
+
+        if (admitted.Count == 0)
+            return WebhookOutcome.Accepted;
+        var stored = admitted.Count == items.Count ? body : Collection(admitted, root);
+        var result = await ingress.AppendAsync(new IngressAppend(kind, stored, admitted.Count, PresenceTracing.CurrentTraceParent), cancellationToken);
+        if (result == AppendResult.Committed)
+            return WebhookOutcome.Accepted;
+        metrics.OnNotTaken(admitted.Count);
+        return WebhookOutcome.Refused;
+    }
+
+    private async Task<bool> HoldsCertificateAsync(JsonElement content, CancellationToken cancellationToken)
+    {
+        var (id, thumbprint) = (Text(content, "encryptionCertificateId"), Text(content, "encryptionCertificateThumbprint"));
+        if (string.IsNullOrEmpty(id) && string.IsNullOrEmpty(thumbprint))
+            return true; // names none: malformed, dropped when processed
+        try
+        {
+            return await decryptor.HoldsAsync(id, thumbprint, cancellationToken).AsTask().WaitAsync(CertificateLookup, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The store is slow or away: admitted, and looked for again when processed (where it may wait).
+            log.LogWarning("encryption-certificates-unreadable: {Message}", e.Message);
+            return true;
+        }
+    }
+
+    private void Drop(string reason, string? subscriptionId)
+    {
+        metrics.OnDropped(reason);
+        log.LogWarning("notification-dropped reason={Reason} subscription={SubscriptionId}", reason, subscriptionId ?? "-");
+    }
+}
