@@ -63,7 +63,7 @@ internal static class Ingest
         return clock.Elapsed.TotalMicroseconds / n;
     }
 
-    private static List<byte[]> BuildBodies(Rig rig, List<(string UcUserId, string TeamsId)> users, SimSubscription subscription, string token, int batch, int count, ref long sequence)
+    internal static List<byte[]> BuildBodies(Rig rig, List<(string UcUserId, string TeamsId)> users, SimSubscription subscription, string token, int batch, int count, ref long sequence)
     {
         var list = new List<byte[]>(count);
         var watched = users.Where(u => subscription.UserIds.Contains(u.TeamsId)).Select(u => u.TeamsId).ToList();
@@ -94,7 +94,7 @@ internal static class Ingest
         return list;
     }
 
-    private static async Task<(double Rps, long Errors)> LoadAsync(Uri url, List<byte[]> bodies, int seconds, int connections)
+    internal static async Task<(double Rps, long Errors)> LoadAsync(Uri url, List<byte[]> bodies, int seconds, int connections)
     {
         using var http = new HttpClient(new SocketsHttpHandler
         {

@@ -315,8 +315,10 @@ internal sealed class ClusterHarness : IAsyncDisposable
         // Not configuration: the runtime's GC mode for a 2-core test machine, and how much the harness reads of the logs.
         start.Environment["DOTNET_gcServer"] = "0";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
-        // Akka's membership story (joining, moving to Up, leaving, removal) is logged at Information.
+        // Akka's membership story (joining, moving to Up, leaving, removal) is logged at Information, each line with its time.
         start.Environment["Logging__LogLevel__Akka.Actor.ActorSystem"] = "Information";
+        start.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
+        start.Environment["Logging__Console__FormatterOptions__UseUtcTimestamp"] = "true";
         foreach (var (name, value) in node.Environment)
             start.Environment[name] = value;
         lock (node.Output)
@@ -359,6 +361,40 @@ internal sealed class ClusterHarness : IAsyncDisposable
                                                                               || l.Contains("cluster-not-formed", StringComparison.Ordinal)))).TakeLast(40));
             return $"{story}\n...\n{(text.Length > 2000 ? text[^2000..] : text)}";
         }
+    }
+
+    /// <summary>
+    /// The surviving nodes' membership and hand-over lines since <paramref name="since"/> (output lengths taken then),
+    /// oldest first: where the seconds of a fail-over go.
+    /// </summary>
+    public IEnumerable<string> MembershipStory(Dictionary<Node, int> since)
+    {
+        string[] markers = ["unreachable", "UNREACHABLE", "SBR", "Downing", "downing", "Down", "Removed", "removing", "ingress-taken-over", "Singleton", "singleton", "Coordinator", "coordinator"];
+        foreach (var (node, length) in since.Where(s => s.Key.Running))
+        {
+            string text;
+            lock (node.Output)
+                text = node.Output.ToString(length, node.Output.Length - length);
+            var lines = text.Split('\n');
+            for (var i = 0; i < lines.Length; i++)
+            {
+                if (markers.Any(lines[i].Contains))
+                    yield return $"node {node.Index}: {lines[i].Trim()} {(i + 1 < lines.Length ? lines[i + 1].Trim() : "")}";
+            }
+        }
+    }
+
+    /// <summary>How much output each node has written so far (to read what follows with <see cref="MembershipStory"/>).</summary>
+    public Dictionary<Node, int> OutputLengths()
+    {
+        var lengths = new Dictionary<Node, int>();
+        foreach (var node in Nodes)
+        {
+            lock (node.Output)
+                lengths[node] = node.Output.Length;
+        }
+
+        return lengths;
     }
 
     /// <summary>kill -9: no goodbye, the cluster finds out by itself.</summary>
