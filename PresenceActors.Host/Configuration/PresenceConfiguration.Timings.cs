@@ -20,11 +20,12 @@ public static partial class PresenceConfiguration
             return fallback;
         }
 
-        var pause = Duration("presence.cluster.heartbeatPause", TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
-        var stable = Duration("presence.cluster.stableAfter", TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
-        var margin = Duration("presence.cluster.downRemovalMargin", TimeSpan.FromSeconds(2), TimeSpan.Zero, TimeSpan.FromMinutes(5));
-        var commit = Duration("presence.ingress.commitTimeout", TimeSpan.FromMilliseconds(900), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(2500));
-        var lease = Duration("presence.ingress.lease", TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(5));
+        var defaults = new PresenceActors.Cluster.PresenceClusterOptions();
+        var pause = Duration("presence.cluster.heartbeatPause", defaults.HeartbeatPause, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(1));
+        var stable = Duration("presence.cluster.stableAfter", defaults.StableAfter, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
+        var margin = Duration("presence.cluster.downRemovalMargin", defaults.DownRemovalMargin, TimeSpan.Zero, TimeSpan.FromMinutes(5));
+        var commit = Duration("presence.ingress.commitTimeout", new IngressOptions().AppendTimeout, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(2500));
+        var lease = Duration("presence.ingress.lease", new IngressOptions().Lease, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(5));
         var backlog = new IngressOptions().MaxBacklog;
         if (Get(configuration, "presence.ingress.maxBacklog") is { } text)
         {

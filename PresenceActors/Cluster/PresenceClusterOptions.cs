@@ -27,11 +27,11 @@ public sealed record PresenceClusterOptions
     /// <see cref="StableAfter"/> and <see cref="DownRemovalMargin"/> it sets how long a dead node's users wait
     /// (docs/decisions.md, "Fail-over timings").
     /// </summary>
-    public TimeSpan HeartbeatPause { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan HeartbeatPause { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long membership must stay unchanged before the split-brain resolver (keep-majority) decides.</summary>
-    public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(4);
+    public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long after a node is removed its singletons and shards start elsewhere.</summary>
-    public TimeSpan DownRemovalMargin { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan DownRemovalMargin { get; init; } = TimeSpan.FromSeconds(1);
 }

@@ -12,8 +12,12 @@ public sealed record IngressOptions
     /// <summary>How long a request waits for its commit before it is answered 503 (a stalled database never makes the webhook slow).</summary>
     public TimeSpan AppendTimeout { get; init; } = TimeSpan.FromMilliseconds(900);
 
-    /// <summary>How long an item waits for its user's actor to confirm it before it is tried again.</summary>
-    public TimeSpan ConfirmTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// How long an item waits for its user's actor to confirm it before it is tried again. A journal write takes
+    /// milliseconds; a message sent towards a node that just died is lost until the region learns of the death, and
+    /// this decides how soon it is sent again.
+    /// </summary>
+    public TimeSpan ConfirmTimeout { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>First pause before an entry that could not be finished is tried again; it doubles up to <see cref="MaxRetryDelay"/>.</summary>
     public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromMilliseconds(250);
