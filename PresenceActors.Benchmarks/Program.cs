@@ -5,9 +5,11 @@ using System.Text.Json;
 using PresenceActors.Benchmarks;
 
 // The figures of docs/benchmarks.md, measured side by side in one run (the machine is shared and noisy).
-// Usage: dotnet run -c Release --project PresenceActors.Benchmarks -- [--quick] [--only B1,B2,...] [--seconds N]
+// Usage: dotnet run -c Release --project PresenceActors.Benchmarks -- [--quick] [--only B1,B2,...,failover] [--seconds N]
 //        [--connections N] [--users N] [--out FOLDER] [--generator wrk|built-in]
 //   --quick      B1 and B2 only, short runs (under a minute); the last two lines are the B1 ratio and the B2 p99.
+//   failover     three nodes on PostgreSQL (as the cluster tests run them), kill -9 of the singletons' node and of a
+//                shard node under 100 changes/s; not in the default set (it needs initdb or PRESENCE_TEST_POSTGRES).
 //   --generator  B1's load: wrk when it is installed (apt-get install wrk), the built-in generator otherwise.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var quick = args.Contains("--quick");
@@ -160,6 +162,21 @@ if (only.Overlaps(["B4", "B5", "B6"]))
     }
 }
 
+FailoverResult? failover = null;
+if (only.Contains("failover"))
+{
+    failover = await Failover.RunAsync(quick ? 300 : 1_000);
+    report["failover"] = failover;
+    foreach (var kill in new[] { failover.Singleton, failover.Shard })
+    {
+        table.Add(("failover", $"3 nodes on PostgreSQL, 100 changes/s: kill -9 of {kill.Victim} → first change of one of its users on UC (all {kill.Affected})",
+            $"**{kill.FirstSeconds:0.0} s** ({kill.AllSeconds:0.0} s)", "≤ 10 s", kill.FirstSeconds <= 10 ? "met" : "missed"));
+    }
+
+    table.Add(("failover", $"webhook during the run ({failover.ChangesOffered:N0} changes offered): deliveries answered 503 / longest answer / answers Graph counts as slow",
+        $"**{failover.Refused503}** / {failover.LongestAnswerSeconds:0.00} s / **{failover.SlowAnswers}**", "0 answers over 2.9 s", failover.SlowAnswers == 0 ? "met" : "missed"));
+}
+
 await WriteResultsAsync();
 var markdown = Markdown();
 Console.WriteLine();
@@ -167,6 +184,12 @@ Console.WriteLine(markdown);
 Console.WriteLine($"JSON: {Path.GetFullPath(Path.Combine(output, "results.json"))}");
 if (b1Ratio is { } measuredRatio)
     Console.WriteLine($"B1 ratio (1 item/POST): {measuredRatio:0.000} (target 0.6)");
+if (failover is { } f)
+{
+    Console.WriteLine($"fail-over: singleton node {f.Singleton.FirstSeconds:0.0} s, shard node {f.Shard.FirstSeconds:0.0} s (target 10 s); " +
+                      $"{f.Refused503} deliveries answered 503, longest webhook answer {f.LongestAnswerSeconds:0.00} s, {f.SlowAnswers} over 2.9 s");
+}
+
 if (b1Sustained is { } sustainedRatio)
     Console.WriteLine($"B1 sustained ÷ RSA ceiling: {sustainedRatio:0.00} (target 0.5)");
 if (report.TryGetValue("B2", out var b2Report) && b2Report is List<LatencyResult> { Count: > 0 } b2Runs)

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace PresenceActors.Host.Configuration;
 
 public static partial class PresenceConfiguration
@@ -64,4 +66,32 @@ public static partial class PresenceConfiguration
     // In this file, after Keys: static initializers run in textual order only within one file.
     public static IReadOnlySet<string> SecretKeys { get; } =
         Keys.Where(k => k.Secret).Select(k => k.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The effective configuration with every secret replaced, for `config show`.</summary>
+    public static IReadOnlyList<(string Key, string Value)> Show(IConfiguration configuration)
+    {
+        var shown = new List<(string, string)>();
+        foreach (var (key, fallback, secret, _) in Keys)
+        {
+            if (key.Contains("[N]"))
+            {
+                for (var n = 0; n < 1000; n++)
+                {
+                    var concrete = key.Replace("[N]", $"[{n}]");
+                    var value = Get(configuration, concrete);
+                    if (value is null && n > 0)
+                        break;
+                    if (value is not null)
+                        shown.Add((concrete, secret ? "********" : value));
+                }
+
+                continue;
+            }
+
+            var current = Get(configuration, key);
+            shown.Add((key, current is null ? $"(default) {fallback}" : secret ? "********" : current));
+        }
+
+        return shown;
+    }
 }

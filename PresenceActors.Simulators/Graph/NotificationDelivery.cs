@@ -97,6 +97,11 @@ public sealed class NotificationDelivery : IAsyncDisposable
     /// <summary>Notifications (items) acknowledged with 2xx by receivers.</summary>
     public long Delivered => Interlocked.Read(ref _delivered);
 
+    /// <summary>The longest a subscriber took to answer a delivery (a timeout counts as the deadline).</summary>
+    public TimeSpan LongestAnswer => TimeSpan.FromTicks(Interlocked.Read(ref _longestAnswerTicks));
+
+    private long _longestAnswerTicks;
+
     public long DroppedByFault => Interlocked.Read(ref _droppedByFault);
 
     /// <summary>Items given up on after the retry window.</summary>
@@ -373,6 +378,10 @@ public sealed class NotificationDelivery : IAsyncDisposable
         var took = tracker.Clock.GetElapsedTime(started);
         // An answer that did not come within the deadline is as slow as one that came late.
         tracker.Count(host, items.Count, took >= ResponseDeadline ? null : took);
+        long longest;
+        while (took.Ticks > (longest = Interlocked.Read(ref _longestAnswerTicks)) && Interlocked.CompareExchange(ref _longestAnswerTicks, took.Ticks, longest) != longest)
+        {
+        }
         MarkDelivered(items);
         if (posted)
         {

@@ -10,7 +10,7 @@ internal static class ComposeFile
 {
     public static Dictionary<object, object> Read()
     {
-        var text = File.ReadAllText(Path.Combine(DeployedConfiguration.Root(), "docker-compose.yml"));
+        var text = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "docker-compose.yml"));
         return new DeserializerBuilder().Build().Deserialize<Dictionary<object, object>>(new MergingParser(new Parser(new StringReader(text))));
     }
 

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Configuration;
 using PresenceActors.Host;
 using PresenceActors.Host.Configuration;
@@ -12,7 +11,7 @@ namespace PresenceActors.Tests.Support;
 /// </summary>
 internal static class DeployedConfiguration
 {
-    public static string Root([CallerFilePath] string here = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
+    public static string Root() => RepositoryRoot.Path;
 
     /// <summary>Loads it; the file must parse, <paramref name="problems"/> lists what the configuration check found.</summary>
     public static PresenceServiceOptions? Load(IReadOnlyDictionary<string, string> environment, out List<string> problems)

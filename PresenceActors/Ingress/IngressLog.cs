@@ -5,36 +5,6 @@ using Microsoft.Extensions.Logging;
 
 namespace PresenceActors.Ingress;
 
-/// <summary>What became of a request's items at the webhook.</summary>
-public enum AppendResult
-{
-    /// <summary>Committed: answer 202, nothing can be lost any more.</summary>
-    Committed,
-
-    /// <summary>The backlog is at its bound: answer 503 at once.</summary>
-    Full,
-
-    /// <summary>The commit did not come in time (the database stalled or failed): answer 503.</summary>
-    Unwritable,
-}
-
-/// <summary>What processing made of an entry: the items still to do (none: the entry is finished).</summary>
-/// <param name="Remaining">The entry's body with only the items still to do; null when none is left.</param>
-/// <param name="Reason">Why they wait (for the log and the metrics).</param>
-/// <param name="Ready">Completes when trying again is worth it before the back-off ends (a subscription became known).</param>
-/// <param name="Soon">Try again after the first pause, without back-off: the attempt itself waited (an actor's or the
-/// pool's confirmation timed out while a shard or singleton moves), and the item should go as soon as it is back.</param>
-public sealed record IngressOutcome(string? Remaining, int RemainingItems, string? Reason = null, Func<TimeSpan, Task>? Ready = null, bool Soon = false)
-{
-    public static readonly IngressOutcome Done = new(null, 0);
-}
-
-/// <summary>Processes an entry after its request was answered: decrypts, checks and hands its items to the users' actors.</summary>
-public interface IIngressHandler
-{
-    Task<IngressOutcome> HandleAsync(IngressEntry entry, CancellationToken cancellationToken);
-}
-
 /// <summary>
 /// The persist-first ingress (docs/decisions.md, "Persist-first ingress"): the webhook appends a request's admitted items
 /// and answers 202 once they are committed; many requests share one commit (group commit). Processing happens after the
@@ -42,7 +12,7 @@ public interface IIngressHandler
 /// confirmed by its user's actor or proven worthless (forged, undecryptable, a duplicate). What cannot be done yet stays
 /// and is tried again. In a cluster a node renews its hold on its entries, and takes over those of a node that stopped.
 /// </summary>
-public sealed class IngressLog : IHostedService, IAsyncDisposable
+public sealed partial class IngressLog : IHostedService, IAsyncDisposable
 {
     private static readonly Meter Meter = new(PresenceMetrics.MeterName);
     private static readonly Counter<long> CommitsCounter = Meter.CreateCounter<long>("presence.ingress.commits", description: "Transactions of the ingress log");
@@ -200,69 +170,6 @@ public sealed class IngressLog : IHostedService, IAsyncDisposable
         _initialized.TrySetResult();
         await ClaimAsync(own: true, stopping);
         await LeaseLoopAsync(stopping);
-    }
-
-    /// <summary>Renews this node's hold and takes over what a stopped node left (in a cluster; a single node has nothing to).</summary>
-    private async Task LeaseLoopAsync(CancellationToken stopping)
-    {
-        while (!stopping.IsCancellationRequested)
-        {
-            await Delay(_options.RenewEvery, stopping);
-            try
-            {
-                await _store.RenewAsync(stopping);
-                var room = _options.MaxBacklog - Backlog;
-                if (room > 0)
-                    await ClaimAsync(own: false, stopping, Math.Min(room, 1_000));
-            }
-            catch (Exception e) when (!stopping.IsCancellationRequested)
-            {
-                _log.LogWarning("ingress-lease-failed: {Message}", e.Message);
-            }
-        }
-    }
-
-    private async Task ClaimAsync(bool own, CancellationToken stopping, int limit = int.MaxValue)
-    {
-        while (!stopping.IsCancellationRequested)
-        {
-            try
-            {
-                var entries = await _store.ClaimAsync(own, limit, stopping);
-                var fresh = 0;
-                foreach (var entry in entries)
-                {
-                    lock (_gate)
-                    {
-                        if (!_held.Add(entry.Id))
-                            continue; // in memory already (renewed along with the rest)
-                    }
-
-                    Interlocked.Add(ref _backlog, entry.Items);
-                    _work.Writer.TryWrite(entry);
-                    fresh++;
-                }
-
-                if (fresh > 0)
-                {
-                    if (!own)
-                        Interlocked.Add(ref _takenOver, fresh);
-                    if (!own)
-                        TakenOverCounter.Add(fresh);
-                    _log.LogInformation(own ? "ingress-resumed entries={Count}: left by this node's previous run" : "ingress-taken-over entries={Count}: left by a node that stopped",
-                        fresh);
-                }
-
-                return;
-            }
-            catch (Exception e) when (!stopping.IsCancellationRequested)
-            {
-                _log.LogWarning("ingress-claim-failed: {Message}", e.Message);
-                if (!own)
-                    return;
-                await Delay(TimeSpan.FromSeconds(1), stopping);
-            }
-        }
     }
 
     /// <summary>One transaction for everything pending: the appends of many requests, completions and rewrites.</summary>

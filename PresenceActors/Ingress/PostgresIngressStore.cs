@@ -4,15 +4,16 @@ using NpgsqlTypes;
 namespace PresenceActors.Ingress;
 
 /// <summary>
-/// The cluster's ingress log in the shared PostgreSQL database: each entry is held by the node that wrote it (its
-/// address) for <paramref name="lease"/>, renewed while the node lives. The entries of a node that stopped renewing are
-/// taken over by whichever surviving node claims them first (FOR UPDATE SKIP LOCKED: never two at once); a node that
-/// comes back on the same address takes its own back at once. Lease times come from the database's clock, so the
-/// nodes' clocks need not agree.
+/// The cluster's ingress log in the shared PostgreSQL database: each entry belongs to the node that wrote it (its
+/// address), and each node renews one row saying it is alive for <paramref name="lease"/> (one write a second, however
+/// long its backlog). The entries of a node that stopped renewing are taken over by whichever surviving node claims them
+/// first (FOR UPDATE SKIP LOCKED: never two at once); a node that comes back on the same address takes its own back at
+/// once. Lease times come from the database's clock, so the nodes' clocks need not agree.
 /// </summary>
 public sealed class PostgresIngressStore(NpgsqlDataSource database, string owner, TimeSpan lease) : IIngressStore
 {
     private const string Table = "presence_ingress";
+    private const string Owners = "presence_ingress_owners";
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -20,7 +21,6 @@ public sealed class PostgresIngressStore(NpgsqlDataSource database, string owner
             CREATE TABLE IF NOT EXISTS {Table} (
               id bigserial PRIMARY KEY,
               owner text NOT NULL,
-              lease_until timestamptz NOT NULL,
               kind smallint NOT NULL,
               body text NOT NULL,
               items integer NOT NULL,
@@ -28,7 +28,9 @@ public sealed class PostgresIngressStore(NpgsqlDataSource database, string owner
               received_at timestamptz NOT NULL DEFAULT clock_timestamp(),
               trace text NULL);
             CREATE INDEX IF NOT EXISTS {Table}_owner ON {Table} (owner);
-            CREATE INDEX IF NOT EXISTS {Table}_lease ON {Table} (lease_until);
+            CREATE TABLE IF NOT EXISTS {Owners} (
+              owner text PRIMARY KEY,
+              alive_until timestamptz NOT NULL);
             """);
         try
         {
@@ -38,6 +40,9 @@ public sealed class PostgresIngressStore(NpgsqlDataSource database, string owner
         {
             // Another node created it at the same moment.
         }
+
+        // Alive before the first entry is written: an entry whose owner has no live row is anyone's to take.
+        await RenewAsync(cancellationToken);
     }
 
     public async Task<IReadOnlyList<(long Id, DateTimeOffset ReceivedAt)>> FlushAsync(IReadOnlyList<IngressAppend> appends, IReadOnlyCollection<long> completed,
@@ -48,8 +53,8 @@ public sealed class PostgresIngressStore(NpgsqlDataSource database, string owner
         await using var batch = new NpgsqlBatch(connection, transaction);
         foreach (var append in appends)
         {
-            batch.BatchCommands.Add(Batched($"INSERT INTO {Table} (owner, lease_until, kind, body, items, trace) VALUES ($1, clock_timestamp() + $2, $3, $4, $5, $6) RETURNING id, received_at",
-                new NpgsqlParameter { Value = owner }, new NpgsqlParameter { Value = lease }, new NpgsqlParameter { Value = (short)append.Kind },
+            batch.BatchCommands.Add(Batched($"INSERT INTO {Table} (owner, kind, body, items, trace) VALUES ($1, $2, $3, $4, $5) RETURNING id, received_at",
+                new NpgsqlParameter { Value = owner }, new NpgsqlParameter { Value = (short)append.Kind },
                 new NpgsqlParameter { Value = append.Body }, new NpgsqlParameter { Value = append.Items },
                 new NpgsqlParameter { Value = (object?)append.TraceParent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text }));
         }
@@ -81,7 +86,10 @@ public sealed class PostgresIngressStore(NpgsqlDataSource database, string owner
 
     public async Task RenewAsync(CancellationToken cancellationToken)
     {
-        await using var command = database.CreateCommand($"UPDATE {Table} SET lease_until = clock_timestamp() + $2 WHERE owner = $1");
+        await using var command = database.CreateCommand($"""
+            INSERT INTO {Owners} (owner, alive_until) VALUES ($1, clock_timestamp() + $2)
+            ON CONFLICT (owner) DO UPDATE SET alive_until = EXCLUDED.alive_until
+            """);
         command.Parameters.Add(new NpgsqlParameter { Value = owner });
         command.Parameters.Add(new NpgsqlParameter { Value = lease });
         await command.ExecuteNonQueryAsync(cancellationToken);
@@ -89,15 +97,17 @@ public sealed class PostgresIngressStore(NpgsqlDataSource database, string owner
 
     public async Task<IReadOnlyList<IngressEntry>> ClaimAsync(bool own, int limit, CancellationToken cancellationToken)
     {
-        // Own entries need no lock against others: a live node renews them, so nobody else claims them.
-        var which = own ? "owner = $1" : "lease_until < clock_timestamp() AND owner <> $1";
+        // Own entries need no check: nobody else takes them while this node renews. Another node's are taken only when
+        // its row says it is no longer alive.
+        var which = own
+            ? "owner = $1"
+            : $"owner <> $1 AND NOT EXISTS (SELECT 1 FROM {Owners} o WHERE o.owner = {Table}.owner AND o.alive_until > clock_timestamp())";
         await using var command = database.CreateCommand($"""
-            UPDATE {Table} SET owner = $1, lease_until = clock_timestamp() + $2
-            WHERE id IN (SELECT id FROM {Table} WHERE {which} ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+            UPDATE {Table} SET owner = $1
+            WHERE id IN (SELECT id FROM {Table} WHERE {which} ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
             RETURNING id, kind, body, items, attempts, received_at, trace
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = owner });
-        command.Parameters.Add(new NpgsqlParameter { Value = lease });
         command.Parameters.Add(new NpgsqlParameter { Value = limit });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var entries = new List<IngressEntry>();

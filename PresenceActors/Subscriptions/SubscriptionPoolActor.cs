@@ -13,7 +13,7 @@ namespace PresenceActors.Subscriptions;
 /// assignments so they survive restarts without reshuffling, runs one <see cref="TechnicalAccountActor"/> per account,
 /// moves users off accounts that drain or cannot sign in, lists who is left unwatched, and paces the reconciliation.
 /// </summary>
-public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
+public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 {
     private readonly PresenceActors.Persistence.SnapshotSchedule _snapshots = new(100, TimeSpan.FromSeconds(10));
 
@@ -314,31 +314,6 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
         ReportUnwatched();
     }
 
-    private void PublishKnownSubscriptions()
-    {
-        var held = _state.Accounts.Values.Where(a => a.SubscriptionId is not null).ToList();
-        var known = new KnownSubscriptions(held.Select(a => a.SubscriptionId!).ToImmutableHashSet(),
-            held.ToImmutableDictionary(a => a.SubscriptionId!, a => ClientStateSigner.TagOf(a.Name)));
-        DistributedPubSub.Get(Context.System).Mediator.Tell(new Publish(KnownSubscriptions.Topic, known));
-        Context.System.EventStream.Publish(known);
-    }
-
-    private void ReportUnwatched()
-    {
-        var count = _state.UnwatchedCount;
-        PresenceMetrics.SetUnwatched(count, _state.Users.Count - count);
-        PresenceMetrics.SetSubscriptions(_state.Accounts.Values.Count(a => a.SubscriptionId is not null), _state.Accounts.Values.Count(a => !a.Healthy),
-            _state.Accounts.Values.Where(a => a.SubscriptionId is not null).Min(a => a.ExpiresAt));
-        if (count == _lastUnwatchedLogged)
-            return;
-        _lastUnwatchedLogged = count;
-        if (count > 0)
-        {
-            _log.Error("users-unwatched count={0}: no healthy technical account has room (650 users each); add an account (`accounts add`). First: {1}",
-                count, string.Join(", ", _state.Unwatched.Take(20)));
-        }
-    }
-
     /// <summary>Checks every subscription and reads every watched user, spread out to stay within the configured budget.</summary>
     private void ReconcileAll()
     {
@@ -350,16 +325,6 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
             Context.System.Scheduler.ScheduleTellOnce(spacing * slot, child, TechnicalAccountActor.Reconcile.Instance, Self);
             slot += requests;
         }
-    }
-
-    private PoolStatus Status()
-    {
-        var load = _state.Load;
-        var unwatched = _state.Unwatched;
-        var accounts = _state.Accounts.Values.Select(a => new AccountStatus(
-            a.Name, load.GetValueOrDefault(a.Name), _state.Capacity, a.SubscriptionId, a.ExpiresAt, a.Subscribed.Count,
-            a.Healthy, a.Draining, _graph.HasCredentials(a.Name), a.Problem, _lastRenewal.TryGetValue(a.Name, out var renewed) ? renewed : null)).ToImmutableArray();
-        return new PoolStatus(accounts, _state.Users.Count - unwatched.Count, unwatched.Count, [.. unwatched.Take(50)]);
     }
 
     private static string ChildName(string account) =>
@@ -399,17 +364,4 @@ public sealed class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
     {
         public static readonly ReconcileTick Instance = new();
     }
-}
-
-/// <summary>The pool's snapshot: its state in a plain shape for the serializer.</summary>
-public sealed record PoolSnapshot(ImmutableArray<AccountState> Accounts, ImmutableDictionary<string, string?> Users) : ISubscriptionPoolMessage
-{
-    public static PoolSnapshot From(SubscriptionPoolState state) => new([.. state.Accounts.Values], state.Users);
-
-    public SubscriptionPoolState ToState(int capacity) => new()
-    {
-        Capacity = capacity,
-        Accounts = Accounts.ToImmutableSortedDictionary(a => a.Name, a => a, StringComparer.OrdinalIgnoreCase),
-        Users = Users,
-    };
 }

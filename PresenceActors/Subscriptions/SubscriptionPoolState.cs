@@ -149,3 +149,16 @@ public sealed record SubscriptionPoolState
         return moves.ToImmutable();
     }
 }
+
+/// <summary>The pool's snapshot: its state in a plain shape for the serializer.</summary>
+public sealed record PoolSnapshot(ImmutableArray<AccountState> Accounts, ImmutableDictionary<string, string?> Users) : ISubscriptionPoolMessage
+{
+    public static PoolSnapshot From(SubscriptionPoolState state) => new([.. state.Accounts.Values], state.Users);
+
+    public SubscriptionPoolState ToState(int capacity) => new()
+    {
+        Capacity = capacity,
+        Accounts = Accounts.ToImmutableSortedDictionary(a => a.Name, a => a, StringComparer.OrdinalIgnoreCase),
+        Users = Users,
+    };
+}

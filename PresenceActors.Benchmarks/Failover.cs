@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using PresenceActors.Simulators.Graph;
+using PresenceActors.Tests.Support;
+
+namespace PresenceActors.Benchmarks;
+
+/// <summary>What one kill cost: kill to the first change of an affected user on UC, and to all of them.</summary>
+internal sealed record KillResult(string Victim, double FirstSeconds, double AllSeconds, int Affected);
+
+internal sealed record FailoverResult(KillResult Singleton, KillResult Shard, long Refused503, double LongestAnswerSeconds, long SlowAnswers, long ChangesOffered);
+
+/// <summary>
+/// `--only failover`: three nodes on PostgreSQL on loopback, as the compose file configures them, under a steady 100
+/// Teams changes per second; kill -9 of the singletons' node, then (once it is back) of a shard node. Measured from the
+/// kill to the first change of a user whose actor lived on the killed node arriving at the UC front end.
+/// </summary>
+internal static class Failover
+{
+    public static async Task<FailoverResult> RunAsync(int users)
+    {
+        await using var cluster = await ClusterHarness.StartAsync(nodes: 3, technicalAccounts: Math.Max(1, (int)Math.Ceiling(users / 650.0)));
+        var all = new List<(string Uc, string Teams)>();
+        for (var i = 0; i < users; i++)
+        {
+            var teams = cluster.Graph.Tenant.AddUser($"fo{i:D5}@contoso.com");
+            cluster.Uc.AddUser($"uc-fo{i:D5}");
+            all.Add(($"uc-fo{i:D5}", teams.Id));
+        }
+
+        await Parallel.ForEachAsync(all, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (u, _) =>
+        {
+            while ((await cluster.Uc.RegisterAsync(u.Uc, u.Teams)).Status != System.Net.HttpStatusCode.OK)
+                await ClusterHarness.LastsAsync(TimeSpan.FromSeconds(1));
+        });
+        await Eventually.TrueAsync(() => cluster.Graph.Tenant.ListSubscriptions().Sum(s => s.UserIds.Count) == users, TimeSpan.FromMinutes(3), "every user watched");
+        Console.Error.WriteLine($"failover: 3 nodes, {users} users watched");
+
+        // The steady load: 100 changes a second among users the kills do not pick (they go Offline and back).
+        var background = all.Take(users / 2).ToList();
+        var candidates = all.Skip(users / 2).ToList();
+        using var stop = new CancellationTokenSource();
+        long offered = 0;
+        var load = Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
+            var n = 0;
+            while (await timer.WaitForNextTickAsync(stop.Token).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result))
+            {
+                var u = background[n++ % background.Count];
+                cluster.Graph.Tenant.SetClient(u.Teams, n / background.Count % 2 == 0 ? TeamsClientState.Offline : TeamsClientState.Available);
+                Interlocked.Increment(ref offered);
+            }
+        });
+        var refusedBefore = cluster.Graph.Delivery.FailedAttempts;
+        var slowBefore = cluster.Graph.Delivery.SlowEndpoints.Of($"127.0.0.1:{cluster.WebhookProxy.Port}").Slow;
+
+        var singletonNode = await cluster.SingletonNodeAsync();
+        var first = await KillAsync(cluster, singletonNode, candidates.Take(candidates.Count / 2).ToList(), "the singletons' node");
+        await cluster.WaitRemovedAsync(singletonNode);
+        await cluster.StartNodeAsync(singletonNode);
+        await cluster.WaitOneClusterAsync();
+        var newSingleton = await cluster.SingletonNodeAsync();
+        var shardNode = cluster.Nodes.First(n => n.Running && n != newSingleton);
+        var second = await KillAsync(cluster, shardNode, candidates.Skip(candidates.Count / 2).ToList(), "a shard node");
+
+        await stop.CancelAsync();
+        await load;
+        return new FailoverResult(first, second, cluster.Graph.Delivery.FailedAttempts - refusedBefore, cluster.Graph.Delivery.LongestAnswer.TotalSeconds,
+            cluster.Graph.Delivery.SlowEndpoints.Of($"127.0.0.1:{cluster.WebhookProxy.Port}").Slow - slowBefore, Interlocked.Read(ref offered));
+    }
+
+    private static async Task<KillResult> KillAsync(ClusterHarness cluster, ClusterHarness.Node victim, List<(string Uc, string Teams)> candidates, string what)
+    {
+        var affected = new List<(string Uc, string Teams)>();
+        foreach (var u in candidates)
+        {
+            if ((await cluster.HolderOfAsync(u.Teams)).Index == victim.Index)
+                affected.Add(u);
+            if (affected.Count == 20)
+                break;
+        }
+
+        if (affected.Count == 0)
+            throw new InvalidOperationException($"none of {candidates.Count} users lives on node {victim.Index}");
+        var clock = Stopwatch.StartNew();
+        ClusterHarness.Kill(victim);
+        foreach (var u in affected)
+            cluster.Graph.Tenant.SetClient(u.Teams, TeamsClientState.InACall);
+        double? firstSeconds = null;
+        await Eventually.TrueAsync(() =>
+        {
+            if (firstSeconds is null && affected.Any(u => cluster.Uc.User(u.Uc)!.Status == "Busy"))
+                firstSeconds = clock.Elapsed.TotalSeconds;
+            return affected.All(u => cluster.Uc.User(u.Uc)!.Status == "Busy");
+        }, TimeSpan.FromMinutes(3), $"the users of {what} synced after its death");
+        var allSeconds = clock.Elapsed.TotalSeconds;
+        Console.Error.WriteLine($"failover: kill -9 of {what} (node {victim.Index}): first {firstSeconds:0.0} s, all {affected.Count} {allSeconds:0.0} s");
+        foreach (var u in affected)
+            cluster.Graph.Tenant.SetClient(u.Teams, TeamsClientState.Available);
+        return new KillResult(what, firstSeconds!.Value, allSeconds, affected.Count);
+    }
+}
