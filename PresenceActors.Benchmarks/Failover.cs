@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Tests.Support;
 
@@ -71,32 +70,10 @@ internal static class Failover
 
     private static async Task<KillResult> KillAsync(ClusterHarness cluster, ClusterHarness.Node victim, List<(string Uc, string Teams)> candidates, string what)
     {
-        var affected = new List<(string Uc, string Teams)>();
-        foreach (var u in candidates)
-        {
-            if ((await cluster.HolderOfAsync(u.Teams)).Index == victim.Index)
-                affected.Add(u);
-            if (affected.Count == 20)
-                break;
-        }
-
-        if (affected.Count == 0)
-            throw new InvalidOperationException($"none of {candidates.Count} users lives on node {victim.Index}");
-        var clock = Stopwatch.StartNew();
-        ClusterHarness.Kill(victim);
-        foreach (var u in affected)
-            cluster.Graph.Tenant.SetClient(u.Teams, TeamsClientState.InACall);
-        double? firstSeconds = null;
-        await Eventually.TrueAsync(() =>
-        {
-            if (firstSeconds is null && affected.Any(u => cluster.Uc.User(u.Uc)!.Status == "Busy"))
-                firstSeconds = clock.Elapsed.TotalSeconds;
-            return affected.All(u => cluster.Uc.User(u.Uc)!.Status == "Busy");
-        }, TimeSpan.FromMinutes(3), $"the users of {what} synced after its death");
-        var allSeconds = clock.Elapsed.TotalSeconds;
-        Console.Error.WriteLine($"failover: kill -9 of {what} (node {victim.Index}): first {firstSeconds:0.0} s, all {affected.Count} {allSeconds:0.0} s");
-        foreach (var u in affected)
-            cluster.Graph.Tenant.SetClient(u.Teams, TeamsClientState.Available);
-        return new KillResult(what, firstSeconds!.Value, allSeconds, affected.Count);
+        var measure = await cluster.KillAndMeasureAsync(victim, candidates);
+        Console.Error.WriteLine($"failover: kill -9 of {what} (node {victim.Index}): first {measure.First.TotalSeconds:0.0} s, all {measure.Affected.Count} {measure.All.TotalSeconds:0.0} s");
+        foreach (var line in measure.Story)
+            Console.Error.WriteLine(line.Length > 300 ? line[..300] : line);
+        return new KillResult(what, measure.First.TotalSeconds, measure.All.TotalSeconds, measure.Affected.Count);
     }
 }

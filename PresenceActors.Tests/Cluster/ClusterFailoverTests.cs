@@ -166,43 +166,13 @@ public class ClusterFailoverTests(ITestOutputHelper output)
     /// <summary>kill -9, then changes for users whose actors lived there until one reaches UC: kill to first processed.</summary>
     private async Task<(TimeSpan First, TimeSpan All)> KillAndMeasureAsync(ClusterHarness cluster, ClusterHarness.Node victim, List<User> candidates)
     {
-        var affected = new List<User>();
-        var holders = new Dictionary<int, int>();
-        foreach (var u in candidates)
-        {
-            var holder = (await cluster.HolderOfAsync(u.TeamsId)).Index;
-            holders[holder] = holders.GetValueOrDefault(holder) + 1;
-            if (holder == victim.Index)
-                affected.Add(u);
-            if (affected.Count == 20)
-                break;
-        }
-
-        Assert.True(affected.Count > 0, $"none of {candidates.Count} users is held by node {victim.Index}; holders: " +
-                                        string.Join(", ", holders.OrderBy(h => h.Key).Select(h => $"node {h.Key} {h.Value}")) + "\n" +
-                                        string.Join("\n", cluster.Nodes.Select(n => $"--- node {n.Index}:\n{ClusterHarness.Tail(n)}")));
-        var lengths = cluster.OutputLengths();
-        var clock = Stopwatch.StartNew();
         output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} kill -9 of node {victim.Index}");
-        ClusterHarness.Kill(victim);
-        foreach (var u in affected)
-            cluster.Graph.Tenant.SetClient(u.TeamsId, TeamsClientState.InACall);
-        TimeSpan? first = null;
-        TimeSpan all = default;
-        await Eventually.TrueAsync(() =>
-        {
-            if (affected.Any(u => cluster.Uc.User(u.UcUserId)!.Status == "Busy"))
-                first ??= clock.Elapsed;
-            all = clock.Elapsed;
-            return affected.All(u => cluster.Uc.User(u.UcUserId)!.Status == "Busy");
-        }, TimeSpan.FromMinutes(2), $"the users of node {victim.Index} synced after its death", () => Diagnose(cluster, affected));
-        output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} all {affected.Count} affected users Busy on UC (the first {first!.Value.TotalSeconds:0.0} s after the kill); the survivors' membership story:");
-        foreach (var line in cluster.MembershipStory(lengths))
+        var measure = await cluster.KillAndMeasureAsync(victim, candidates.Select(u => (u.UcUserId, u.TeamsId)),
+            affected => Diagnose(cluster, [.. affected.Select(a => new User(a.Uc, a.Teams))]));
+        output.WriteLine($"all {measure.Affected.Count} affected users Busy on UC (the first {measure.First.TotalSeconds:0.0} s after the kill); the survivors' membership story:");
+        foreach (var line in measure.Story)
             output.WriteLine(line.Length > 400 ? line[..400] : line);
-        foreach (var u in affected)
-            cluster.Graph.Tenant.SetClient(u.TeamsId, TeamsClientState.Available);
-        await Eventually.TrueAsync(() => affected.All(u => cluster.Uc.User(u.UcUserId)!.Status == "Available"), TimeSpan.FromMinutes(1), "and restored");
-        return (first!.Value, all);
+        return (measure.First, measure.All);
     }
 
     private static async Task AssertNobodyStuckAsync(GraphSimulator graph, PresenceActors.Simulators.Uc.UcSimulator uc, List<User> users)

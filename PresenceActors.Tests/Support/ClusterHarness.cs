@@ -397,6 +397,54 @@ internal sealed class ClusterHarness : IAsyncDisposable
         return lengths;
     }
 
+    /// <summary>What a kill cost: from the kill to the first affected user's change on UC, and to all of them.</summary>
+    public sealed record KillMeasure(TimeSpan First, TimeSpan All, IReadOnlyList<(string Uc, string Teams)> Affected, IReadOnlyList<string> Story);
+
+    /// <summary>
+    /// kill -9 of <paramref name="victim"/>, then a Teams call for up to 20 of the <paramref name="candidates"/> whose
+    /// actors lived there, until every one is Busy on UC; their calls end again afterwards. The survivors' membership
+    /// lines since the kill come with it (<see cref="MembershipStory"/>).
+    /// </summary>
+    public async Task<KillMeasure> KillAndMeasureAsync(Node victim, IEnumerable<(string Uc, string Teams)> candidates, Func<IReadOnlyList<(string Uc, string Teams)>, string>? diagnose = null)
+    {
+        var affected = new List<(string Uc, string Teams)>();
+        var holders = new Dictionary<int, int>();
+        foreach (var u in candidates)
+        {
+            var holder = (await HolderOfAsync(u.Teams)).Index;
+            holders[holder] = holders.GetValueOrDefault(holder) + 1;
+            if (holder == victim.Index)
+                affected.Add(u);
+            if (affected.Count == 20)
+                break;
+        }
+
+        if (affected.Count == 0)
+        {
+            throw new InvalidOperationException($"none of the candidates is held by node {victim.Index}; holders: " +
+                                                string.Join(", ", holders.OrderBy(h => h.Key).Select(h => $"node {h.Key} {h.Value}")));
+        }
+
+        var lengths = OutputLengths();
+        var clock = Stopwatch.StartNew();
+        Kill(victim);
+        foreach (var u in affected)
+            Graph.Tenant.SetClient(u.Teams, TeamsClientState.InACall);
+        TimeSpan? first = null;
+        await Eventually.TrueAsync(() =>
+        {
+            if (affected.Any(u => Uc.User(u.Uc)!.Status == "Busy"))
+                first ??= clock.Elapsed;
+            return affected.All(u => Uc.User(u.Uc)!.Status == "Busy");
+        }, TimeSpan.FromMinutes(2), $"the users of node {victim.Index} synced after its death", diagnose is null ? null : () => diagnose(affected));
+        var all = clock.Elapsed;
+        var story = MembershipStory(lengths).ToList();
+        foreach (var u in affected)
+            Graph.Tenant.SetClient(u.Teams, TeamsClientState.Available);
+        await Eventually.TrueAsync(() => affected.All(u => Uc.User(u.Uc)!.Status == "Available"), TimeSpan.FromMinutes(1), "and restored");
+        return new KillMeasure(first!.Value, all, affected, story);
+    }
+
     /// <summary>kill -9: no goodbye, the cluster finds out by itself.</summary>
     public static void Kill(Node node)
     {

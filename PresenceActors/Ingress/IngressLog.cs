@@ -33,9 +33,9 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     private HashSet<long> _completed = [];
     private Dictionary<long, IngressRewrite> _rewrites = [];
     private readonly HashSet<long> _held = [];
-    private readonly SemaphoreSlim _flushSignal = new(0);
+    // Something is pending for the writer; many signals before it looks are one.
+    private readonly Channel<bool> _flushSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _stopping = new();
-    private readonly TaskCompletionSource _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _loops = [];
     private int _backlog;
     private int _stopped;
@@ -51,8 +51,14 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     public IngressLog(IIngressStore store, IIngressHandler handler, IngressOptions options, ILogger<IngressLog> log, TimeProvider? clock = null)
     {
         (_store, _handler, _options, _log, _clock) = (store, handler, options, log, clock ?? TimeProvider.System);
-        Meter.CreateObservableGauge("presence.ingress.backlog", () => Backlog, description: "Items admitted and not yet confirmed on this node");
+        Volatile.Write(ref _latest, this);
     }
+
+    /// <summary>The node's log, for the backlog gauge (one per process; a test host's next node replaces the last).</summary>
+    private static IngressLog? _latest;
+
+    private static readonly ObservableGauge<int> BacklogGauge = Meter.CreateObservableGauge("presence.ingress.backlog",
+        () => Volatile.Read(ref _latest)?.Backlog ?? 0, description: "Items admitted and not yet confirmed on this node");
 
     /// <summary>Items this node admitted or took over and has not finished.</summary>
     public int Backlog => Volatile.Read(ref _backlog);
@@ -91,7 +97,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
         var committed = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
             _appends.Add((append, committed));
-        _flushSignal.Release();
+        _flushSignal.Writer.TryWrite(true);
         try
         {
             await committed.Task.WaitAsync(_options.AppendTimeout, _clock, cancellationToken);
@@ -123,13 +129,29 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
             return;
         await _stopping.CancelAsync();
         _work.Writer.TryComplete();
-        _flushSignal.Release();
+        _flushSignal.Writer.TryWrite(true);
         try
         {
             await Task.WhenAll(_loops).WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {
+        }
+
+        // What finished since the last commit leaves the log now, rather than being processed again at the next start.
+        HashSet<long> completed;
+        Dictionary<long, IngressRewrite> rewrites;
+        lock (_gate)
+            (completed, rewrites) = (_completed, _rewrites);
+        if (completed.Count + rewrites.Count == 0)
+            return;
+        try
+        {
+            await _store.FlushAsync([], completed, [.. rewrites.Values], CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            _log.LogWarning("ingress-final-commit-failed: {Message}; {Count} finished entries are processed again at the next start", e.Message, completed.Count);
         }
     }
 
@@ -167,7 +189,6 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
                 _loops.Add(Task.Run(() => WorkLoopAsync(stopping), CancellationToken.None));
         }
 
-        _initialized.TrySetResult();
         await ClaimAsync(own: true, stopping);
         await LeaseLoopAsync(stopping);
     }
@@ -177,7 +198,9 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     {
         while (!stopping.IsCancellationRequested)
         {
-            await _flushSignal.WaitAsync(stopping).ContinueWith(_ => { }, TaskScheduler.Default);
+            if (!await _flushSignal.Reader.WaitToReadAsync(stopping).AsTask().ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default))
+                return;
+            _flushSignal.Reader.TryRead(out _);
             List<(IngressAppend Append, TaskCompletionSource<long> Committed)> appends;
             HashSet<long> completed;
             Dictionary<long, IngressRewrite> rewrites;
@@ -232,7 +255,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
                     return;
                 LogStall(e.Message);
                 await Delay(TimeSpan.FromMilliseconds(200), stopping);
-                _flushSignal.Release();
+                _flushSignal.Writer.TryWrite(true);
             }
         }
     }
@@ -263,7 +286,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
             {
                 lock (_gate)
                     _completed.Add(entry.Id);
-                _flushSignal.Release();
+                _flushSignal.Writer.TryWrite(true);
                 continue;
             }
 
@@ -272,7 +295,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
             {
                 lock (_gate)
                     _rewrites[entry.Id] = new IngressRewrite(entry.Id, next.Body, next.Items, next.Attempts);
-                _flushSignal.Release();
+                _flushSignal.Writer.TryWrite(true);
             }
 
             Interlocked.Increment(ref _retried);
