@@ -10,6 +10,7 @@ using PresenceActors.Benchmarks;
 //   --quick      B1 and B2 only, short runs (under a minute); the last two lines are the B1 ratio and the B2 p99.
 //   failover     three nodes on PostgreSQL (as the cluster tests run them), kill -9 of the singletons' node and of a
 //                shard node under 100 changes/s; not in the default set (it needs initdb or PRESENCE_TEST_POSTGRES).
+//   false-downing  three healthy nodes for --minutes N (10) with one core kept busy by another process: downings counted.
 //   --generator  B1's load: wrk when it is installed (apt-get install wrk), the built-in generator otherwise.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var quick = args.Contains("--quick");
@@ -175,6 +176,16 @@ if (only.Contains("failover"))
 
     table.Add(("failover", $"webhook during the run ({failover.ChangesOffered:N0} changes offered): deliveries answered 503 / longest answer / answers Graph counts as slow",
         $"**{failover.Refused503}** / {failover.LongestAnswerSeconds:0.00} s / **{failover.SlowAnswers}**", "0 answers over 2.9 s", failover.SlowAnswers == 0 ? "met" : "missed"));
+}
+
+if (only.Contains("false-downing"))
+{
+    var minutes = IntOption("--minutes", 10);
+    var downing = await FalseDowning.RunAsync(TimeSpan.FromMinutes(minutes), 300);
+    report["false-downing"] = downing;
+    table.Add(("false-downing", $"3 healthy nodes, one of the 2 cores kept busy by another process, {downing.ChangesOffered:N0} calls started and ended over {downing.Minutes:0.0} min: nodes marked unreachable / downed / lost",
+        $"**{downing.UnreachableMarks} / {downing.Downings} / {downing.NodesLost}** (every call's last state on UC)", "0 downed", downing.Downings == 0 && downing.NodesLost == 0 ? "met" : "missed"));
+    Console.WriteLine($"false downings: {downing.Downings} in {downing.Minutes:0.0} min with one core busy ({downing.UnreachableMarks} unreachable marks, {downing.NodesLost} nodes lost)");
 }
 
 await WriteResultsAsync();
