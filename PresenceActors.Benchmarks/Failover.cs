@@ -18,20 +18,7 @@ internal static class Failover
     public static async Task<FailoverResult> RunAsync(int users)
     {
         await using var cluster = await ClusterHarness.StartAsync(nodes: 3, technicalAccounts: Math.Max(1, (int)Math.Ceiling(users / 650.0)));
-        var all = new List<(string Uc, string Teams)>();
-        for (var i = 0; i < users; i++)
-        {
-            var teams = cluster.Graph.Tenant.AddUser($"fo{i:D5}@contoso.com");
-            cluster.Uc.AddUser($"uc-fo{i:D5}");
-            all.Add(($"uc-fo{i:D5}", teams.Id));
-        }
-
-        await Parallel.ForEachAsync(all, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (u, _) =>
-        {
-            while ((await cluster.Uc.RegisterAsync(u.Uc, u.Teams)).Status != System.Net.HttpStatusCode.OK)
-                await ClusterHarness.LastsAsync(TimeSpan.FromSeconds(1));
-        });
-        await Eventually.TrueAsync(() => cluster.Graph.Tenant.ListSubscriptions().Sum(s => s.UserIds.Count) == users, TimeSpan.FromMinutes(3), "every user watched");
+        var all = await cluster.AddWatchedUsersAsync(users, "fo");
         Console.Error.WriteLine($"failover: 3 nodes, {users} users watched");
 
         // The steady load: 100 changes a second among users the kills do not pick (they go Offline and back).

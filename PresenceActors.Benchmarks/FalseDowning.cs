@@ -16,20 +16,7 @@ internal static class FalseDowning
     public static async Task<FalseDowningResult> RunAsync(TimeSpan duration, int users)
     {
         await using var cluster = await ClusterHarness.StartAsync(nodes: 3, technicalAccounts: 1);
-        var all = new List<(string Uc, string Teams)>();
-        for (var i = 0; i < users; i++)
-        {
-            var teams = cluster.Graph.Tenant.AddUser($"fd{i:D4}@contoso.com");
-            cluster.Uc.AddUser($"uc-fd{i:D4}");
-            all.Add(($"uc-fd{i:D4}", teams.Id));
-        }
-
-        await Parallel.ForEachAsync(all, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (u, _) =>
-        {
-            while ((await cluster.Uc.RegisterAsync(u.Uc, u.Teams)).Status != System.Net.HttpStatusCode.OK)
-                await ClusterHarness.LastsAsync(TimeSpan.FromSeconds(1));
-        });
-        await Eventually.TrueAsync(() => cluster.Graph.Tenant.ListSubscriptions().Sum(s => s.UserIds.Count) == users, TimeSpan.FromMinutes(3), "every user watched");
+        var all = await cluster.AddWatchedUsersAsync(users, "fd");
 
         var lengths = cluster.OutputLengths();
         // One core kept busy by another process for the whole run: a shell spinning in a loop.

@@ -397,6 +397,29 @@ internal sealed class ClusterHarness : IAsyncDisposable
         return lengths;
     }
 
+    /// <summary>
+    /// <paramref name="count"/> users in Teams and UC, registered by the UC back end (sent again while refused, as it
+    /// does) until every one is watched by a subscription.
+    /// </summary>
+    public async Task<List<(string Uc, string Teams)>> AddWatchedUsersAsync(int count, string prefix)
+    {
+        var users = new List<(string Uc, string Teams)>();
+        for (var i = 0; i < count; i++)
+        {
+            var teams = Graph.Tenant.AddUser($"{prefix}{i:D5}@contoso.com");
+            Uc.AddUser($"uc-{prefix}{i:D5}");
+            users.Add(($"uc-{prefix}{i:D5}", teams.Id));
+        }
+
+        await Parallel.ForEachAsync(users, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (u, _) =>
+        {
+            while ((await Uc.RegisterAsync(u.Uc, u.Teams)).Status != HttpStatusCode.OK)
+                await LastsAsync(TimeSpan.FromSeconds(1));
+        });
+        await Eventually.TrueAsync(() => users.All(u => Graph.Tenant.SubscriptionsWatching(u.Teams).Any()), TimeSpan.FromMinutes(3), $"all {count} users watched");
+        return users;
+    }
+
     /// <summary>What a kill cost: from the kill to the first affected user's change on UC, and to all of them.</summary>
     public sealed record KillMeasure(TimeSpan First, TimeSpan All, IReadOnlyList<(string Uc, string Teams)> Affected, IReadOnlyList<string> Story);
 
