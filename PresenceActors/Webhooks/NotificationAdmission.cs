@@ -86,7 +86,9 @@ public sealed class NotificationAdmission(
             return true; // names none: malformed, dropped when processed
         try
         {
-            return await decryptor.HoldsAsync(id, thumbprint, cancellationToken).AsTask().WaitAsync(CertificateLookup, cancellationToken);
+            // Held (the usual case) is answered without a task; only a miss that reads the store waits, and not for long.
+            var holds = decryptor.HoldsAsync(id, thumbprint, cancellationToken);
+            return holds.IsCompletedSuccessfully ? holds.Result : await holds.AsTask().WaitAsync(CertificateLookup, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
