@@ -42,6 +42,8 @@ internal static class Ingest
             var gateway = wrk is null ? await LoadAsync(gatewayUrl, bodies, seconds, connections) : await Wrk.LoadAsync(wrk, gatewayUrl, bodies, seconds, connections);
             results.Add(new IngestResult($"/graph/listen, {batch} item(s)/POST", batch, gateway.Rps, gateway.Rps * batch, gateway.Errors,
                 metrics.DroppedFor("duplicate") - repeatsBefore));
+            // What the webhook took in is processed before the next run, which would otherwise share the cores with it.
+            await IngestFlow.DrainAsync(rig, TimeSpan.FromMinutes(5));
         }
 
         await bareApp.StopAsync();

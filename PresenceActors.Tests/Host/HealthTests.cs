@@ -25,6 +25,11 @@ public class HealthTests
         // SQLite: one journal writer, reads without the write lock (PersistenceSetup).
         Assert.Equal(1, config.GetInt("akka.persistence.journal.sql.parallelism"));
         Assert.Equal("read-uncommitted", config.GetString("akka.persistence.journal.sql.read-isolation-level"));
+        // ...and the journal and snapshot store open their connections through the tuned options (SqliteConnectionTuning).
+        var dataOptions = loop.System.Settings.Setup.Get<Akka.Persistence.Sql.Config.MultiDataOptionsSetup>();
+        Assert.True(dataOptions.HasValue);
+        Assert.True(dataOptions.Value.TryGetDataOptionsFor("akka.persistence.journal.sql", out var journalOptions));
+        Assert.Contains(journalOptions!.DataContextOptions.Interceptors ?? [], i => i is PresenceActors.Persistence.SqliteConnectionTuning);
 
         var live = await http.GetAsync("/healthz/live");
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);

@@ -133,7 +133,7 @@ public class UserPresenceActorTests
             node.Users.Tell(new LinkUser("u3", "uc-3"));
             node.Users.Tell(new ReportUcPresence("u3", "Away", false, DateTimeOffset.UtcNow));
             node.Users.Tell(new ObserveTeamsPresence("u3", "Busy", "InACall", null, TeamsPresenceSource.Notification));
-            await node.Kit.AwaitAssertAsync(async () => Assert.True((await node.StateOfAsync("u3")).Outbox.Failures >= 1));
+            await node.Kit.AwaitAssertAsync(async () => Assert.True((await node.StateOfAsync("u3")).Outbox.Failures >= 1), TimeSpan.FromSeconds(15));
         }
 
         frontEnd.Failing = false;

@@ -16,11 +16,24 @@ public static class PersistenceSetup
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Persistence provider must be Sqlite or PostgreSql."),
         };
 
-        builder = builder.WithSqlPersistence(
-            connectionString,
-            provider,
-            journalBuilder: journal => journal.WithHealthCheck(),
-            snapshotBuilder: snapshot => snapshot.WithHealthCheck());
+        if (provider == ProviderName.SQLiteMS)
+        {
+            var data = SqliteDataOptions(connectionString);
+            builder = builder.WithSqlPersistence(
+                new SqlJournalOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = data, AutoInitialize = true },
+                new SqlSnapshotOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = data, AutoInitialize = true },
+                journal => journal.WithHealthCheck(),
+                snapshot => snapshot.WithHealthCheck());
+        }
+        else
+        {
+            builder = builder.WithSqlPersistence(
+                connectionString,
+                provider,
+                journalBuilder: journal => journal.WithHealthCheck(),
+                snapshotBuilder: snapshot => snapshot.WithHealthCheck());
+        }
+
         // SQLite has one writer, and Microsoft.Data.Sqlite waits out every collision by sleeping 150 ms. Its transactions
         // begin IMMEDIATE (taking the write lock) unless read-uncommitted, so the journal's reads (an actor's recovery)
         // queued behind its writes; and the journal's 3 concurrent write transactions collided with each other. Reads
@@ -33,6 +46,10 @@ public static class PersistenceSetup
                 """, HoconAddMode.Prepend)
             : builder;
     }
+
+    /// <summary>How the journal and snapshot store reach SQLite: every connection gets synchronous=NORMAL and SQLite's own busy wait.</summary>
+    internal static DataOptions SqliteDataOptions(string connectionString) =>
+        new DataOptions().UseConnectionString(ProviderName.SQLiteMS, connectionString).UseInterceptor(new SqliteConnectionTuning());
 
     /// <summary>Connections one node may hold unless the connection string says otherwise.</summary>
     public const int DefaultPostgresPoolSize = 20;

@@ -5,8 +5,11 @@ public sealed record UserPresenceOptions
 {
     public PresenceSettings Rules { get; init; } = PresenceSettings.Default;
 
-    /// <summary>A snapshot replaces the journal every this many events.</summary>
-    public int SnapshotEvery { get; init; } = 50;
+    /// <summary>
+    /// A snapshot replaces the journal every this many events: three writes (the snapshot, the deletion of the events and
+    /// of the older snapshot) beside the journal's batches, so not often; a recovery replays at most this many small events.
+    /// </summary>
+    public int SnapshotEvery { get; init; } = 200;
 
     /// <summary>An idle user without a call, session or pending update leaves memory after this long.</summary>
     public TimeSpan PassivateAfter { get; init; } = TimeSpan.FromMinutes(2);

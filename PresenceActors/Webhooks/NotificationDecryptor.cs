@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -13,6 +15,13 @@ public sealed record EncryptedContent(string Data, string DataSignature, string 
 public sealed class NotificationDecryptor(EncryptionCertificates certificates)
 {
     private long _keysUnwrapped;
+
+    /// <summary>
+    /// Private keys already loaded, per certificate: OpenSSL 3 loads a key through its provider and decoder tables under
+    /// locks, which cost more than the RSA decryption itself when done per item. Each key serves one decryption at a
+    /// time; an entry goes with its certificate once the certificate is collected.
+    /// </summary>
+    private readonly ConditionalWeakTable<X509Certificate2, ConcurrentBag<RSA>> _keys = new();
 
     /// <summary>The certificate ids this node accepts now (for messages).</summary>
     public IReadOnlyList<string> CertificateIds => certificates.Ids;
@@ -47,9 +56,7 @@ public sealed class NotificationDecryptor(EncryptionCertificates certificates)
 
         try
         {
-            using var rsa = certificate.GetRSAPrivateKey()!;
-            Interlocked.Increment(ref _keysUnwrapped);
-            var key = rsa.Decrypt(Convert.FromBase64String(content.DataKey), RSAEncryptionPadding.OaepSHA1);
+            var key = Unwrap(certificate, Convert.FromBase64String(content.DataKey));
             var data = Convert.FromBase64String(content.Data);
             var expected = HMACSHA256.HashData(key, data);
             if (!CryptographicOperations.FixedTimeEquals(expected, Convert.FromBase64String(content.DataSignature)))
@@ -66,6 +73,22 @@ public sealed class NotificationDecryptor(EncryptionCertificates certificates)
         {
             problem = "undecryptable";
             return null;
+        }
+    }
+
+    private byte[] Unwrap(X509Certificate2 certificate, byte[] dataKey)
+    {
+        var free = _keys.GetValue(certificate, _ => []);
+        if (!free.TryTake(out var rsa))
+            rsa = certificate.GetRSAPrivateKey() ?? throw new CryptographicException("the encryption certificate has no RSA private key");
+        Interlocked.Increment(ref _keysUnwrapped);
+        try
+        {
+            return rsa.Decrypt(dataKey, RSAEncryptionPadding.OaepSHA1);
+        }
+        finally
+        {
+            free.Add(rsa);
         }
     }
 }
