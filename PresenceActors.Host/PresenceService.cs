@@ -103,6 +103,7 @@ public static class PresenceService
         services.AddSingleton<WebhookMetrics>();
         services.AddSingleton(options.WebhookFlow);
         services.AddSingleton<WebhookTargets>();
+        services.AddSingleton<PresenceActors.Cluster.ClusterQuorum>();
         services.AddSingleton(_ => new ValidationTokenValidator(options.OpenIdConfiguration, options.Graph.TenantId, options.Graph.ClientId,
             new HttpClient(PinnedTls.Handler(options.Graph.EntraTrustedCertificates)) { Timeout = TimeSpan.FromSeconds(10) }));
         services.AddNotificationIngress(options.Ingress, options.Node);
@@ -128,6 +129,7 @@ public static class PresenceService
                 .WithActors((system, registry) =>
                 {
                     system.ActorOf(Props.Create(() => new KnownSubscriptionsListener(provider.GetRequiredService<KnownSubscriptionsCache>())), "known-subscriptions");
+                    provider.GetRequiredService<PresenceActors.Cluster.ClusterQuorum>().Attach(system);
                     var targets = provider.GetRequiredService<WebhookTargets>();
                     targets.Users = registry.Get<UserPresenceRegion>();
                     targets.Pool = registry.Get<SubscriptionPoolKey>();

@@ -44,6 +44,7 @@ public static partial class PresenceConfiguration
         ("presence.cluster.hostname", "127.0.0.1", false, "address Akka remoting binds to"),
         ("presence.cluster.publicHostname", "the hostname", false, "address other nodes reach this one at"),
         ("presence.cluster.port", "4053", false, "Akka remoting port"),
+        ("presence.cluster.publicPort", "the port", false, "port other nodes reach this one at, when it differs from the one it listens on (a container's published port, a relay)"),
         ("presence.cluster.seedNodes", "", false, "akka.tcp://presence@host:4053, comma-separated, the same list in the same order on every node; list every Facade node (a cluster needs a majority of this list's length as members before any is Up, so no two clusters can both start); empty: a single node"),
         ("presence.cluster.heartbeatPause", "00:00:02", false, "how long a node's heartbeats may stay away before the others take it as unreachable (Akka's acceptable-heartbeat-pause); longer survives longer pauses, shorter fails over sooner"),
         ("presence.cluster.stableAfter", "00:00:02", false, "how long membership must stay unchanged before the split-brain resolver downs the unreachable side (keep-majority)"),

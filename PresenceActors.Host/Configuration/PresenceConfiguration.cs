@@ -221,6 +221,7 @@ public static partial class PresenceConfiguration
         if (!IPAddress.IsLoopback(adminAddress) && Get(configuration, "presence.admin.token") is null)
             found.Add($"presence.admin.token is missing: the admin port listens on {adminAddress}, beyond loopback, where its actions need a token.");
         var remotingPort = Port("presence.cluster.port", 4053);
+        var publicPort = Get(configuration, "presence.cluster.publicPort") is null ? (int?)null : Port("presence.cluster.publicPort", remotingPort);
         Uri Url(string key, string fallback) => HttpsUrl(key, Get(configuration, key) ?? fallback) ?? new Uri(fallback);
         var authority = Url("presence.graph.authorityHost", "https://login.microsoftonline.com/");
         var graphBase = Url("presence.graph.baseUrl", "https://graph.microsoft.com/v1.0/");
@@ -312,7 +313,7 @@ public static partial class PresenceConfiguration
             .OfType<string>().Distinct().Select(EncryptionCertificates.ExposureOf).OfType<string>().ToList();
         var hostname = Get(configuration, "presence.cluster.hostname") ?? "127.0.0.1";
         var publicHostname = Get(configuration, "presence.cluster.publicHostname");
-        var self = $"akka.tcp://presence@{publicHostname ?? hostname}:{remotingPort}";
+        var self = $"akka.tcp://presence@{publicHostname ?? hostname}:{publicPort ?? remotingPort}";
         if (seeds.Count > 0 && !seeds.Contains(self, StringComparer.OrdinalIgnoreCase))
         {
             // Akka counts members, not seed nodes: with a list shorter than the cluster, a self-joined first seed node and
@@ -331,6 +332,7 @@ public static partial class PresenceConfiguration
                     Hostname = hostname,
                     PublicHostname = publicHostname,
                     Port = remotingPort,
+                    PublicPort = publicPort,
                     SeedNodes = seeds,
                     UpWithin = upWithin,
                     HeartbeatPause = timings.HeartbeatPause,

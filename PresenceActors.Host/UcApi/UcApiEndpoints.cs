@@ -57,6 +57,14 @@ public static partial class UcApiEndpoints
                 return Problem(401, "Authorization", "Send 'Authorization: Bearer <key>' with the internal API key configured for this service.");
             }
 
+            // Cut off with a minority of the cluster, this node takes nothing in (ClusterQuorum): the users' actors here may
+            // be started on the other side any moment. HAProxy's next try reaches a node of the majority.
+            if (!context.HttpContext.RequestServices.GetRequiredService<PresenceActors.Cluster.ClusterQuorum>().Held)
+            {
+                context.HttpContext.Response.Headers.RetryAfter = "1";
+                return Problem(503, "cluster", "This node sees fewer than half of the cluster's members (a network partition, or the cluster forming); send it again, to another node.");
+            }
+
             return await next(context);
         });
 

@@ -83,6 +83,9 @@ internal sealed class ClusterHarness : IAsyncDisposable
 
     public TcpPassThrough ApiProxy { get; private set; } = null!;
 
+    /// <summary>The relays between the nodes' remoting, when the harness was started with them.</summary>
+    public RemotingRelays? Relays { get; private set; }
+
     /// <summary>One service process and its ports.</summary>
     public sealed class Node(int index, int webhook, int api, int admin, int remoting, string config)
     {
@@ -98,7 +101,10 @@ internal sealed class ClusterHarness : IAsyncDisposable
 
         public string Config { get; } = config;
 
-        public string Address => $"akka.tcp://presence@127.0.0.1:{Remoting}";
+        /// <summary>The port other nodes reach this one at: its relay's when the harness relays remoting, else <see cref="Remoting"/>.</summary>
+        public int? Public { get; set; }
+
+        public string Address => $"akka.tcp://presence@127.0.0.1:{Public ?? Remoting}";
 
         public Process? Process { get; set; }
 
@@ -120,7 +126,8 @@ internal sealed class ClusterHarness : IAsyncDisposable
     }
 
     /// <param name="siteProperties">More lines for every node's properties file (site settings, e.g. the session's refresh).</param>
-    public static async Task<ClusterHarness> StartAsync(int nodes, int technicalAccounts, bool start = true, params string[] siteProperties)
+    /// <param name="relayRemoting">Every connection between nodes through <see cref="Relays"/>, which can partition the cluster.</param>
+    public static async Task<ClusterHarness> StartAsync(int nodes, int technicalAccounts, bool start = true, bool relayRemoting = false, params string[] siteProperties)
     {
         var folder = Directory.CreateTempSubdirectory("presence-cluster-").FullName;
         var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions());
@@ -141,6 +148,16 @@ internal sealed class ClusterHarness : IAsyncDisposable
         harness.WriteSimulatorCertificates();
         for (var i = 0; i < nodes; i++)
             harness.Nodes.Add(new Node(i, TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), TestPorts.Next(), Path.Combine(folder, $"node{i}.properties")));
+        if (relayRemoting)
+        {
+            harness.Relays = new RemotingRelays(harness.Nodes.ToDictionary(n => n.Index, n => n.Remoting));
+            foreach (var node in harness.Nodes)
+            {
+                node.Public = harness.Relays.PortOf(node.Index);
+                node.Environment["presence__cluster__publicPort"] = node.Public.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
         harness.WebhookProxy = TcpPassThrough.Start(() => harness.Nodes.Where(n => n.Running).Select(n => n.Webhook).ToList());
         harness.ApiProxy = TcpPassThrough.Start(() => harness.Nodes.Where(n => n.Running).Select(n => n.Api).ToList());
         uc.ServiceApi = new Uri($"https://127.0.0.1:{harness.ApiProxy.Port}/");
@@ -566,6 +583,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
             Kill(node);
         WebhookProxy?.Dispose();
         ApiProxy?.Dispose();
+        Relays?.Dispose();
         await Uc.DisposeAsync();
         await Graph.DisposeAsync();
         await Database.DisposeAsync();

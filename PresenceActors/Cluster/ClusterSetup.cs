@@ -13,7 +13,13 @@ public static class ClusterSetup
     public static AkkaConfigurationBuilder WithPresenceCluster(this AkkaConfigurationBuilder builder, PresenceClusterOptions options)
     {
         builder
-            .WithRemoting(options.Hostname, options.Port, options.PublicHostname ?? options.Hostname)
+            .WithRemoting(new RemoteOptions
+            {
+                HostName = options.Hostname,
+                Port = options.Port,
+                PublicHostName = options.PublicHostname ?? options.Hostname,
+                PublicPort = options.PublicPort ?? options.Port,
+            })
             .WithClustering(new ClusterOptions
             {
                 SeedNodes = options.SeedNodes.ToArray(),

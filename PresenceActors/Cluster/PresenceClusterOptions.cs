@@ -13,6 +13,12 @@ public sealed record PresenceClusterOptions
 
     public int Port { get; init; } = 4053;
 
+    /// <summary>Port other nodes reach this one at (a container's published port, a relay); defaults to <see cref="Port"/>.</summary>
+    public int? PublicPort { get; init; }
+
+    /// <summary>The address other nodes know this one by.</summary>
+    public string Advertised => $"{PublicHostname ?? Hostname}:{PublicPort ?? Port}";
+
     /// <summary>Static seed nodes (akka.tcp://presence@host:port). Empty: this node forms a cluster of its own.</summary>
     public IReadOnlyList<string> SeedNodes { get; init; } = [];
 

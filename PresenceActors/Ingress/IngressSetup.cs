@@ -31,5 +31,5 @@ public static class IngressSetup
     /// Whose entries these are: the node's cluster address, which a node restarted on the same address shares with its
     /// previous run (so it takes its own entries back at once).
     /// </summary>
-    public static string OwnerOf(PresenceNodeOptions node) => $"{node.Cluster.PublicHostname ?? node.Cluster.Hostname}:{node.Cluster.Port}";
+    public static string OwnerOf(PresenceNodeOptions node) => node.Cluster.Advertised;
 }

@@ -33,13 +33,21 @@ public sealed class NotificationHandler(
     DuplicateFilter duplicates,
     WebhookMetrics metrics,
     WebhookTargets targets,
+    PresenceActors.Cluster.ClusterQuorum quorum,
     IngressOptions options,
     ILogger<NotificationHandler> log) : IIngressHandler
 {
     private long _lastWaitLog = long.MinValue / 2;
 
+    /// <summary>Why an entry waits while this node sees only a minority of the cluster (ClusterQuorum).</summary>
+    public const string NoQuorum = "no-quorum";
+
     public async Task<IngressOutcome> HandleAsync(IngressEntry entry, CancellationToken cancellationToken)
     {
+        // Cut off with a minority: the users' actors here may be started on the other side any moment; nothing is fed
+        // to them until this node sees a majority again, or it is downed and the survivors take the entry over.
+        if (!quorum.Held)
+            return new IngressOutcome(entry.Body, entry.Items, NoQuorum, Soon: true);
         using var document = JsonDocument.Parse(entry.Body);
         var root = document.RootElement;
         if (!TryItems(root, out var items))
