@@ -117,6 +117,8 @@ internal static class IngestFlow
         var confirmedBefore = metrics.Accepted;
         Console.Error.WriteLine($"B1: draining a backlog of {ingress.Backlog:N0} items with no load");
         var drain = await DrainAsync(rig, TimeSpan.FromMinutes(5));
+        if (ingress.Backlog > 0 || drain < TimeSpan.FromSeconds(1))
+            throw new InvalidOperationException($"B1: the fill left {ingress.Backlog:N0} items after {drain.TotalSeconds:0.0} s of draining; no drain rate to start from");
         var drainRate = (metrics.Accepted - confirmedBefore) / drain.TotalSeconds;
         Console.Error.WriteLine($"B1: a backlog drained at {drainRate:N0} items/s with no load");
 
@@ -127,9 +129,10 @@ internal static class IngestFlow
             var offered = (int)(rate / Batch) * Batch;
             var bodies = Ingest.BuildBodies(rig, users, subscription, token, Batch, offered / Batch * seconds + 1, ref sequence.Value);
             var (backlogStart, confirmedStart) = (ingress.Backlog, metrics.Accepted);
+            var window = System.Diagnostics.Stopwatch.StartNew(); // the offered seconds plus the last answers' wait
             var answers = await OfferAsync(rig, bodies, offered, offered / (double)Batch, seconds, drainAfter: false);
             var (backlogEnd, confirmedEnd) = (ingress.Backlog, metrics.Accepted);
-            var confirmed = (confirmedEnd - confirmedStart) / (double)seconds;
+            var confirmed = (confirmedEnd - confirmedStart) / window.Elapsed.TotalSeconds;
             var kept = answers.Refused == 0 && answers.Errors == 0 && confirmed >= 0.95 * offered && backlogEnd < offered;
             tries.Add(new RateTry(offered, confirmed, backlogStart, backlogEnd, answers.Refused, kept));
             Console.Error.WriteLine($"B1: {offered:N0} items/s offered: {confirmed:N0} confirmed/s, backlog {backlogStart:N0} → {backlogEnd:N0}, {answers.Refused:N0} refused: {(kept ? "kept up" : "fell behind")}");

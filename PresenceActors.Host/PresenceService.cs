@@ -148,7 +148,8 @@ public static class PresenceService
             .AddCheck<TechnicalAccountsHealthCheck>("technical-accounts", tags: ["ready"])
             .AddCheck<UserRegistryHealthCheck>("user-registry", tags: ["ready"])
             .AddCheck("journal-database", new JournalDatabaseHealthCheck(options.Node.Persistence), tags: ["ready"])
-            .AddCheck<EncryptionCertificatesHealthCheck>("encryption-certificates", tags: ["ready"]);
+            .AddCheck<EncryptionCertificatesHealthCheck>("encryption-certificates", tags: ["ready"])
+            .AddCheck<ClusterQuorumHealthCheck>("cluster-quorum", tags: ["ready"]);
         configure?.Invoke(builder);
 
         var app = builder.Build();

@@ -58,11 +58,12 @@ public static partial class UcApiEndpoints
             }
 
             // Cut off with a minority of the cluster, this node takes nothing in (ClusterQuorum): the users' actors here may
-            // be started on the other side any moment. HAProxy's next try reaches a node of the majority.
+            // be started on the other side any moment. The UC back end sends it again (to another node when a balancer
+            // that checks /healthz/ready fronts the API).
             if (!context.HttpContext.RequestServices.GetRequiredService<PresenceActors.Cluster.ClusterQuorum>().Held)
             {
                 context.HttpContext.Response.Headers.RetryAfter = "1";
-                return Problem(503, "cluster", "This node sees fewer than half of the cluster's members (a network partition, or the cluster forming); send it again, to another node.");
+                return Problem(503, "cluster", "This node sees no more than half of the cluster's members (a network partition, or the cluster forming); send it again, to another node.");
             }
 
             return await next(context);

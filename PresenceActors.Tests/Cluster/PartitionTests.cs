@@ -44,6 +44,13 @@ public class PartitionTests(ITestOutputHelper output)
         output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} node {isolated.Index} (the singletons') cut off from nodes {string.Join(", ", majority.Select(n => n.Index))}");
         relays.Isolate(isolated.Index);
 
+        // The fence: while it still runs, the cut-off node takes nothing in and says so (not ready: cluster-quorum).
+        var fenced = false;
+        await Eventually.TrueAsync(async () => (fenced = await LacksQuorumAsync(isolated)) || !isolated.Running, TimeSpan.FromSeconds(30),
+            "the cut-off node fenced itself or exited");
+        Assert.True(fenced, $"node {isolated.Index} exited before it was seen without quorum");
+        output.WriteLine($"node {isolated.Index} without quorum (not ready, takes nothing in) {cut.Elapsed.TotalSeconds:0.0} s after the cut");
+
         // The minority downs itself (keep-majority) and exits for its supervisor; the majority removes it and carries on.
         using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(45)))
             await isolated.Process!.WaitForExitAsync(exit.Token);
@@ -94,7 +101,8 @@ public class PartitionTests(ITestOutputHelper output)
         // No actor wrote from both sides: in every journal, each writer's events are one unbroken run.
         var interleaved = await InterleavedWritersAsync(cluster.Database.ConnectionString);
         Assert.True(interleaved.Count == 0, $"persistence ids written by one writer before and after another: {string.Join(", ", interleaved.Take(10))}");
-        Assert.All(cluster.Nodes, n => Assert.DoesNotContain("duplicate key value", Output(n)));
+        Assert.All(cluster.Nodes, n => Assert.True(!Output(n).Contains("duplicate key value", StringComparison.Ordinal),
+            $"node {n.Index} met a second writer:\n{Around(Output(n), "duplicate key value")}"));
         output.WriteLine($"after the heal: every last change arrived, nobody busy, {live.Count} subscriptions (one per account), no journal written from two sides");
     }
 
@@ -161,11 +169,35 @@ public class PartitionTests(ITestOutputHelper output)
 
     private static bool HasSession(GraphSimulator graph, string teamsId) => graph.Tenant.FindUser(teamsId)!.Sessions.ContainsKey(ClusterHarness.ClientId);
 
+    /// <summary>Whether the node's readiness names the missing majority (and nothing answers when it is gone).</summary>
+    private static async Task<bool> LacksQuorumAsync(ClusterHarness.Node node)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        try
+        {
+            using var response = await http.GetAsync($"http://127.0.0.1:{node.Admin}/healthz/ready");
+            var ready = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync());
+            return response.StatusCode == HttpStatusCode.ServiceUnavailable && ready?["checks"]?["cluster-quorum"]?["status"]?.GetValue<string>() == "Unhealthy";
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>What the cut-off node said about membership, shutdown and the journal after <paramref name="since"/>.</summary>
     private static IEnumerable<string> Story(ClusterHarness.Node node, int since)
     {
         string[] markers = ["SBR", "Down", "down", "Exiting", "Shutting", "shutdown", "duplicate", "Removed", "Singleton", "exit", "unreachable", "UNREACHABLE", "ingress"];
         return Output(node)[since..].Split('\n').Where(l => markers.Any(l.Contains)).Select(l => l.Trim()).Select(l => l.Length > 260 ? l[..260] : l).Take(60);
+    }
+
+    /// <summary>The lines before and after the first line of <paramref name="text"/> containing <paramref name="marker"/>.</summary>
+    private static string Around(string text, string marker)
+    {
+        var lines = text.Split('\n');
+        var at = Array.FindIndex(lines, l => l.Contains(marker, StringComparison.Ordinal));
+        return string.Join("\n", lines[Math.Max(0, at - 12)..Math.Min(lines.Length, at + 6)].Select(l => l.Length > 400 ? l[..400] : l));
     }
 
     private static string Output(ClusterHarness.Node node)

@@ -30,6 +30,8 @@ public class HealthTests
         Assert.True(dataOptions.HasValue);
         Assert.True(dataOptions.Value.TryGetDataOptionsFor("akka.persistence.journal.sql", out var journalOptions));
         Assert.Contains(journalOptions!.DataContextOptions.Interceptors ?? [], i => i is PresenceActors.Persistence.SqliteConnectionTuning);
+        Assert.True(dataOptions.Value.TryGetDataOptionsFor("akka.persistence.snapshot-store.sql", out var snapshotOptions));
+        Assert.Contains(snapshotOptions!.DataContextOptions.Interceptors ?? [], i => i is PresenceActors.Persistence.SqliteConnectionTuning);
 
         var live = await http.GetAsync("/healthz/live");
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);
@@ -44,6 +46,7 @@ public class HealthTests
         Assert.Contains("technical-accounts", checks);
         Assert.Contains(checks, c => c.Contains("journal"));
         Assert.Contains(checks, c => c.Contains("cluster"));
+        Assert.Contains("cluster-quorum", checks);
 
         // With its only technical account removed, the node is not ready, and says why.
         loop.Pool.Tell(new PresenceActors.Subscriptions.SubscriptionPoolCommands.RemoveAccount("tech1@contoso.com"), Akka.Actor.ActorRefs.NoSender);

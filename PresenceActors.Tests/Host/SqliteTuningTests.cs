@@ -21,7 +21,8 @@ public class SqliteTuningTests
                 Assert.Equal(30_000L, db.Execute<long>("PRAGMA busy_timeout"));
             }
 
-            // A pooled connection opened again is tuned again (the pragmas are per connection).
+            // A new connection (not the pooled one, which would keep the first one's pragmas) is tuned as well.
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             using var again = new DataConnection(PersistenceSetup.SqliteDataOptions(connectionString));
             Assert.Equal(1L, again.Execute<long>("PRAGMA synchronous"));
         }

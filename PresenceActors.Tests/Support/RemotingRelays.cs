@@ -117,20 +117,27 @@ internal sealed class RemotingRelays : IDisposable
         }
     }
 
+    /// <summary>Copies one direction until either end closes; an end that goes away ends the copy, not the relay.</summary>
     private async Task PumpAsync(NetworkStream source, NetworkStream target, int? from, int to)
     {
         var buffer = new byte[16 * 1024];
-        int read;
-        while ((read = await source.ReadAsync(buffer, _stop.Token)) > 0)
+        try
         {
-            var passable = PassableAsync(from, to);
-            if (!passable.IsCompleted)
+            int read;
+            while ((read = await source.ReadAsync(buffer, _stop.Token)) > 0)
             {
-                Interlocked.Increment(ref _held);
-                await passable.WaitAsync(_stop.Token);
-            }
+                var passable = PassableAsync(from, to);
+                if (!passable.IsCompleted)
+                {
+                    Interlocked.Increment(ref _held);
+                    await passable.WaitAsync(_stop.Token);
+                }
 
-            await target.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+                await target.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
         }
     }
 

@@ -74,7 +74,9 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
 
         Command<ReceiveTimeout>(_ =>
         {
-            if (!_state.HoldsWork)
+            // A passivation is written to the shard's remembered entities: not from a node cut off with a minority, whose
+            // shards the majority may already have started (docs/decisions.md, "Partitions"). The next timeout tries again.
+            if (!_state.HoldsWork && PresenceActors.Cluster.ClusterQuorum.HeldIn(Akka.Cluster.Cluster.Get(Context.System)))
                 Context.Parent.Tell(new Passivate(StopUserActor.Instance));
         });
         // Stashed while a write is in flight, like every command: the actor stops once its events are journaled.

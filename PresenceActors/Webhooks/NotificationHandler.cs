@@ -47,7 +47,10 @@ public sealed class NotificationHandler(
         // Cut off with a minority: the users' actors here may be started on the other side any moment; nothing is fed
         // to them until this node sees a majority again, or it is downed and the survivors take the entry over.
         if (!quorum.Held)
+        {
+            LogWaiting(entry.Items, NoQuorum);
             return new IngressOutcome(entry.Body, entry.Items, NoQuorum, Soon: true);
+        }
         using var document = JsonDocument.Parse(entry.Body);
         var root = document.RootElement;
         if (!TryItems(root, out var items))
@@ -63,7 +66,7 @@ public sealed class NotificationHandler(
             await NotificationsAsync(root, items, entry.TraceParent, later, cancellationToken);
         if (later.Items.Count == 0)
             return IngressOutcome.Done;
-        LogWaiting(later);
+        LogWaiting(later.Items.Count, later.Reason);
         return new IngressOutcome(Collection(later.Items, root), later.Items.Count, later.Reason,
             later.Subscription is { } id ? timeout => authenticity.WhenKnownAsync(id, timeout) : null, Soon: later.Reason is "not-confirmed" or "pool-unavailable");
     }
@@ -296,13 +299,13 @@ public sealed class NotificationHandler(
         }
     }
 
-    private void LogWaiting(Later later)
+    private void LogWaiting(int count, string? reason)
     {
         var now = Environment.TickCount64;
         if (now - Interlocked.Read(ref _lastWaitLog) < 10_000)
             return;
         Interlocked.Exchange(ref _lastWaitLog, now);
-        log.LogWarning("notifications-waiting count={Count} reason={Reason}: kept in the ingress log and tried again", later.Items.Count, later.Reason);
+        log.LogWarning("notifications-waiting count={Count} reason={Reason}: kept in the ingress log and tried again", count, reason);
     }
 
     private void Drop(string reason, string? subscriptionId)
