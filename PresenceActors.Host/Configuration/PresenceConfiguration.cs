@@ -311,9 +311,19 @@ public static partial class PresenceConfiguration
                 Get(configuration, "presence.webhook.certificate"), Get(configuration, "presence.api.certificate"),
             }
             .OfType<string>().Distinct().Select(EncryptionCertificates.ExposureOf).OfType<string>().ToList();
-        var hostname = Get(configuration, "presence.cluster.hostname") ?? "127.0.0.1";
-        var publicHostname = Get(configuration, "presence.cluster.publicHostname");
-        var self = $"akka.tcp://presence@{publicHostname ?? hostname}:{publicPort ?? remotingPort}";
+        var cluster = new PresenceClusterOptions
+        {
+            Hostname = Get(configuration, "presence.cluster.hostname") ?? "127.0.0.1",
+            PublicHostname = Get(configuration, "presence.cluster.publicHostname"),
+            Port = remotingPort,
+            PublicPort = publicPort,
+            SeedNodes = seeds,
+            UpWithin = upWithin,
+            HeartbeatPause = timings.HeartbeatPause,
+            StableAfter = timings.StableAfter,
+            DownRemovalMargin = timings.DownRemovalMargin,
+        };
+        var self = $"akka.tcp://presence@{cluster.Advertised}";
         if (seeds.Count > 0 && !seeds.Contains(self, StringComparer.OrdinalIgnoreCase))
         {
             // Akka counts members, not seed nodes: with a list shorter than the cluster, a self-joined first seed node and
@@ -327,18 +337,7 @@ public static partial class PresenceConfiguration
         {
             Node = new PresenceNodeOptions
             {
-                Cluster = new PresenceClusterOptions
-                {
-                    Hostname = hostname,
-                    PublicHostname = publicHostname,
-                    Port = remotingPort,
-                    PublicPort = publicPort,
-                    SeedNodes = seeds,
-                    UpWithin = upWithin,
-                    HeartbeatPause = timings.HeartbeatPause,
-                    StableAfter = timings.StableAfter,
-                    DownRemovalMargin = timings.DownRemovalMargin,
-                },
+                Cluster = cluster,
                 Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = connection ?? Path.Combine(dataFolder, "presence.db") },
                 Users = new UserPresenceOptions
                 {

@@ -17,8 +17,8 @@ public static class ClusterSetup
             {
                 HostName = options.Hostname,
                 Port = options.Port,
-                PublicHostName = options.PublicHostname ?? options.Hostname,
-                PublicPort = options.PublicPort ?? options.Port,
+                PublicHostName = options.AdvertisedHostname,
+                PublicPort = options.AdvertisedPort,
             })
             .WithClustering(new ClusterOptions
             {

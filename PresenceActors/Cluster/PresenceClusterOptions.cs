@@ -16,8 +16,14 @@ public sealed record PresenceClusterOptions
     /// <summary>Port other nodes reach this one at (a container's published port, a relay); defaults to <see cref="Port"/>.</summary>
     public int? PublicPort { get; init; }
 
-    /// <summary>The address other nodes know this one by.</summary>
-    public string Advertised => $"{PublicHostname ?? Hostname}:{PublicPort ?? Port}";
+    /// <summary>The host other nodes know this one by.</summary>
+    public string AdvertisedHostname => PublicHostname ?? Hostname;
+
+    /// <summary>The port other nodes know this one by.</summary>
+    public int AdvertisedPort => PublicPort ?? Port;
+
+    /// <summary>The address other nodes know this one by (host:port).</summary>
+    public string Advertised => $"{AdvertisedHostname}:{AdvertisedPort}";
 
     /// <summary>Static seed nodes (akka.tcp://presence@host:port). Empty: this node forms a cluster of its own.</summary>
     public IReadOnlyList<string> SeedNodes { get; init; } = [];

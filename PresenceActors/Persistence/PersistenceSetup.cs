@@ -16,23 +16,13 @@ public static class PersistenceSetup
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Persistence provider must be Sqlite or PostgreSql."),
         };
 
-        if (provider == ProviderName.SQLiteMS)
-        {
-            var data = SqliteDataOptions(connectionString);
-            builder = builder.WithSqlPersistence(
-                new SqlJournalOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = data, AutoInitialize = true },
-                new SqlSnapshotOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = data, AutoInitialize = true },
-                journal => journal.WithHealthCheck(),
-                snapshot => snapshot.WithHealthCheck());
-        }
-        else
-        {
-            builder = builder.WithSqlPersistence(
-                connectionString,
-                provider,
-                journalBuilder: journal => journal.WithHealthCheck(),
-                snapshotBuilder: snapshot => snapshot.WithHealthCheck());
-        }
+        // SQLite's connections are tuned as they open (SqliteConnectionTuning); PostgreSQL's need nothing.
+        var data = options.Provider == PersistenceProvider.Sqlite ? SqliteDataOptions(connectionString) : null;
+        builder = builder.WithSqlPersistence(
+            new SqlJournalOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = data, AutoInitialize = true },
+            new SqlSnapshotOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = data, AutoInitialize = true },
+            journal => journal.WithHealthCheck(),
+            snapshot => snapshot.WithHealthCheck());
 
         // SQLite has one writer, and Microsoft.Data.Sqlite waits out every collision by sleeping 150 ms. Its transactions
         // begin IMMEDIATE (taking the write lock) unless read-uncommitted, so the journal's reads (an actor's recovery)
