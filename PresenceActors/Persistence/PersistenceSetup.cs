@@ -16,8 +16,9 @@ public static class PersistenceSetup
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Persistence provider must be Sqlite or PostgreSql."),
         };
 
-        // SQLite's connections are tuned as they open (SqliteConnectionTuning); PostgreSQL's need nothing.
-        var data = options.Provider == PersistenceProvider.Sqlite ? SqliteDataOptions(connectionString) : null;
+        // SQLite's connections are tuned as they open (SqliteConnectionTuning); on PostgreSQL the nodes create the tables
+        // one at a time (PostgresSchemaLock).
+        var data = options.Provider == PersistenceProvider.Sqlite ? SqliteDataOptions(connectionString) : PostgresDataOptions(connectionString);
         builder = builder.WithSqlPersistence(
             new SqlJournalOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = data, AutoInitialize = true },
             new SqlSnapshotOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = data, AutoInitialize = true },
@@ -40,6 +41,10 @@ public static class PersistenceSetup
     /// <summary>How the journal and snapshot store reach SQLite: every connection gets synchronous=NORMAL and SQLite's own busy wait.</summary>
     internal static DataOptions SqliteDataOptions(string connectionString) =>
         new DataOptions().UseConnectionString(ProviderName.SQLiteMS, connectionString).UseInterceptor(new SqliteConnectionTuning());
+
+    /// <summary>How the journal and snapshot store reach PostgreSQL: their table creation takes the cluster-wide schema lock.</summary>
+    internal static DataOptions PostgresDataOptions(string connectionString) =>
+        new DataOptions().UseConnectionString(ProviderName.PostgreSQL15, connectionString).UseInterceptor(new PostgresSchemaLock());
 
     /// <summary>Connections one node may hold unless the connection string says otherwise.</summary>
     public const int DefaultPostgresPoolSize = 20;
