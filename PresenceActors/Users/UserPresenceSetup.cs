@@ -47,7 +47,7 @@ public static class UserPresenceSetup
                 {
                     RememberEntities = true,
                     RememberEntitiesStore = RememberEntitiesStore.Eventsourced,
-                    StateStoreMode = StateStoreMode.Persistence,
+                    StateStoreMode = StateStoreMode.DData,
                     HandOffStopMessage = StopUserActor.Instance,
                 });
     }
