@@ -222,6 +222,9 @@ public sealed class NotificationDelivery : IAsyncDisposable
         return item;
     }
 
+    /// <summary>Public keys already loaded, per certificate; each serves one encryption at a time.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<X509Certificate2, System.Collections.Concurrent.ConcurrentBag<RSA>> PublicKeys = new();
+
     /// <summary>
     /// Contract section 5, mirrored: a fresh 32-byte key; AES-256-CBC with IV = key[0..16] and PKCS7; HMAC-SHA256 of the
     /// ciphertext with the key; the key wrapped with RSA-OAEP (SHA-1) for the subscriber's certificate.
@@ -233,8 +236,21 @@ public sealed class NotificationDelivery : IAsyncDisposable
         aes.Key = key;
         var data = aes.EncryptCbc(plaintext, key.AsSpan(0, 16), PaddingMode.PKCS7);
         var signature = HMACSHA256.HashData(key, data);
-        using var rsa = certificate.GetRSAPublicKey() ?? throw new InvalidOperationException("The encryption certificate has no RSA key.");
-        var wrapped = rsa.Encrypt(key, RSAEncryptionPadding.OaepSHA1);
+        // The public key is loaded once per certificate: OpenSSL 3 decodes it through its provider tables under locks,
+        // which cost more than the encryption (the simulator shares the cores with the service in tests and benchmarks).
+        var keys = PublicKeys.GetValue(certificate, _ => []);
+        if (!keys.TryTake(out var rsa))
+            rsa = certificate.GetRSAPublicKey() ?? throw new InvalidOperationException("The encryption certificate has no RSA key.");
+        byte[] wrapped;
+        try
+        {
+            wrapped = rsa.Encrypt(key, RSAEncryptionPadding.OaepSHA1);
+        }
+        finally
+        {
+            keys.Add(rsa);
+        }
+
         return new JsonObject
         {
             ["data"] = Convert.ToBase64String(data),
