@@ -73,7 +73,9 @@ if (only.Overlaps(["B1", "B2", "B3"]))
         foreach (var rate in new[] { 1_000, 3_000 })
         {
             Console.Error.WriteLine($"B1: {rate:N0} items/s offered for {(quick ? 5 : 60)} s");
-            answered.Add(await IngestFlow.AtRateAsync(rig, ingestUsers, rate, quick ? 5 : 60, sequence));
+            var at = await IngestFlow.AtRateAsync(rig, ingestUsers, rate, quick ? 5 : 60, sequence);
+            answered.Add(at);
+            Console.Error.WriteLine($"B1: {rate:N0} items/s: 202 p50 / p99 / max {at.P50:0.0} / {at.P99:0.0} / {at.Max:0} ms, {at.Refused:N0} answered 503");
         }
 
         var sustained = await IngestFlow.SustainedAsync(rig, ingestUsers, quick ? 5 : 30, rsa, sequence);
