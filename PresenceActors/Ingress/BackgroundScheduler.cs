@@ -31,14 +31,20 @@ public sealed class BackgroundScheduler : TaskScheduler, IDisposable
         }
     }
 
-    /// <summary>Threads of this scheduler whose lower priority the operating system accepted.</summary>
-    public int Lowered => Volatile.Read(ref _lowered);
-
-    private int _lowered;
-
     public override int MaximumConcurrencyLevel => _threads.Length;
 
-    protected override void QueueTask(Task task) => _queue.Add(task);
+    protected override void QueueTask(Task task)
+    {
+        try
+        {
+            _queue.Add(task);
+        }
+        catch (InvalidOperationException)
+        {
+            // Disposed while something still continues (a retry's timer): it finishes on the thread pool.
+            ThreadPool.UnsafeQueueUserWorkItem(_ => TryExecuteTask(task), null);
+        }
+    }
 
     protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) =>
         _current == this && TryExecuteTask(task);
@@ -50,8 +56,8 @@ public sealed class BackgroundScheduler : TaskScheduler, IDisposable
     private void Run()
     {
         _current = this;
-        if (OperatingSystem.IsLinux() && SetPriority(0, GetTid(), Niceness) == 0)
-            Interlocked.Increment(ref _lowered);
+        if (OperatingSystem.IsLinux())
+            SetPriority(0, GetTid(), Niceness); // refused, it runs at the normal priority: slower answers, nothing lost
         foreach (var task in _queue.GetConsumingEnumerable())
             TryExecuteTask(task);
     }
