@@ -71,27 +71,6 @@ public sealed class IngressLogTests : IDisposable
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 
-    /// <summary>Notes the niceness of the thread each entry is handled on, before and after an await inside the handler.</summary>
-    private sealed class Niceness : IIngressHandler
-    {
-        public ConcurrentQueue<(int Before, int After)> Seen { get; } = new();
-
-        public async Task<IngressOutcome> HandleAsync(IngressEntry entry, CancellationToken cancellationToken)
-        {
-            var before = Current();
-            await Task.Delay(5, cancellationToken); // an actor's confirmation arrives later, on a timer thread
-            Seen.Enqueue((before, Current()));
-            return IngressOutcome.Done;
-        }
-
-        /// <summary>Field 19 of /proc/thread-self/stat: the calling thread's nice value.</summary>
-        public static int Current()
-        {
-            var stat = System.IO.File.ReadAllText("/proc/thread-self/stat");
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
-        }
-    }
-
     private static IngressLog Log(IIngressStore store, IIngressHandler handler, IngressOptions? options = null) =>
         new(store, handler, options ?? new IngressOptions { AppendTimeout = TimeSpan.FromSeconds(10), Workers = 2 }, NullLogger<IngressLog>.Instance);
 
@@ -115,22 +94,6 @@ public sealed class IngressLogTests : IDisposable
         Assert.Equal(["a", "b", "c"], finishing.Done.Select(e => e.Body).Order());
         await Eventually.TrueAsync(async () => await second.CountAsync(CancellationToken.None) == 0, Within, "and removed from the file");
         Assert.Equal(0, second.Backlog);
-    }
-
-    [Fact]
-    public async Task Entries_are_processed_on_threads_the_system_runs_after_the_webhooks_also_after_an_await()
-    {
-        Assert.True(OperatingSystem.IsLinux(), "the deployment target and CI run Linux");
-        var handler = new Niceness();
-        await using var log = Log(new SqliteIngressStore(File), handler);
-        await log.StartAsync(CancellationToken.None);
-        for (var i = 0; i < 20; i++)
-            Assert.Equal(AppendResult.Committed, await log.AppendAsync(new IngressAppend(IngressKind.Notifications, $"n{i}", 1), CancellationToken.None));
-        await Eventually.TrueAsync(() => handler.Seen.Count == 20, Within, "every entry handled");
-
-        // The webhook's own threads (this test's, the thread pool's) keep the normal priority.
-        Assert.Equal(0, await Task.Run(Niceness.Current));
-        Assert.All(handler.Seen, s => Assert.Equal((BackgroundScheduler.Niceness, BackgroundScheduler.Niceness), s));
     }
 
     [Fact]

@@ -37,7 +37,6 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     private readonly Channel<bool> _flushSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _loops = [];
-    private readonly BackgroundScheduler _processing = new(Environment.ProcessorCount, "ingress processing");
     private int _backlog;
     private int _stopped;
     private int _disposed;
@@ -162,7 +161,6 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
         await StopAsync(CancellationToken.None);
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
-        _processing.Dispose();
         await _store.DisposeAsync();
     }
 
@@ -188,7 +186,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
         {
             _loops.Add(Task.Run(() => FlushLoopAsync(stopping), CancellationToken.None));
             for (var i = 0; i < _options.Workers; i++)
-                _loops.Add(Task.Factory.StartNew(() => WorkLoopAsync(stopping), CancellationToken.None, TaskCreationOptions.DenyChildAttach, _processing).Unwrap());
+                _loops.Add(Task.Run(() => WorkLoopAsync(stopping), CancellationToken.None));
         }
 
         await ClaimAsync(own: true, stopping);
