@@ -21,6 +21,15 @@ public class PostgresPersistenceTests
 
         await using (var node = await TestNode.StartAsync(db.ConnectionString, frontEnd, teams, users, PersistenceProvider.PostgreSql))
         {
+            // The journal and snapshot store create their tables under the cluster-wide lock (PostgresSchemaLock).
+            var dataOptions = node.System.Settings.Setup.Get<Akka.Persistence.Sql.Config.MultiDataOptionsSetup>();
+            Assert.True(dataOptions.HasValue);
+            foreach (var plugin in new[] { "akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql" })
+            {
+                Assert.True(dataOptions.Value.TryGetDataOptionsFor(plugin, out var pluginOptions), plugin);
+                Assert.Contains(pluginOptions!.DataContextOptions.Interceptors ?? [], i => i is PostgresSchemaLock);
+            }
+
             node.Users.Tell(new LinkUser("p1", "uc-p1"));
             node.Users.Tell(new ReportUcPresence("p1", "Lunch (custom)", false, DateTimeOffset.UtcNow));
             node.Users.Tell(new ObserveTeamsPresence("p1", "Busy", "InACall", "0001", TeamsPresenceSource.Notification));

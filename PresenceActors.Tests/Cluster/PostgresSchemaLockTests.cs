@@ -26,7 +26,8 @@ public class PostgresSchemaLockTests
             {
                 await using var connection = new DataConnection(options);
                 await connection.ExecuteAsync<int>("SELECT 1"); // connected before the start
-                start.SignalAndWait(TimeSpan.FromSeconds(30));
+                if (!start.SignalAndWait(TimeSpan.FromSeconds(30)))
+                    throw new TimeoutException("the creators did not start together");
                 // What the journal does at start (Akka.Persistence.Sql's InitializeTables): linq2db's CREATE TABLE IF NOT EXISTS.
                 await connection.CreateTableAsync<Row>(table, tableOptions: TableOptions.CreateIfNotExists);
             })).ToList();
