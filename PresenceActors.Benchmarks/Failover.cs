@@ -46,8 +46,18 @@ internal static class Failover
         await cluster.StartNodeAsync(singletonNode);
         await cluster.WaitOneClusterAsync();
         var newSingleton = await cluster.SingletonNodeAsync();
-        var shardNode = cluster.Nodes.First(n => n.Running && n != newSingleton);
-        var second = await KillAsync(cluster, shardNode, candidates.Skip(candidates.Count / 2).ToList(), "a shard node");
+        // The other survivor holding most of the remaining candidates: the node just restarted may hold no shard yet
+        // (rebalancing moves shards to it step by step).
+        var rest = candidates.Skip(candidates.Count / 2).ToList();
+        var held = new Dictionary<ClusterHarness.Node, int>();
+        foreach (var u in rest.Take(200))
+        {
+            var holder = await cluster.HolderOfAsync(u.Teams);
+            held[holder] = held.GetValueOrDefault(holder) + 1;
+        }
+
+        var shardNode = held.Where(h => h.Key.Running && h.Key != newSingleton).OrderByDescending(h => h.Value).First().Key;
+        var second = await KillAsync(cluster, shardNode, rest, "a shard node");
 
         await stop.CancelAsync();
         await load;
