@@ -66,23 +66,6 @@ public class SampleJournalTests
     }
 
     [Fact]
-    public async Task Shards_the_journal_kept_coordinator_remembered_restart_their_users_with_no_message()
-    {
-        // Version 1 journaled the shard coordinator's state (StateStoreMode.Persistence); the coordinator now keeps it in
-        // distributed data and reads the shards to restart from the old coordinator's events through Akka's migration
-        // adapter (UserPresenceSetup.CoordinatorMigration). Without it no shard starts until a message arrives, and the
-        // user on a UC call would get no keep-alive.
-        using var db = new TempDatabase();
-        File.Copy(SamplePath(), db.Path);
-        var teams = new RecordingTeams();
-        await using var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), teams, Options);
-
-        // Nothing is sent to any user: the restarted UC call sets or keeps our session by itself.
-        await node.Kit.AwaitAssertAsync(
-            () => Assert.Contains(teams.All, c => c.StartsWith("set sample-uc-call ", StringComparison.Ordinal)), TimeSpan.FromSeconds(30));
-    }
-
-    [Fact]
     public async Task A_recovered_uc_call_older_than_the_length_limit_is_ended_and_our_session_cleared()
     {
         using var db = new TempDatabase();

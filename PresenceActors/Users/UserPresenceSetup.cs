@@ -19,21 +19,6 @@ public static class UserPresenceSetup
 {
     public const string RegionName = "user-presence";
 
-    /// <summary>
-    /// Where each shard lives is kept in distributed data (docs/decisions.md, "Fail-over timings"); before, the
-    /// coordinator journaled it, under the persistence id its remember-entities store now reads. Akka's migration adapter
-    /// turns that coordinator's events into the shard ids to restart, so a journal written before the change still
-    /// restarts every remembered user at start.
-    /// </summary>
-    internal const string CoordinatorMigration = """
-        akka.persistence.journal.sql {
-          event-adapters.coordinator-migration = "Akka.Cluster.Sharding.OldCoordinatorStateMigrationEventAdapter, Akka.Cluster.Sharding"
-          event-adapter-bindings {
-            "Akka.Cluster.Sharding.ShardCoordinator+IDomainEvent, Akka.Cluster.Sharding" = coordinator-migration
-          }
-        }
-        """;
-
     public static AkkaConfigurationBuilder WithPresenceSerializer(this AkkaConfigurationBuilder builder) =>
         builder.WithCustomSerializer("presence-json", PresenceSerializer.BoundTypes, system => new PresenceSerializer(system));
 
@@ -54,7 +39,6 @@ public static class UserPresenceSetup
 
         return builder
             .WithPresenceSerializer()
-            .AddHocon(CoordinatorMigration, HoconAddMode.Prepend)
             .WithShardRegion<UserPresenceRegion>(
                 RegionName,
                 userId => Props.Create(() => new UserPresenceActor(userId, options, frontEnd, teams, clock)),
