@@ -46,17 +46,9 @@ internal static class Failover
         await cluster.StartNodeAsync(singletonNode);
         await cluster.WaitOneClusterAsync();
         var newSingleton = await cluster.SingletonNodeAsync();
-        // The other survivor holding most of the remaining candidates: the node just restarted may hold no shard yet
-        // (rebalancing moves shards to it step by step).
+        // The other survivor holding most of the remaining candidates, as the cluster test picks it.
         var rest = candidates.Skip(candidates.Count / 2).ToList();
-        var held = new Dictionary<ClusterHarness.Node, int>();
-        foreach (var u in rest.Take(200))
-        {
-            var holder = await cluster.HolderOfAsync(u.Teams);
-            held[holder] = held.GetValueOrDefault(holder) + 1;
-        }
-
-        var shardNode = held.Where(h => h.Key.Running && h.Key != newSingleton).OrderByDescending(h => h.Value).First().Key;
+        var shardNode = await cluster.BusiestHolderAsync(rest.Take(200).Select(u => u.Teams), except: newSingleton);
         var second = await KillAsync(cluster, shardNode, rest, "a shard node");
 
         await stop.CancelAsync();

@@ -546,6 +546,22 @@ internal sealed class ClusterHarness : IAsyncDisposable
     }
 
     /// <summary>
+    /// The running node other than <paramref name="except"/> that holds most of <paramref name="teamsUserIds"/>' actors
+    /// (a node just started again holds few or none yet: rebalancing moves shards to it step by step).
+    /// </summary>
+    public async Task<Node> BusiestHolderAsync(IEnumerable<string> teamsUserIds, Node except)
+    {
+        var held = new Dictionary<int, int>();
+        foreach (var id in teamsUserIds)
+        {
+            var holder = (await HolderOfAsync(id)).Index;
+            held[holder] = held.GetValueOrDefault(holder) + 1;
+        }
+
+        return Nodes.Where(n => n.Running && n != except).MaxBy(n => held.GetValueOrDefault(n.Index))!;
+    }
+
+    /// <summary>
     /// Which node's shard region holds the user's actor. A node answers with the region's address: another node's
     /// (akka.tcp://presence@host:port), its own (akka://presence, no host), or none it knows yet (akka://all-systems),
     /// in which case the next node is asked.

@@ -18,7 +18,8 @@ public sealed class PostgresSchemaLock : CommandInterceptor
 
     public override DbCommand CommandInitialized(CommandEventData eventData, DbCommand command)
     {
-        if (command.CommandText.TrimStart().StartsWith("CREATE ", StringComparison.OrdinalIgnoreCase))
+        // Every command of the journal passes here: a look at its first word, no copy of the text.
+        if (command.CommandText.AsSpan().TrimStart().StartsWith("CREATE ", StringComparison.OrdinalIgnoreCase))
             command.CommandText = $"SELECT pg_advisory_xact_lock({LockKey});\n{command.CommandText}";
         return command;
     }
