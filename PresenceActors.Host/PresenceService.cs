@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -85,6 +86,7 @@ public static class PresenceService
         });
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new AdminAccess(options.AdminToken, options.AdminOpen, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ListenerPorts>();
         services.AddSingleton(_ => new GraphGateway(options.Graph));
         services.AddSingleton<ITeamsPresencePort>(sp => sp.GetRequiredService<GraphGateway>());
@@ -210,13 +212,36 @@ public static class PresenceService
                 return;
             }
 
+            // /metrics and /healthz need the admin token unless presence.admin.open names them (/admin and /status check
+            // their callers themselves, AdminAccess.Check).
+            var kind = path.StartsWithSegments("/metrics") ? "metrics" : path.StartsWithSegments("/healthz") ? "health" : null;
+            if (local == ports.Admin && kind is not null && context.RequestServices.GetRequiredService<AdminAccess>().CheckOpen(context, kind) is { } refused)
+            {
+                await refused.ExecuteAsync(context);
+                return;
+            }
+
             await next(context);
         });
+        // Behind HAProxy every request comes from the proxy: the webhook's per-source limit keys on the client address
+        // the proxy forwards (X-Forwarded-For), believed only from presence.webhook.trustedProxies. ASP.NET Core trusts
+        // loopback proxies by default; that default is cleared, so an unlisted peer's header is ignored.
+        var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor, ForwardLimit = 1 };
+        forwarded.KnownProxies.Clear();
+        forwarded.KnownIPNetworks.Clear();
+        foreach (var network in options.WebhookTrustedProxies)
+            forwarded.KnownIPNetworks.Add(network);
+        if (options.WebhookTrustedProxies.Count > 0)
+        {
+            app.UseWhen(context => context.Connection.LocalPort == context.RequestServices.GetRequiredService<ListenerPorts>().Webhook,
+                branch => branch.UseForwardedHeaders(forwarded));
+        }
+
         app.UseRateLimiter();
         app.MapGraphWebhook(options.MaxWebhookBodyBytes, options.WebhookRequestsPerSource > 0);
         app.MapUcApi(options.InternalApiKey, options.InternalApiClientCertificates);
-        app.MapAdmin(options.AdminToken);
-        app.MapStatusPage(options.AdminToken);
+        app.MapAdmin();
+        app.MapStatusPage();
         app.MapPresenceHealth();
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;

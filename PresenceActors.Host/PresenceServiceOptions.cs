@@ -45,6 +45,12 @@ public sealed record PresenceServiceOptions
     /// <summary>Bearer token the CLI sends to the admin endpoint; null: loopback alone protects it.</summary>
     public string? AdminToken { get; init; }
 
+    /// <summary>Which of "metrics" and "health" the admin port serves without the token (presence.admin.open).</summary>
+    public IReadOnlySet<string> AdminOpen { get; init; } = new HashSet<string>();
+
+    /// <summary>Proxies (HAProxy) whose X-Forwarded-For the webhook believes for its per-source limit (presence.webhook.trustedProxies).</summary>
+    public IReadOnlyList<System.Net.IPNetwork> WebhookTrustedProxies { get; init; } = [];
+
     /// <summary>Bearer key the UC back end sends to the internal API.</summary>
     public required string InternalApiKey { get; init; }
 

@@ -13,24 +13,17 @@ using PresenceActors.Users;
 namespace PresenceActors.Host.Admin;
 
 /// <summary>
-/// The admin surface the pbm-style CLI talks to (docs/operator-guide.md, "Command line (pbm style)"): cluster, sharding and presence. Loopback only, and
-/// token-protected when presence.admin.token is set.
+/// The admin surface the pbm-style CLI talks to (docs/operator-guide.md, "Command line (pbm style)"): cluster, sharding and presence.
+/// Every request passes <see cref="AdminAccess.Check"/> (loopback, the token, and for actions a header a cross-site page cannot send).
 /// </summary>
 public static class AdminEndpoints
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
-    public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder endpoints, string? token)
+    public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder endpoints)
     {
         var admin = endpoints.MapGroup("/admin").AddEndpointFilter(async (context, next) =>
-        {
-            var http = context.HttpContext;
-            if (http.Connection.RemoteIpAddress is { } remote && !IPAddress.IsLoopback(remote))
-                return UcApiEndpoints.Problem(403, "address", "The admin endpoint answers on loopback only.");
-            if (token is not null && !StatusEndpoints.Authorized(http, token))
-                return UcApiEndpoints.Problem(401, "Authorization", "Send 'Authorization: Bearer <presence.admin.token>' (or sign in on /status).");
-            return await next(context);
-        });
+            context.HttpContext.RequestServices.GetRequiredService<AdminAccess>().Check(context.HttpContext) ?? await next(context));
 
         admin.MapGet("/cluster", (ActorSystem system) =>
         {
@@ -54,8 +47,8 @@ public static class AdminEndpoints
                 }),
             });
         });
-        admin.MapPost("/cluster/leave", (string address, ActorSystem system) => ClusterAction(system, address, (c, a) => c.Leave(a), "leaving"));
-        admin.MapPost("/cluster/down", (string address, ActorSystem system) => ClusterAction(system, address, (c, a) => c.Down(a), "downed"));
+        admin.MapPost("/cluster/leave", (HttpContext context, ActorSystem system) => ClusterActionAsync(context, system, (c, a) => c.Leave(a), "leaving"));
+        admin.MapPost("/cluster/down", (HttpContext context, ActorSystem system) => ClusterActionAsync(context, system, (c, a) => c.Down(a), "downed"));
         admin.MapPost("/cluster/down-unreachable", (ActorSystem system) =>
         {
             var cluster = Akka.Cluster.Cluster.Get(system);
@@ -109,13 +102,18 @@ public static class AdminEndpoints
         });
         admin.MapGet("/presence/pool", async (IRequiredActor<SubscriptionPoolKey> pool) =>
             Results.Json(await pool.ActorRef.Ask<PoolStatus>(new SubscriptionPoolCommands.GetPoolStatus(), AskTimeout)));
-        admin.MapPost("/presence/resync", async (string? user, IRequiredActor<SubscriptionPoolKey> pool) =>
-            Results.Json(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(
-                new SubscriptionPoolCommands.Resync(user is null ? [] : [user]), AskTimeout)));
-        admin.MapPost("/accounts/{account}", async (string account, IRequiredActor<SubscriptionPoolKey> pool) =>
-            Result(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(new SubscriptionPoolCommands.AddAccount(account), AskTimeout)));
-        admin.MapDelete("/accounts/{account}", async (string account, IRequiredActor<SubscriptionPoolKey> pool) =>
-            Result(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(new SubscriptionPoolCommands.RemoveAccount(account), AskTimeout)));
+        admin.MapPost("/presence/resync", async (HttpContext context, IRequiredActor<SubscriptionPoolKey> pool) =>
+        {
+            var (body, problem) = await AdminAccess.ReadBodyAsync<UserParameter>(context);
+            if (body is null)
+                return problem!;
+            return Results.Json(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(
+                new SubscriptionPoolCommands.Resync(body.User is null ? [] : [body.User]), AskTimeout));
+        });
+        admin.MapPost("/accounts/add", (HttpContext context, IRequiredActor<SubscriptionPoolKey> pool) =>
+            AccountActionAsync(context, pool, account => new SubscriptionPoolCommands.AddAccount(account)));
+        admin.MapPost("/accounts/remove", (HttpContext context, IRequiredActor<SubscriptionPoolKey> pool) =>
+            AccountActionAsync(context, pool, account => new SubscriptionPoolCommands.RemoveAccount(account)));
         admin.MapGet("/certificates", (PresenceActors.Webhooks.EncryptionCertificates certificates) =>
             Results.Json(new { current = certificates.CurrentId, accepted = certificates.Ids, rotatable = certificates.Rotatable }));
         admin.MapPost("/certificates/rotate", async (PresenceActors.Webhooks.EncryptionCertificates certificates, IRequiredActor<SubscriptionPoolKey> pool,
@@ -136,23 +134,56 @@ public static class AdminEndpoints
         return endpoints;
     }
 
-    private static IResult ClusterAction(ActorSystem system, string address, Action<Akka.Cluster.Cluster, Address> action, string done)
+    /// <summary>The parameter of <c>cluster leave</c> and <c>cluster down</c>.</summary>
+    public sealed record AddressParameter
     {
+        public string? Address { get; init; }
+    }
+
+    /// <summary>The parameter of <c>presence resync</c> (none: every user).</summary>
+    public sealed record UserParameter
+    {
+        public string? User { get; init; }
+    }
+
+    /// <summary>The parameter of <c>accounts add</c> and <c>accounts remove</c>.</summary>
+    public sealed record AccountParameter
+    {
+        public string? Account { get; init; }
+    }
+
+    private static async Task<IResult> ClusterActionAsync(HttpContext context, ActorSystem system, Action<Akka.Cluster.Cluster, Address> action, string done)
+    {
+        var (body, problem) = await AdminAccess.ReadBodyAsync<AddressParameter>(context);
+        if (body is null)
+            return problem!;
+        if (string.IsNullOrWhiteSpace(body.Address))
+            return UcApiEndpoints.Problem(400, "address", "'address' is required: a member address like akka.tcp://presence@host:4053.");
         Address parsed;
         try
         {
-            parsed = Address.Parse(address);
+            parsed = Address.Parse(body.Address);
         }
         catch (UriFormatException)
         {
-            return UcApiEndpoints.Problem(400, "address", $"'{address}' is not an address like akka.tcp://presence@host:4053.");
+            return UcApiEndpoints.Problem(400, "address", $"'{body.Address}' is not an address like akka.tcp://presence@host:4053.");
         }
 
         var cluster = Akka.Cluster.Cluster.Get(system);
         if (cluster.State.Members.All(m => m.Address != parsed))
-            return UcApiEndpoints.Problem(404, "address", $"{address} is not a member of this cluster.");
+            return UcApiEndpoints.Problem(404, "address", $"{body.Address} is not a member of this cluster.");
         action(cluster, parsed);
-        return Results.Json(new { ok = true, message = $"{address} {done}" });
+        return Results.Json(new { ok = true, message = $"{body.Address} {done}" });
+    }
+
+    private static async Task<IResult> AccountActionAsync(HttpContext context, IRequiredActor<SubscriptionPoolKey> pool, Func<string, object> command)
+    {
+        var (body, problem) = await AdminAccess.ReadBodyAsync<AccountParameter>(context);
+        if (body is null)
+            return problem!;
+        if (string.IsNullOrWhiteSpace(body.Account))
+            return UcApiEndpoints.Problem(400, "account", "'account' is required: the technical user's UPN.");
+        return Result(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(command(body.Account.Trim()), AskTimeout));
     }
 
     private static IResult Result(SubscriptionPoolCommands.CommandResult result) =>

@@ -19,7 +19,7 @@ public static class Ctl
         var json = new Option<bool>("--json") { Description = "print the endpoint's JSON", Recursive = true };
         var ctl = new Command("ctl", "inspect and steer a running node over its admin endpoint") { url, token, json };
 
-        Command Leaf(string name, string description, Func<ParseResult, (HttpMethod Method, string Path)> request, Action<JsonNode, TextWriter> table, params Symbol[] symbols)
+        Command Leaf(string name, string description, Func<ParseResult, (HttpMethod Method, string Path, object? Body)> request, Action<JsonNode, TextWriter> table, params Symbol[] symbols)
         {
             var command = new Command(name, description);
             foreach (var symbol in symbols)
@@ -32,8 +32,8 @@ public static class Ctl
 
             command.SetAction(async (parse, cancellationToken) =>
             {
-                var (method, path) = request(parse);
-                return await CallAsync(parse.GetValue(url)!, parse.GetValue(token), method, path, parse.GetValue(json), table, output, errors ?? Console.Error, cancellationToken);
+                var (method, path, body) = request(parse);
+                return await CallAsync(parse.GetValue(url)!, parse.GetValue(token), method, path, body, parse.GetValue(json), table, output, errors ?? Console.Error, cancellationToken);
             });
             return command;
         }
@@ -47,45 +47,45 @@ public static class Ctl
 
         ctl.Subcommands.Add(new Command("cluster", "cluster membership")
         {
-            Leaf("show", "members, status and roles", _ => (HttpMethod.Get, "/admin/cluster"), ClusterTable),
-            Leaf("leader", "the cluster leader", _ => (HttpMethod.Get, "/admin/cluster"), (n, o) => o.WriteLine(n["leader"]?.GetValue<string>() ?? "(none)")),
+            Leaf("show", "members, status and roles", _ => (HttpMethod.Get, "/admin/cluster", null), ClusterTable),
+            Leaf("leader", "the cluster leader", _ => (HttpMethod.Get, "/admin/cluster", null), (n, o) => o.WriteLine(n["leader"]?.GetValue<string>() ?? "(none)")),
             Leaf("leave", "the member leaves gracefully (its shards and singletons move first)",
-                p => (HttpMethod.Post, $"/admin/cluster/leave?address={Uri.EscapeDataString(p.GetValue(address)!)}"), message, address),
+                p => (HttpMethod.Post, "/admin/cluster/leave", new { address = p.GetValue(address) }), message, address),
             Leaf("down", "mark a member down (it is gone for good)",
-                p => (HttpMethod.Post, $"/admin/cluster/down?address={Uri.EscapeDataString(p.GetValue(address)!)}"), message, address),
-            Leaf("down-unreachable", "down every unreachable member", _ => (HttpMethod.Post, "/admin/cluster/down-unreachable"), message),
+                p => (HttpMethod.Post, "/admin/cluster/down", new { address = p.GetValue(address) }), message, address),
+            Leaf("down-unreachable", "down every unreachable member", _ => (HttpMethod.Post, "/admin/cluster/down-unreachable", null), message),
             Tail(url, token, output, errors),
         });
         ctl.Subcommands.Add(new Command("sharding", "sharded regions")
         {
-            Leaf("regions", "region names", _ => (HttpMethod.Get, "/admin/sharding/regions"), (n, o) => { foreach (var r in n.AsArray()) o.WriteLine(r!.GetValue<string>()); }),
-            Leaf("region-stats", "entities per shard on this node", _ => (HttpMethod.Get, "/admin/sharding/region-stats"), RegionStatsTable),
+            Leaf("regions", "region names", _ => (HttpMethod.Get, "/admin/sharding/regions", null), (n, o) => { foreach (var r in n.AsArray()) o.WriteLine(r!.GetValue<string>()); }),
+            Leaf("region-stats", "entities per shard on this node", _ => (HttpMethod.Get, "/admin/sharding/region-stats", null), RegionStatsTable),
             Leaf("locate", "where a user's entity lives",
-                p => (HttpMethod.Get, $"/admin/sharding/locate?entity={Uri.EscapeDataString(p.GetValue(entity)!)}"),
+                p => (HttpMethod.Get, $"/admin/sharding/locate?entity={Uri.EscapeDataString(p.GetValue(entity)!)}", null),
                 (n, o) => o.WriteLine($"entity {S(n["entity"])} in shard {S(n["shard"])} at {S(n["region"])} (running: {S(n["running"])})"), entity),
         });
         ctl.Subcommands.Add(new Command("presence", "users and the subscription pool")
         {
             Leaf("user", "both sides of one user, prior and current, flags and recent transitions",
-                p => (HttpMethod.Get, $"/admin/presence/users/{Uri.EscapeDataString(p.GetValue(userArgument)!)}"), UserTable, userArgument),
-            Leaf("pool", "technical accounts, users per account out of 650, subscriptions and health", _ => (HttpMethod.Get, "/admin/presence/pool"), PoolTable),
+                p => (HttpMethod.Get, $"/admin/presence/users/{Uri.EscapeDataString(p.GetValue(userArgument)!)}", null), UserTable, userArgument),
+            Leaf("pool", "technical accounts, users per account out of 650, subscriptions and health", _ => (HttpMethod.Get, "/admin/presence/pool", null), PoolTable),
             Leaf("resync", "read presence in bulk now and check every subscription",
-                p => (HttpMethod.Post, p.GetValue(resyncUser) is { } u ? $"/admin/presence/resync?user={Uri.EscapeDataString(u)}" : "/admin/presence/resync"),
+                p => (HttpMethod.Post, "/admin/presence/resync", new { user = p.GetValue(resyncUser) }),
                 (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), resyncUser),
         });
         ctl.Subcommands.Add(new Command("certificate", "the notification encryption certificate")
         {
-            Leaf("show", "the current certificate's id and every id still accepted", _ => (HttpMethod.Get, "/admin/certificates"),
+            Leaf("show", "the current certificate's id and every id still accepted", _ => (HttpMethod.Get, "/admin/certificates", null),
                 (n, o) => o.WriteLine($"current {S(n["current"])}; accepted {string.Join(", ", n["accepted"]!.AsArray().Select(S))}; rotatable {S(n["rotatable"])}")),
             Leaf("rotate", "make a new certificate for the whole cluster and renew every subscription with it (the old one is accepted 24 h more)",
-                _ => (HttpMethod.Post, "/admin/certificates/rotate"), message),
+                _ => (HttpMethod.Post, "/admin/certificates/rotate", null), message),
         });
         ctl.Subcommands.Add(new Command("accounts", "technical accounts")
         {
             Leaf("add", "add a technical account (its password must be in every node's configuration)",
-                p => (HttpMethod.Post, $"/admin/accounts/{Uri.EscapeDataString(p.GetValue(accountArgument)!)}"), (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), accountArgument),
+                p => (HttpMethod.Post, "/admin/accounts/add", new { account = p.GetValue(accountArgument) }), (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), accountArgument),
             Leaf("remove", "drain and remove a technical account",
-                p => (HttpMethod.Delete, $"/admin/accounts/{Uri.EscapeDataString(p.GetValue(accountArgument)!)}"), (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), accountArgument),
+                p => (HttpMethod.Post, "/admin/accounts/remove", new { account = p.GetValue(accountArgument) }), (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), accountArgument),
         });
         return ctl;
     }
@@ -128,7 +128,7 @@ public static class Ctl
         return tail;
     }
 
-    private static async Task<int> CallAsync(string baseUrl, string? token, HttpMethod method, string path, bool json,
+    private static async Task<int> CallAsync(string baseUrl, string? token, HttpMethod method, string path, object? parameters, bool json,
         Action<JsonNode, TextWriter> table, TextWriter output, TextWriter errors, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(20) };
@@ -137,7 +137,16 @@ public static class Ctl
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(new HttpRequestMessage(method, path), cancellationToken);
+            // An action's parameters go in its JSON body, with the header that tells the node a browser page of another
+            // site did not send it (AdminAccess).
+            using var request = new HttpRequestMessage(method, path);
+            if (method != HttpMethod.Get)
+            {
+                request.Headers.Add(AdminAccess.CsrfHeader, "ctl");
+                request.Content = System.Net.Http.Json.JsonContent.Create(parameters ?? new { });
+            }
+
+            response = await http.SendAsync(request, cancellationToken);
         }
         catch (HttpRequestException e)
         {

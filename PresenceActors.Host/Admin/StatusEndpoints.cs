@@ -22,38 +22,47 @@ namespace PresenceActors.Host.Admin;
 /// </summary>
 public static class StatusEndpoints
 {
-    /// <summary>The cookie the page's login form sets: the admin token, HttpOnly and SameSite=Strict.</summary>
-    public const string TokenCookie = "presence-admin";
-
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static IEndpointRouteBuilder MapStatusPage(this IEndpointRouteBuilder endpoints, string? token)
+    public static IEndpointRouteBuilder MapStatusPage(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/status", (HttpContext context) =>
+        endpoints.MapGet("/status", (HttpContext context, AdminAccess access) =>
         {
-            if (context.Connection.RemoteIpAddress is { } remote && !System.Net.IPAddress.IsLoopback(remote))
-                return UcApiEndpoints.Problem(403, "address", "The status page answers on loopback only.");
-            var page = token is not null && !Authorized(context, token) ? "login.html" : "status.html";
-            return Results.Content(Asset(page), "text/html; charset=utf-8");
+            if (AdminAccess.LocalOnly(context, "The status page") is { } refused)
+                return refused;
+            if (!access.SignedIn(context))
+                return Results.Content(Asset("login.html"), "text/html; charset=utf-8");
+            // The page sends this value with its actions (AdminAccess.CsrfHeader); a page of another site cannot read it.
+            context.Response.Headers.CacheControl = "no-store";
+            return Results.Content(Asset("status.html").Replace("{{csrf}}", access.PageCsrf(context), StringComparison.Ordinal), "text/html; charset=utf-8");
         });
-        endpoints.MapPost("/status/login", async (HttpContext context) =>
+        endpoints.MapPost("/status/login", async (HttpContext context, AdminAccess access) =>
         {
-            if (context.Connection.RemoteIpAddress is { } remote && !System.Net.IPAddress.IsLoopback(remote))
-                return UcApiEndpoints.Problem(403, "address", "The status page answers on loopback only.");
-            if (token is null)
+            if (AdminAccess.LocalOnly(context, "The status page") is { } refused)
+                return refused;
+            if (!access.TokenRequired)
                 return Results.Redirect("/status");
             var form = await context.Request.ReadFormAsync();
-            var offered = form["token"].ToString();
-            if (!FixedEquals(offered, token))
+            if (!access.TrySignIn(form["token"].ToString(), out var session))
                 return UcApiEndpoints.Problem(401, "token", "That is not this node's presence.admin.token.");
-            context.Response.Cookies.Append(TokenCookie, offered, new CookieOptions
+            // The cookie holds a random session id, never the token; it ends with the session (AdminAccess.SessionLifetime).
+            context.Response.Cookies.Append(AdminAccess.SessionCookie, session, new CookieOptions
             {
                 HttpOnly = true,
                 SameSite = SameSiteMode.Strict,
                 Secure = context.Request.IsHttps,
                 Path = "/",
+                MaxAge = AdminAccess.SessionLifetime,
             });
+            return Results.Redirect("/status");
+        });
+        endpoints.MapPost("/status/logout", (HttpContext context, AdminAccess access) =>
+        {
+            if (AdminAccess.LocalOnly(context, "The status page") is { } refused)
+                return refused;
+            access.SignOut(context);
+            context.Response.Cookies.Delete(AdminAccess.SessionCookie, new CookieOptions { Path = "/" });
             return Results.Redirect("/status");
         });
 
@@ -66,16 +75,8 @@ public static class StatusEndpoints
         admin.MapGet("/status/data", Data);
         admin.MapGet("/status/users", Users);
         admin.MapGet("/status/feed", Feed);
-        admin.MapPost("/status/sandbox/{action}", Sandbox);
+        admin.MapPost("/status/sandbox", Sandbox);
     }
-
-    /// <summary>The admin filter's second way in: the page's cookie (the CLI sends the Authorization header).</summary>
-    internal static bool Authorized(HttpContext context, string token) =>
-        FixedEquals(context.Request.Headers.Authorization.ToString(), $"Bearer {token}")
-        || (context.Request.Cookies.TryGetValue(TokenCookie, out var cookie) && FixedEquals(cookie, token));
-
-    private static bool FixedEquals(string? offered, string expected) =>
-        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(offered ?? ""), Encoding.UTF8.GetBytes(expected));
 
     private static string Asset(string name)
     {
@@ -230,7 +231,7 @@ public static class StatusEndpoints
     private static Task Feed(HttpContext context, ActorSystem system) =>
         ServerSentEvents.StreamAsync(context, system, lines => Props.Create(() => new DecisionListener(lines)));
 
-    private static async Task<IResult> Sandbox(string action, HttpContext context, IServiceProvider services)
+    private static async Task<IResult> Sandbox(HttpContext context, IServiceProvider services)
     {
         if (services.GetService<SandboxControls>() is not { } sandbox)
             return UcApiEndpoints.Problem(404, "action", "The simulators can only be driven in sandbox mode.");
@@ -255,6 +256,7 @@ public static class StatusEndpoints
 
         try
         {
+            var action = Text("action");
             var message = action switch
             {
                 "teams-call" => await sandbox.TeamsCallAsync(Text("user"), Flag("active")),

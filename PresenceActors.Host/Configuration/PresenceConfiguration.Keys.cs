@@ -34,7 +34,8 @@ public static partial class PresenceConfiguration
         ("presence.api.certificatePassword", "", true, "its password"),
         ("presence.admin.port", "9110", false, "admin and health port"),
         ("presence.admin.address", "127.0.0.1", false, "address the admin port listens on; beyond loopback it needs presence.admin.token and serves TLS with the webhook's certificate, and other addresses reach only /metrics and /healthz (status page and admin actions stay loopback-only)"),
-        ("presence.admin.token", "", true, "bearer token the CLI must send to the admin endpoint (ctl --token)"),
+        ("presence.admin.token", "", true, "bearer token the CLI must send to the admin endpoint (ctl --token); the status page asks for it once and then keeps a session"),
+        ("presence.admin.open", "", false, "which of metrics and health (comma-separated) the admin port serves without presence.admin.token; empty: with a token set, /metrics and /healthz need it too"),
         ("presence.encryption.certificate", "PostgreSQL: the cluster's, made once and kept in the database; SQLite: data/encryption.pfx (made once)", false, "PFX file notifications are encrypted for; unset with PostgreSQL, every node shares the certificates kept (sealed) in the database and ctl certificate rotate replaces them"),
         ("presence.encryption.previousCertificates", "", false, "PFX files (comma-separated) of certificates replaced in presence.encryption.certificate, still accepted while Graph may deliver what it encrypted for them"),
         ("presence.encryption.certificatePassword", "", true, "password of that PFX file (a file made by the service is protected with it too)"),
@@ -62,6 +63,7 @@ public static partial class PresenceConfiguration
         ("presence.logging.json", "false", false, "structured JSON lines on the console"),
         ("presence.api.clientCertificates", "", false, "SHA-256 thumbprints (hex, comma-separated) of client certificates the internal API requires; empty: the key alone"),
         ("presence.webhook.rateLimitPerSecond", "5000", false, "requests per second one source address may send to the webhook before 429 (0: off)"),
+        ("presence.webhook.trustedProxies", "", false, "addresses or networks (comma-separated) of the proxies in front of the webhook (HAProxy) whose X-Forwarded-For names the source address for the rate limit; empty: the connection's own address"),
     ];
 
     // In this file, after Keys: static initializers run in textual order only within one file.

@@ -256,6 +256,20 @@ public static partial class PresenceConfiguration
         var rateLimit = 5_000;
         if (Get(configuration, "presence.webhook.rateLimitPerSecond") is { } rate && (!int.TryParse(rate, out rateLimit) || rateLimit < 0))
             found.Add($"presence.webhook.rateLimitPerSecond: '{rate}' is not a whole number of requests per second (0 turns the limit off).");
+        var adminOpen = (Get(configuration, "presence.admin.open") ?? "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(o => o.ToLowerInvariant()).ToHashSet();
+        foreach (var unknown in adminOpen.Where(o => !Admin.AdminAccess.OpenableEndpoints.Contains(o)))
+            found.Add($"presence.admin.open: '{unknown}' is not one of {string.Join(", ", Admin.AdminAccess.OpenableEndpoints)}.");
+        var trustedProxies = new List<IPNetwork>();
+        foreach (var proxy in (Get(configuration, "presence.webhook.trustedProxies") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (IPNetwork.TryParse(proxy, out var network))
+                trustedProxies.Add(network);
+            else if (IPAddress.TryParse(proxy, out var address))
+                trustedProxies.Add(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            else
+                found.Add($"presence.webhook.trustedProxies: '{proxy}' is not an IP address or network (10.0.0.5, 10.0.0.0/24, fd00::/64).");
+        }
 
         problems = found;
         if (found.Count > 0)
@@ -357,6 +371,8 @@ public static partial class PresenceConfiguration
             Admin = new ListenerOptions { Address = adminAddress, Port = adminPort, Certificate = IPAddress.IsLoopback(adminAddress) ? null : webhookCertificate },
             InternalApiKey = apiKey!,
             AdminToken = Get(configuration, "presence.admin.token"),
+            AdminOpen = adminOpen,
+            WebhookTrustedProxies = trustedProxies,
             TlsVersions = tls,
             JsonLogs = jsonLogs,
             ClientStateKey = clientStateKey!,

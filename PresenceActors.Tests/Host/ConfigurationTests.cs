@@ -158,6 +158,8 @@ public class ConfigurationTests : IDisposable
     [InlineData("presence.webhook.rateLimitPerSecond", "fast")]
     [InlineData("presence.graph.presenceBudget", "-5")]
     [InlineData("presence.admin.address", "facade.local")]
+    [InlineData("presence.admin.open", "metrics,status")]
+    [InlineData("presence.webhook.trustedProxies", "10.0.0.5,haproxy.local")]
     public void Each_invalid_value_gives_one_message_naming_its_key(string key, string value)
     {
         var options = PresenceConfiguration.Load(Configuration(SeedExample, (key, value)), out var problems);
@@ -178,7 +180,15 @@ public class ConfigurationTests : IDisposable
         Assert.Equal(System.Net.IPAddress.Any, options!.Admin.Address);
         Assert.NotNull(options.Admin.Certificate);
 
+        var opened = PresenceConfiguration.Load(Configuration(SeedExample, ("presence.admin.open", "Metrics, health"),
+            ("presence.webhook.trustedProxies", "10.0.0.5, 10.1.0.0/16, fd00::/64")), out problems);
+        Assert.Empty(problems);
+        Assert.Equal(["health", "metrics"], opened!.AdminOpen.Order());
+        Assert.Equal(["10.0.0.5/32", "10.1.0.0/16", "fd00::/64"], opened.WebhookTrustedProxies.Select(n => n.ToString()));
+
         var local = PresenceConfiguration.Load(Configuration(SeedExample), out _);
+        Assert.Empty(local!.AdminOpen);
+        Assert.Empty(local.WebhookTrustedProxies);
         Assert.Equal(System.Net.IPAddress.Loopback, local!.Admin.Address);
         Assert.Null(local.Admin.Certificate);
         Assert.Equal(1500, local.Graph.PresenceBudget);

@@ -133,7 +133,14 @@ public class StatusPageTests : IAsyncLifetime
     {
         using var http = Client();
         http.DefaultRequestHeaders.Add("Cookie", await SignInAsync());
-        var refused = await http.PostAsync("admin/status/sandbox/teams-call", new StringContent("""{"user":"uc-x","active":true}""", System.Text.Encoding.UTF8, "application/json"));
+        var page = await http.GetStringAsync("status");
+        var csrf = System.Text.RegularExpressions.Regex.Match(page, "name=\"presence-csrf\" content=\"([^\"]+)\"").Groups[1].Value;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "admin/status/sandbox")
+        {
+            Content = new StringContent("""{"action":"teams-call","user":"uc-x","active":true}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add(PresenceActors.Host.Admin.AdminAccess.CsrfHeader, csrf);
+        var refused = await http.SendAsync(request);
         Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
         Assert.Contains("sandbox mode", await refused.Content.ReadAsStringAsync());
     }

@@ -75,14 +75,18 @@ public class SecurityTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Webhook_answers_429_with_retry_after_once_one_source_exceeds_its_rate()
+    public async Task Webhook_answers_429_with_retry_after_once_one_source_exceeds_its_rate_whatever_address_an_untrusted_peer_forwards()
     {
         using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
         var statuses = new List<HttpStatusCode>();
         HttpResponseMessage? limited = null;
         for (var i = 0; i < 60; i++)
         {
-            var response = await http.PostAsync($"https://127.0.0.1:{_loop.Ports.Webhook}/graph/listen?validationToken=t{i}", null);
+            // A forwarded address from a peer that presence.webhook.trustedProxies does not name is not believed: every
+            // request counts against the connection's own address.
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"https://127.0.0.1:{_loop.Ports.Webhook}/graph/listen?validationToken=t{i}");
+            request.Headers.Add("X-Forwarded-For", $"198.51.100.{i + 1}");
+            var response = await http.SendAsync(request);
             statuses.Add(response.StatusCode);
             if (response.StatusCode == HttpStatusCode.TooManyRequests)
                 limited ??= response;

@@ -34,7 +34,9 @@ public class SingletonSupervisionTests
             register.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Loop.ApiKey);
             var registering = http.SendAsync(register);
             // Its answer does not matter here (the pool may already wait on a write of its own and answer late, 503).
-            var adding = http.PostAsync($"{admin}/admin/accounts/tech9@contoso.com", null);
+            using var add = new HttpRequestMessage(HttpMethod.Post, $"{admin}/admin/accounts/add") { Content = JsonContent.Create(new { account = "tech9@contoso.com" }) };
+            add.Headers.Add(PresenceActors.Host.Admin.AdminAccess.CsrfHeader, "test");
+            var adding = http.SendAsync(add);
 
             await Eventually.TrueAsync(() => Failed("user-registry") && Failed("subscription-pool"), TimeSpan.FromSeconds(90),
                 "both singletons' writes failed", () => string.Join("\n", logs.Lines.Where(l => l.Contains("persist", StringComparison.OrdinalIgnoreCase)).Take(10)));

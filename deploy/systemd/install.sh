@@ -184,7 +184,7 @@ Next:
       /opt/presenceactors/PresenceActors.Host config check --config /etc/presenceactors/application.properties
   systemctl enable --now presenceactors
   journalctl -u presenceactors -f
-  curl http://127.0.0.1:9110/healthz/ready
+  curl http://127.0.0.1:9110/healthz/ready   # with presence.admin.token set: -H "Authorization: Bearer <token>"
 NEXT
 if service_running; then
     echo "The service still runs the version installed before. Restart it: systemctl restart presenceactors"
