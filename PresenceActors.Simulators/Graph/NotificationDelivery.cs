@@ -262,10 +262,16 @@ public sealed class NotificationDelivery : IAsyncDisposable
     }
 
     /// <summary>One validationToken per (application, tenant) present in a POST that carries resource data.</summary>
-    public string ValidationToken(string applicationId)
+    public string ValidationToken(string applicationId) => ValidationToken(applicationId, null);
+
+    /// <summary>
+    /// A validationToken signed with Graph's key as <see cref="ValidationToken(string)"/> makes it, its claims changed
+    /// by <paramref name="adjust"/> first (tests: a token expired, for another tenant, from another publisher).
+    /// </summary>
+    public string ValidationToken(string applicationId, Action<JsonObject>? adjust)
     {
         var now = _clock.GetUtcNow().ToUnixTimeSeconds();
-        return _signer.Sign(new JsonObject
+        var claims = new JsonObject
         {
             ["aud"] = applicationId,
             ["iss"] = $"https://sts.windows.net/{_tenant.TenantId}/",
@@ -277,7 +283,9 @@ public sealed class NotificationDelivery : IAsyncDisposable
             ["appidacr"] = "2",
             ["tid"] = _tenant.TenantId,
             ["ver"] = "1.0",
-        });
+        };
+        adjust?.Invoke(claims);
+        return _signer.Sign(claims);
     }
 
     private async Task RunAsync()

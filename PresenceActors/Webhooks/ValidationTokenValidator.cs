@@ -7,9 +7,10 @@ using Microsoft.IdentityModel.Tokens;
 namespace PresenceActors.Webhooks;
 
 /// <summary>
-/// Checks the validationTokens of rich notifications (contract section 5): signature against the keys published at the
-/// configured OpenID metadata URL, issuer https://sts.windows.net/{tenant}/, audience = our application id, and
-/// appid = Graph's change-notification publisher. Valid tokens are remembered until they expire, so the hot path
+/// Checks the validationTokens of rich notifications (docs/reliability.md, "Validation tokens"): signature against the keys published at the
+/// configured OpenID metadata URL, lifetime (5 minutes of clock skew), issuer https://sts.windows.net/{tenant}/ (and a tid
+/// claim, when present, naming the same tenant), audience = our application id, and appid = Graph's change-notification
+/// publisher. Valid tokens are remembered until they expire, so the hot path
 /// validates each distinct token once.
 /// </summary>
 public sealed class ValidationTokenValidator
@@ -20,6 +21,7 @@ public sealed class ValidationTokenValidator
     private readonly JsonWebTokenHandler _handler = new();
     private readonly string _issuer;
     private readonly string _audience;
+    private readonly string _tenant;
     private readonly ConcurrentDictionary<string, DateTime> _valid = new(StringComparer.Ordinal);
 
     public ValidationTokenValidator(Uri openIdConfiguration, string tenantId, string clientId, HttpClient http)
@@ -27,6 +29,7 @@ public sealed class ValidationTokenValidator
         _metadata = new ConfigurationManager<OpenIdConnectConfiguration>(
             openIdConfiguration.ToString(), new OpenIdConnectConfigurationRetriever(), new HttpDocumentRetriever(http) { RequireHttps = true });
         _issuer = $"https://sts.windows.net/{tenantId}/";
+        _tenant = tenantId;
         _audience = clientId;
     }
 
@@ -59,7 +62,9 @@ public sealed class ValidationTokenValidator
             ValidateLifetime = true,
             ClockSkew = TimeSpan.FromMinutes(5),
         });
-        if (!result.IsValid || !(result.Claims.TryGetValue("appid", out var appid) && Equals(appid, GraphNotificationPublisher)))
+        // The tenant is the issuer's; a tid claim naming another tenant contradicts it.
+        if (!result.IsValid || !(result.Claims.TryGetValue("appid", out var appid) && Equals(appid, GraphNotificationPublisher))
+                            || (result.Claims.TryGetValue("tid", out var tid) && !string.Equals(tid as string, _tenant, StringComparison.OrdinalIgnoreCase)))
         {
             if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
                 _metadata.RequestRefresh(); // keys rotate
