@@ -35,7 +35,7 @@ run.SetAction(async (parse, stopping) =>
     await app.StartAsync(stopping);
     // Technical accounts added to the file later join the pool without a restart.
     var watcher = new TechnicalAccountsWatcher(
-        () => PresenceConfiguration.Load(Configuration(file, out _), out _)?.Graph.TechnicalAccounts ?? [],
+        () => file is null ? ([], []) : TechnicalAccountsWatcher.Read(file),
         app.Services.GetRequiredService<PresenceActors.Graph.ISubscriptionGraph>(),
         app.Services.GetRequiredService<Akka.Hosting.IRequiredActor<PresenceActors.Subscriptions.SubscriptionPoolKey>>(),
         app.Services.GetRequiredService<ILogger<TechnicalAccountsWatcher>>());
@@ -50,7 +50,7 @@ run.SetAction(async (parse, stopping) =>
 var show = new Command("show", "print the effective configuration, secrets replaced by ********") { configOption };
 show.SetAction(parse =>
 {
-    foreach (var (key, value) in PresenceConfiguration.Show(Configuration(parse.GetValue(configOption), out _)))
+    foreach (var (key, value) in PresenceConfiguration.Show(PresenceConfiguration.Build(parse.GetValue(configOption), out _)))
         Console.WriteLine($"{key} = {value}");
     return 0;
 });
@@ -78,30 +78,9 @@ var root = new RootCommand("PresenceActors: keeps Microsoft Teams and OpenScape 
 // second or two, and is given up to 10 s before the process is ended anyway.
 return await root.Parse(args.Length == 0 ? ["sandbox"] : args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(10) });
 
-static IConfiguration Configuration(FileInfo? file, out List<string> problems)
-{
-    problems = [];
-    var builder = new ConfigurationBuilder().AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
-    if (file is not null)
-    {
-        if (!file.Exists)
-        {
-            problems.Add($"--config: file '{file.FullName}' does not exist.");
-        }
-        else
-        {
-            var properties = PropertiesFile.Parse(File.ReadAllText(file.FullName), out var syntax);
-            builder.AddInMemoryCollection(properties.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value)));
-            problems.AddRange(syntax.Select(line => $"{file.Name}: {line}"));
-        }
-    }
-
-    return builder.AddEnvironmentVariables().Build();
-}
-
 static PresenceServiceOptions? LoadOrReport(FileInfo? file)
 {
-    var configuration = Configuration(file, out var fileProblems);
+    var configuration = PresenceConfiguration.Build(file, out var fileProblems);
     var options = PresenceConfiguration.Load(configuration, out var problems);
     problems.InsertRange(0, fileProblems);
     if (problems.Count == 0 && options is not null)

@@ -36,7 +36,8 @@ public static partial class PropertiesFile
             var split = FindSeparator(entry);
             if (split < 0)
             {
-                problems.Add($"line {lineNumber}: '{Shorten(entry)}' is not 'key = value'.");
+                // Not quoted: a line without a key is often a value pasted on its own, a password as likely as not.
+                problems.Add($"line {lineNumber} is not 'key = value' ({entry.Length} characters without '=' or ':'; not shown, it may be a secret).");
                 continue;
             }
 
@@ -124,6 +125,4 @@ public static partial class PropertiesFile
 
         return builder.ToString();
     }
-
-    private static string Shorten(string text) => text.Length > 40 ? text[..40] + "…" : text;
 }

@@ -10,18 +10,37 @@ namespace PresenceActors.Host.Configuration;
 /// registered with the Graph gateway and new ones are handed to the pool, which spreads users onto them.
 /// </summary>
 public sealed class TechnicalAccountsWatcher(
-    Func<IReadOnlyList<TechnicalAccountCredentials>> readAccounts,
+    Func<(IReadOnlyList<TechnicalAccountCredentials> Accounts, IReadOnlyList<string> Problems)> readAccounts,
     ISubscriptionGraph graph,
     IRequiredActor<SubscriptionPoolKey> pool,
     ILogger<TechnicalAccountsWatcher> log)
 {
     private readonly Dictionary<string, string> _known = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Reads the accounts again; returns the usernames that were new.</summary>
+    /// <summary>The technical users of the node's configuration file as it is now, and its problems (each naming its key or line).</summary>
+    public static (IReadOnlyList<TechnicalAccountCredentials> Accounts, IReadOnlyList<string> Problems) Read(FileInfo file)
+    {
+        var configuration = PresenceConfiguration.Build(file, out var problems);
+        var accounts = PresenceConfiguration.TechnicalAccounts(configuration, problems);
+        return (accounts, problems);
+    }
+
+    /// <summary>
+    /// Reads the accounts again; returns the usernames that were new. A file with problems (an edit half done, a line
+    /// without a key) changes nothing: the accounts in use stay, and the problems are logged naming their keys.
+    /// </summary>
     public IReadOnlyList<string> Refresh()
     {
+        var (accounts, problems) = readAccounts();
+        if (problems.Count > 0)
+        {
+            log.LogWarning("technical-accounts-reload-refused: the configuration file has {Count} problem(s); the technical accounts in use stay as they are: {Problems}",
+                problems.Count, string.Join(" | ", problems));
+            return [];
+        }
+
         var added = new List<string>();
-        foreach (var account in readAccounts())
+        foreach (var account in accounts)
         {
             var fingerprint = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(account.Password)));
             if (_known.TryGetValue(account.Username, out var known) && known == fingerprint)
@@ -63,9 +82,11 @@ public sealed class TechnicalAccountsWatcher(
                 {
                     Refresh();
                 }
-                catch (Exception e) when (e is IOException or FormatException)
+                catch (Exception e)
                 {
-                    log.LogWarning("technical-accounts-reload-failed: {Message}", e.Message);
+                    // A timer callback's exception would end the process: whatever the reload met, the node goes on
+                    // with the accounts it has. The type and message only (a stack trace here says nothing useful).
+                    log.LogWarning("technical-accounts-reload-failed: {Type}: {Message}; the technical accounts in use stay as they are", e.GetType().Name, e.Message);
                 }
             }, null, TimeSpan.FromMilliseconds(500), Timeout.InfiniteTimeSpan);
         }

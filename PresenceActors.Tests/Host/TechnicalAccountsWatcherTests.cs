@@ -1,6 +1,6 @@
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 using PresenceActors.Graph;
 using PresenceActors.Host.Configuration;
 using PresenceActors.Subscriptions;
@@ -9,7 +9,7 @@ using Xunit;
 
 namespace PresenceActors.Tests.Host;
 
-/// <summary>A technical user added to the configuration file joins the pool without a restart.</summary>
+/// <summary>A technical user added to the configuration file joins the pool without a restart; a broken edit changes nothing and is logged naming its keys.</summary>
 public class TechnicalAccountsWatcherTests
 {
     [Fact]
@@ -21,13 +21,14 @@ public class TechnicalAccountsWatcherTests
         await File.WriteAllTextAsync(file, $"azure.activedirectory.technical.user.username = {user1}\nazure.activedirectory.technical.user.password = {password1}\n");
         try
         {
+            var logs = new CapturingLoggerProvider();
+            using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+            // The node's own reading of its file (Program's `run`).
             var watcher = new TechnicalAccountsWatcher(
-                () => PropertiesFile.Parse(File.ReadAllText(file), out _) is var p && p.TryGetValue("azure.activedirectory.technical.users[0].username", out var u)
-                    ? [new TechnicalAccountCredentials(user1, password1), new TechnicalAccountCredentials(u, p["azure.activedirectory.technical.users[0].password"])]
-                    : [new TechnicalAccountCredentials(user1, password1)],
+                () => TechnicalAccountsWatcher.Read(new FileInfo(file)),
                 loop.Service.Services.GetRequiredService<ISubscriptionGraph>(),
                 loop.Service.Services.GetRequiredService<IRequiredActor<SubscriptionPoolKey>>(),
-                NullLogger<TechnicalAccountsWatcher>.Instance);
+                new Logger<TechnicalAccountsWatcher>(factory));
             using var watching = watcher.Watch(file);
 
             // Capacity 650 on tech1: 700 users leave 50 unwatched until a second account arrives.
@@ -41,6 +42,19 @@ public class TechnicalAccountsWatcherTests
             await Eventually.TrueAsync(async () => (await loop.PoolStatusAsync()).Accounts.Any(a => a.Account == "tech-new@contoso.com" && a.SubscribedUsers == 50),
                 TimeSpan.FromSeconds(30), "the new account holds the 50");
             Assert.Equal(0, (await loop.PoolStatusAsync()).UnwatchedUsers);
+
+            // An edit half done: a third user without its password, and a password pasted on a line of its own. The
+            // reload is refused naming the key and the line, never echoing the pasted value, and nothing changes.
+            await File.AppendAllTextAsync(file, "azure.activedirectory.technical.users[1].username = tech-half@contoso.com\nPasted-S3cret-Value\n");
+            // (The file watcher may also have seen the append half written; the reload of the whole edit is the one read.)
+            await Eventually.TrueAsync(() => logs.Lines.Any(l => l.Contains("technical-accounts-reload-refused", StringComparison.Ordinal)
+                                                                 && l.Contains("line 6 is not 'key = value'", StringComparison.Ordinal)),
+                TimeSpan.FromSeconds(30), "the reload refused");
+            var refused = logs.Lines.Last(l => l.Contains("technical-accounts-reload-refused", StringComparison.Ordinal));
+            Assert.Contains("azure.activedirectory.technical.users[1].password is missing", refused);
+            Assert.DoesNotContain("Pasted-S3cret-Value", string.Join("\n", logs.Lines));
+            var accounts = (await loop.PoolStatusAsync()).Accounts.Select(a => a.Account).Order().ToList();
+            Assert.Equal(["tech-new@contoso.com", user1], accounts);
         }
         finally
         {
