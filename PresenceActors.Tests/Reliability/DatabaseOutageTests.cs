@@ -20,8 +20,9 @@ public class DatabaseOutageTests
         await using var loop = await Loop.StartAsync(captureLogs: logs, adjust: o => o with
         {
             Node = o.Node with { Persistence = new PresencePersistenceOptions { Provider = PersistenceProvider.PostgreSql, ConnectionString = db.ConnectionString } },
-            ReconcileEvery = TimeSpan.FromSeconds(10),
         });
+        // The production reconciliation interval: the calls reach UC by the ingress log's retries, not a bulk read.
+        Assert.Equal(TimeSpan.FromMinutes(10), loop.Options.ReconcileEvery);
         var users = await loop.AddUsersAsync(3, ucStatus: "Meeting", prefix: "pgdown");
         using var health = new HttpClient();
         async Task<bool> Ready() => (await health.GetAsync($"http://127.0.0.1:{loop.Ports.Admin}/healthz/ready")).IsSuccessStatusCode;
