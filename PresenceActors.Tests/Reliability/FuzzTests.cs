@@ -5,6 +5,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using PresenceActors.Host.Configuration;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Tests.Support;
@@ -201,6 +202,8 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLife
         var unknownBefore = _loop.WebhookMetrics.UnknownCertificates;
 
         var before = await SnapshotAsync();
+        var ingressLog = _loop.Service.Services.GetRequiredService<PresenceActors.Ingress.IngressLog>();
+        var (appendedBefore, handledBefore) = (ingressLog.Appended, ingressLog.HandledOnce);
         var heap = SettledHeap();
         var count = 35_000 * Scale;
         var outcome = await SendAllAsync(count, 8, i =>
@@ -242,6 +245,11 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLife
         var unavailable = outcome.Statuses.GetValueOrDefault(503);
         output.WriteLine($"{foreignCertificate.Count} inputs named a certificate the node does not hold; {unavailable} of them passed the clientState check and were answered 503");
         Assert.Equal(unavailable, _loop.WebhookMetrics.UnknownCertificates - unknownBefore);
+        // Nothing changed, asserted once every item the webhook took was looked at by the processing behind it.
+        var ingress = _loop.Service.Services.GetRequiredService<PresenceActors.Ingress.IngressLog>();
+        await Eventually.TrueAsync(() => ingress.HandledOnce - handledBefore == ingress.Appended - appendedBefore, TimeSpan.FromMinutes(2),
+            "every admitted item handled once", () => $"appended {ingress.Appended - appendedBefore}, handled {ingress.HandledOnce - handledBefore}");
+        output.WriteLine($"{ingress.Appended - appendedBefore} items admitted to the ingress log and handled");
         Assert.Equal(before, await SnapshotAsync());
         AssertHeapBounded(heap);
         // The duplicate filter and the clientState check are still working after it all: a real change goes through.

@@ -42,6 +42,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     private int _disposed;
     private long _commits;
     private long _appended;
+    private long _handledOnce;
     private long _refused;
     private long _retried;
     private long _expired;
@@ -67,6 +68,9 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     public long Commits => Interlocked.Read(ref _commits);
 
     public long Appended => Interlocked.Read(ref _appended);
+
+    /// <summary>Items of entries handled at least once (processed, dropped, or kept to be tried again): with <see cref="Appended"/>, the sign that all that came in was looked at.</summary>
+    public long HandledOnce => Interlocked.Read(ref _handledOnce);
 
     public long Refused => Interlocked.Read(ref _refused);
 
@@ -282,6 +286,8 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
             }
 
             Interlocked.Add(ref _backlog, -(entry.Items - outcome.RemainingItems));
+            if (entry.Attempts == 0)
+                Interlocked.Add(ref _handledOnce, entry.Items);
             if (outcome.Remaining is null || outcome.RemainingItems == 0)
             {
                 lock (_gate)

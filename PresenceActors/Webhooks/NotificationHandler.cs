@@ -285,6 +285,7 @@ public sealed class NotificationHandler(
     /// <summary>True or false once checked; null when Entra's signing keys could not be read (the items wait).</summary>
     private async Task<bool?> ValidTokensAsync(JsonElement root, CancellationToken cancellationToken)
     {
+        metrics.OnTokensChecked();
         if (Property(root, "validationTokens") is not { ValueKind: JsonValueKind.Array } array)
             return false;
         var list = array.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.String).Select(t => t.GetString()!).ToList();

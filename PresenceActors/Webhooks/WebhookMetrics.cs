@@ -41,6 +41,13 @@ public sealed class WebhookMetrics
         ReceivedCounter.Add(items);
     }
 
+    private long _tokenChecks;
+
+    /// <summary>Requests whose validationTokens were checked (once per request, again when its entry is retried).</summary>
+    public long TokenChecks => Interlocked.Read(ref _tokenChecks);
+
+    public void OnTokensChecked() => Interlocked.Increment(ref _tokenChecks);
+
     public void OnAccepted()
     {
         Interlocked.Increment(ref _accepted);
