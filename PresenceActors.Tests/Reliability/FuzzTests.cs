@@ -262,6 +262,8 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLife
     {
         var root = $"https://127.0.0.1:{_loop.Ports.InternalApi}/api/v1/";
         var fuzz = new Fuzz(4711);
+        // A real user the UC back end could register: a registration that got through would show in the snapshot.
+        var target = _loop.Graph.Tenant.AddUser($"fz-target.{Guid.NewGuid():N}@contoso.com");
         var before = await SnapshotAsync();
         var heap = SettledHeap();
         var count = 15_000 * Scale;
@@ -273,21 +275,21 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLife
             HttpRequestMessage request;
             var kind = f.Random.Next(100);
             var stranger = $"fz-{Uri.EscapeDataString(f.OddString())}-{i}";
-            if (kind < 30) // register: an unknown Teams user, or a mutated body
+            if (kind < 25) // register: an unknown Teams user, or a mutated body
             {
                 var body = kind < 10 ? Encoding.UTF8.GetBytes($$"""{"teamsUser":{{System.Text.Json.JsonSerializer.Serialize(f.OddString())}}}""") : f.Mutate("""{"teamsUser":"nobody@contoso.com"}"""u8.ToArray());
                 request = new HttpRequestMessage(HttpMethod.Put, $"{root}users/{stranger}") { Content = Json(body) };
             }
-            else if (kind < 60) // a presence report: well-formed for a stranger, malformed for the registered user
+            else if (kind < 50) // a presence report: well-formed for a stranger, malformed for the registered user
             {
                 var valid = """{"status":"Busy","onPhone":true,"at":"2026-11-26T10:00:00Z"}"""u8.ToArray();
                 var body = f.Mutate(valid);
                 var broken = body.Length > 1 ? body[..^1] : body; // never valid JSON for the registered user
-                request = kind < 45
+                request = kind < 38
                     ? new HttpRequestMessage(HttpMethod.Post, $"{root}users/{stranger}/presence") { Content = Json(body) }
                     : new HttpRequestMessage(HttpMethod.Post, $"{root}users/{Uri.EscapeDataString(_user.UcUserId)}/presence") { Content = Json(broken) };
             }
-            else if (kind < 75) // the bulk list: items that cannot be valid, so nothing is removed
+            else if (kind < 65) // the bulk list: items that cannot be valid, so nothing is removed
             {
                 var item = f.Random.Next(3) switch
                 {
@@ -300,22 +302,42 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLife
                     body = "[1]"u8.ToArray();
                 request = new HttpRequestMessage(HttpMethod.Put, $"{root}users") { Content = Json(body) };
             }
-            else if (kind < 85) // reads and removals of strangers
+            else if (kind < 73) // reads and removals of strangers
             {
                 request = new HttpRequestMessage(f.Pick([HttpMethod.Get, HttpMethod.Delete]), $"{root}users/{stranger}");
             }
-            else if (kind < 92) // wrong methods and content types
+            else if (kind < 80) // wrong methods and content types
             {
                 request = new HttpRequestMessage(f.Pick([HttpMethod.Patch, HttpMethod.Post, HttpMethod.Options]), $"{root}users");
                 request.Content = new StringContent(f.OddString(), Encoding.UTF8, f.Pick(["text/plain", "application/xml"]));
             }
-            else // no key, or a wrong one
+            else // requests that would change state if they were let in, with no key, a wrong one, or another scheme
             {
-                request = new HttpRequestMessage(HttpMethod.Post, $"{root}users/{Uri.EscapeDataString(_user.UcUserId)}/presence")
+                var user = Uri.EscapeDataString(_user.UcUserId);
+                var at = DateTimeOffset.UtcNow.ToString("O");
+                request = f.Random.Next(5) switch
                 {
-                    Content = Json("""{"status":"Busy","onPhone":true}"""u8.ToArray()),
+                    // the registered user's UC call starting now
+                    0 => new HttpRequestMessage(HttpMethod.Post, $"{root}users/{user}/presence") { Content = Json(Encoding.UTF8.GetBytes($$"""{"status":"Busy","onPhone":true,"at":"{{at}}"}""")) },
+                    // a real Teams user registered
+                    1 => new HttpRequestMessage(HttpMethod.Put, $"{root}users/fz-target-{i}") { Content = Json(Encoding.UTF8.GetBytes($$"""{"teamsUser":"{{target.UserPrincipalName}}"}""")) },
+                    // the registered user removed
+                    2 => new HttpRequestMessage(HttpMethod.Delete, $"{root}users/{user}"),
+                    // the whole list replaced, its removal confirmed
+                    3 => new HttpRequestMessage(HttpMethod.Put, $"{root}users?confirmRemoval=1")
+                    {
+                        Content = Json(Encoding.UTF8.GetBytes($$"""[{"ucUserId":"fz-target-{{i}}","teamsUser":"{{target.UserPrincipalName}}"}]""")),
+                    },
+                    // every user's status at once
+                    _ => new HttpRequestMessage(HttpMethod.Post, $"{root}presence") { Content = Json(Encoding.UTF8.GetBytes($$"""[{"ucUserId":"{{_user.UcUserId}}","status":"Busy","onPhone":true,"at":"{{at}}"}]""")) },
                 };
-                request.Headers.Authorization = f.Random.Next(2) == 0 ? null : new AuthenticationHeaderValue("Bearer", "x" + new string(f.OddString().Where(c => c > ' ' && c < 0x7F).ToArray()));
+                request.Headers.Authorization = f.Random.Next(4) switch
+                {
+                    0 => null,
+                    1 => new AuthenticationHeaderValue("Bearer", "x" + new string(f.OddString().Where(c => c > ' ' && c < 0x7F).ToArray())),
+                    2 => new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"uc:{Loop.ApiKey}"))),
+                    _ => new AuthenticationHeaderValue("Bearer", Loop.ApiKey[..^1]), // all but its last character
+                };
                 return request;
             }
 
