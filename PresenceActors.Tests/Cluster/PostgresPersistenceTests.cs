@@ -12,7 +12,7 @@ namespace PresenceActors.Tests.Cluster;
 public class PostgresPersistenceTests
 {
     [Fact]
-    public async Task Teams_call_and_uc_call_survive_a_restart_on_postgresql()
+    public async Task Teams_call_and_uc_call_survive_a_crash_on_postgresql()
     {
         await using var db = await PostgresDatabase.CreateAsync();
         var frontEnd = new RecordingFrontEnd();
@@ -39,6 +39,7 @@ public class PostgresPersistenceTests
             node.Users.Tell(new ReportUcPresence("p2", "Available", true, DateTimeOffset.UtcNow));
             Assert.Equal("set p2 300s", await teams.NextAsync());
             await node.Kit.AwaitAssertAsync(async () => Assert.NotNull((await node.StateOfAsync("p2")).Session.ExpiresAt), TimeSpan.FromSeconds(10));
+            await node.CrashAsync();
         }
 
         await using (var node = await TestNode.StartAsync(db.ConnectionString, frontEnd, teams, users, PersistenceProvider.PostgreSql))

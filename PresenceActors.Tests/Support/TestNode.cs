@@ -50,9 +50,23 @@ internal sealed class TestNode : IAsyncDisposable
     public async Task<UserPresenceState> StateOfAsync(string userId) =>
         (await Users.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(userId), TimeSpan.FromSeconds(15))).State;
 
+    private bool _crashed;
+
+    /// <summary>
+    /// A crash, for restart tests that claim crash safety: the actor system ends at once, without coordinated shutdown
+    /// (no leaving the cluster, no shard hand-off, nothing flushed on the way out), as after kill -9 of the process.
+    /// </summary>
+    public async Task CrashAsync()
+    {
+        _crashed = true;
+        ((ExtendedActorSystem)System).Abort();
+        await System.WhenTerminated.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     public async ValueTask DisposeAsync()
     {
-        await _host.StopAsync();
+        if (!_crashed)
+            await _host.StopAsync();
         _host.Dispose();
     }
 }

@@ -16,7 +16,7 @@ public class UserPresenceActorTests
     };
 
     [Fact]
-    public async Task Teams_call_survives_a_restart_and_its_end_restores_the_prior_status()
+    public async Task Teams_call_survives_a_crash_and_its_end_restores_the_prior_status()
     {
         using var db = new TempDatabase();
         var frontEnd = new RecordingFrontEnd();
@@ -30,6 +30,7 @@ public class UserPresenceActorTests
             var busy = await frontEnd.NextAsync();
             Assert.Equal(("Busy", UcUpdate.TeamsCallStarted, 1L), (busy.Status.Value, busy.Reason, busy.Sequence));
             Assert.True((await node.StateOfAsync("u1")).TeamsCallActive);
+            await node.CrashAsync();
         }
 
         await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams))
@@ -46,7 +47,7 @@ public class UserPresenceActorTests
     }
 
     [Fact]
-    public async Task Uc_call_keep_alive_resumes_by_itself_after_a_restart_and_the_final_clear_happens()
+    public async Task Uc_call_keep_alive_resumes_by_itself_after_a_crash_and_the_final_clear_happens()
     {
         using var db = new TempDatabase();
         var frontEnd = new RecordingFrontEnd();
@@ -58,6 +59,7 @@ public class UserPresenceActorTests
             node.Users.Tell(new ReportUcPresence("u2", "Available", true, DateTimeOffset.UtcNow));
             Assert.Equal("set u2 3s", await teams.NextAsync());
             Assert.Equal("set u2 3s", await teams.NextAsync()); // keep-alive
+            await node.CrashAsync();
         }
 
         while (teams.All.TryDequeue(out _)) { }
@@ -122,7 +124,7 @@ public class UserPresenceActorTests
     }
 
     [Fact]
-    public async Task Pending_uc_update_is_delivered_after_a_restart()
+    public async Task Pending_uc_update_is_delivered_after_a_crash()
     {
         using var db = new TempDatabase();
         var frontEnd = new RecordingFrontEnd { Failing = true };
@@ -134,6 +136,7 @@ public class UserPresenceActorTests
             node.Users.Tell(new ReportUcPresence("u3", "Away", false, DateTimeOffset.UtcNow));
             node.Users.Tell(new ObserveTeamsPresence("u3", "Busy", "InACall", null, TeamsPresenceSource.Notification));
             await node.Kit.AwaitAssertAsync(async () => Assert.True((await node.StateOfAsync("u3")).Outbox.Failures >= 1), TimeSpan.FromSeconds(15));
+            await node.CrashAsync();
         }
 
         frontEnd.Failing = false;
