@@ -97,6 +97,10 @@ public static partial class PresenceConfiguration
                 {
                     found.Add($"{key}: file '{file}' is not a certificate (PEM or DER).");
                 }
+                catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+                {
+                    found.Add($"{key}: file '{file}' cannot be read ({e.GetType().Name}): check that the service's user may read it.");
+                }
             }
 
             return certificates;
@@ -144,6 +148,11 @@ public static partial class PresenceConfiguration
             catch (CryptographicException e)
             {
                 found.Add($"{key}: '{file}' cannot be read ({e.Message}); check {passwordKey}.");
+                return null;
+            }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+            {
+                found.Add($"{key}: '{file}' cannot be read ({e.GetType().Name}): check that the service's user may read it.");
                 return null;
             }
         }
@@ -245,7 +254,12 @@ public static partial class PresenceConfiguration
         if (found.Count > 0)
             return null;
 
-        Directory.CreateDirectory(dataFolder);
+        // A data folder made here is the service user's alone (keys, certificates and the SQLite journal go in it); one
+        // the operator made is left as it is.
+        if (!Directory.Exists(dataFolder) && !OperatingSystem.IsWindows())
+            Directory.CreateDirectory(dataFolder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        else
+            Directory.CreateDirectory(dataFolder);
         // Files made once and kept (the seed's file names neither key): a damaged one is a problem naming its key and
         // path, not an unhandled exception.
         T? Kept<T>(string key, string path, Func<string, T> load) where T : class

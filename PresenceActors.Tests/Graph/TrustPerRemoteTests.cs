@@ -62,11 +62,20 @@ public class TrustPerRemoteTests
                 ["presence.dataFolder"] = Path.Combine(folder, "data"),
             }.Concat(extra.Select(e => KeyValuePair.Create(e.Item1, (string?)e.Item2)))).Build();
 
-            var options = PresenceConfiguration.Load(Configuration(("presence.tls.trust.frontEnds", pem)), out var problems);
-            Assert.Empty(problems);
-            Assert.Equal(certificate.Thumbprint, Assert.Single(options!.FrontEnds.TrustedCertificates).Thumbprint);
-            Assert.Empty(options.Graph.TrustedCertificates);
-            Assert.Empty(options.Graph.EntraTrustedCertificates);
+            // Each key, alone, reaches its own remote and no other.
+            foreach (var (key, entra, graph, frontEnds) in new[]
+                     {
+                         ("presence.tls.trust.frontEnds", 0, 0, 1), ("presence.tls.trust.graph", 0, 1, 0), ("presence.tls.trust.entra", 1, 0, 0),
+                     })
+            {
+                var options = PresenceConfiguration.Load(Configuration((key, pem)), out var found);
+                Assert.Empty(found);
+                Assert.Equal((entra, graph, frontEnds), (options!.Graph.EntraTrustedCertificates.Count, options.Graph.TrustedCertificates.Count, options.FrontEnds.TrustedCertificates.Count));
+                Assert.All(options.Graph.EntraTrustedCertificates.Concat(options.Graph.TrustedCertificates).Concat(options.FrontEnds.TrustedCertificates),
+                    c => Assert.Equal(certificate.Thumbprint, c.Thumbprint));
+            }
+
+            List<string> problems;
 
             Assert.Null(PresenceConfiguration.Load(Configuration(("presence.tls.trust.entra", broken)), out problems));
             Assert.Equal($"presence.tls.trust.entra: file '{broken}' is not a certificate (PEM or DER).", Assert.Single(problems));

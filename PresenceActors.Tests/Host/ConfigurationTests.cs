@@ -55,6 +55,8 @@ public class ConfigurationTests : IDisposable
         Assert.Empty(problems);
         foreach (var file in new[] { "client-state.key", "internal-api.key", "listener-tls.pfx", "encryption.pfx" })
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, OperatingSystem.IsWindows() ? UnixFileMode.UserRead | UnixFileMode.UserWrite : File.GetUnixFileMode(Path.Combine(_data, file)));
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_data)); // the folder made for them too
         // The encryption PFX made with a password opens only with it.
         Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() =>
             System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(Path.Combine(_data, "encryption.pfx"), null));
