@@ -70,6 +70,11 @@ public static class GraphWebhookEndpoints
                 case WebhookOutcome.Refused:
                     context.Response.Headers.RetryAfter = "5";
                     return Problem(503, "value", "The notifications could not be stored right now (the backlog is full or the database is slow); send them again.");
+                case WebhookOutcome.UnknownSubscriptionsFull:
+                    context.Response.Headers.RetryAfter = "30";
+                    return Problem(503, "subscriptionId", "Notifications for subscriptions this service has not published yet already wait up to their bound; send them again later.");
+                case WebhookOutcome.TooManyItems:
+                    return Problem(413, "value", $"A request carries at most {NotificationAdmission.MaxItemsPerRequest} notifications.");
                 case WebhookOutcome.UnknownCertificate:
                     context.Response.Headers.RetryAfter = "5";
                     return Problem(503, "encryptedContent", "A notification is encrypted for a certificate this node does not hold; send it again.");

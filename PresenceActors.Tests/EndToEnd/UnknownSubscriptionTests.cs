@@ -61,4 +61,54 @@ public class UnknownSubscriptionTests
         await Eventually.TrueAsync(() => loop.Uc.User(ucUserId)!.Status == "Busy", TimeSpan.FromSeconds(30), "the waiting call reaches UC");
         await Eventually.TrueAsync(async () => await ingress.CountAsync(CancellationToken.None) == 0, TimeSpan.FromSeconds(10), "the entry leaves the log");
     }
+
+    [Fact]
+    public async Task Items_of_unknown_subscriptions_are_bounded_and_refused_beyond_it_while_known_ones_still_flow()
+    {
+        await using var loop = await Loop.StartAsync(adjust: o => o with { Ingress = o.Ingress with { MaxUnknownSubscriptionItems = 3 } });
+        var (ucUserId, teams) = (await loop.AddUsersAsync(1, prefix: "bound-sub"))[0];
+        var ingress = loop.Service.Services.GetRequiredService<IngressLog>();
+        // A genuine clientState of our technical account (as a leaked one would be), for subscriptions nobody published.
+        var clientState = new ClientStateSigner(loop.Options.ClientStateKey).Create("tech1@contoso.com");
+        string Basic() => new JsonObject
+        {
+            ["value"] = new JsonArray(new JsonObject
+            {
+                ["subscriptionId"] = Guid.NewGuid().ToString(), ["changeType"] = "updated", ["clientState"] = clientState,
+                ["resource"] = $"communications/presences('{teams.Id}')", ["resourceData"] = new JsonObject { ["id"] = teams.Id },
+            }),
+        }.ToJsonString();
+
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
+        for (var i = 0; i < 3; i++)
+            Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsync(loop.WebhookUrl, new StringContent(Basic(), Encoding.UTF8, "application/json"))).StatusCode);
+        await Eventually.TrueAsync(() => ingress.Waiting(ItemAuthenticity.UnknownSubscription).Items == 3, TimeSpan.FromSeconds(30), "three items waiting");
+
+        using var refused = await http.PostAsync(loop.WebhookUrl, new StringContent(Basic(), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Contains("\"field\":\"subscriptionId\"", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(1, loop.WebhookMetrics.RefusedFor("unknown-subscription-full"));
+        Assert.Equal(3, ingress.Waiting(ItemAuthenticity.UnknownSubscription).Items);
+
+        // Genuine deliveries for the pool's own subscription are not held by the bound.
+        loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.InACall);
+        await Eventually.TrueAsync(() => loop.Uc.User(ucUserId)!.Status == "Busy", TimeSpan.FromSeconds(30), "a real call reaches UC");
+    }
+
+    [Fact]
+    public async Task A_request_with_more_items_than_graph_ever_batches_is_refused_before_any_is_checked()
+    {
+        await using var loop = await Loop.StartAsync();
+        var items = new JsonArray();
+        for (var i = 0; i <= NotificationAdmission.MaxItemsPerRequest; i++)
+            items.Add(new JsonObject { ["subscriptionId"] = "s", ["clientState"] = "x" });
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
+        using var response = await http.PostAsync(loop.WebhookUrl, new StringContent(new JsonObject { ["value"] = items }.ToJsonString(), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("\"field\":\"value\"", await response.Content.ReadAsStringAsync());
+        Assert.Equal(NotificationAdmission.MaxItemsPerRequest + 1, loop.WebhookMetrics.RefusedFor("too-many-items"));
+        // Refused at the door: not one item reached the clientState check.
+        Assert.Equal(0, loop.WebhookMetrics.DroppedFor("client-state"));
+    }
 }

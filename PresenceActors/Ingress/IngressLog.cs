@@ -69,6 +69,26 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
 
     public long Appended => Interlocked.Read(ref _appended);
 
+    private readonly Dictionary<string, (int Items, long Bytes)> _waiting = new(StringComparer.Ordinal);
+
+    /// <summary>Items (and their bytes) that wait for <paramref name="reason"/> since their last attempt (by their entry's first waiting item).</summary>
+    public (int Items, long Bytes) Waiting(string reason)
+    {
+        lock (_waiting)
+            return _waiting.GetValueOrDefault(reason);
+    }
+
+    private void CountWaiting(string? reason, int items, long bytes)
+    {
+        if (reason is null)
+            return;
+        lock (_waiting)
+        {
+            var (i, b) = _waiting.GetValueOrDefault(reason);
+            _waiting[reason] = (i + items, b + bytes);
+        }
+    }
+
     /// <summary>Items of entries handled at least once (processed, dropped, or kept to be tried again): with <see cref="Appended"/>, the sign that all that came in was looked at.</summary>
     public long HandledOnce => Interlocked.Read(ref _handledOnce);
 
@@ -288,6 +308,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
             Interlocked.Add(ref _backlog, -(entry.Items - outcome.RemainingItems));
             if (entry.Attempts == 0)
                 Interlocked.Add(ref _handledOnce, entry.Items);
+            CountWaiting(entry.WaitingFor, -entry.Items, -entry.Body.Length);
             if (outcome.Remaining is null || outcome.RemainingItems == 0)
             {
                 lock (_gate)
@@ -296,7 +317,8 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
                 continue;
             }
 
-            var next = entry with { Body = outcome.Remaining, Items = outcome.RemainingItems, Attempts = entry.Attempts + 1 };
+            var next = entry with { Body = outcome.Remaining, Items = outcome.RemainingItems, Attempts = entry.Attempts + 1, WaitingFor = outcome.Reason };
+            CountWaiting(next.WaitingFor, next.Items, next.Body.Length);
             if (outcome.RemainingItems != entry.Items || outcome.Remaining != entry.Body)
             {
                 lock (_gate)

@@ -9,6 +9,16 @@ public sealed record IngressOptions
     /// </summary>
     public int MaxBacklog { get; init; } = 50_000;
 
+    /// <summary>
+    /// Items waiting for a subscription the pool has not published (yet) that this node holds at most, and their bytes:
+    /// they pass the clientState check and may wait for hours, so a leaked clientState must not be able to fill the
+    /// backlog with them. Beyond either bound, requests with such items are answered 503 (Graph delivers them again).
+    /// </summary>
+    public int MaxUnknownSubscriptionItems { get; init; } = 10_000;
+
+    /// <inheritdoc cref="MaxUnknownSubscriptionItems"/>
+    public long MaxUnknownSubscriptionBytes { get; init; } = 64L * 1024 * 1024;
+
     /// <summary>How long a request waits for its commit before it is answered 503 (a stalled database never makes the webhook slow).</summary>
     public TimeSpan AppendTimeout { get; init; } = TimeSpan.FromMilliseconds(900);
 

@@ -11,7 +11,11 @@ public enum IngressKind
 /// <param name="Body">A changeNotificationCollection: the admitted items and the request's validationTokens.</param>
 /// <param name="Items">How many items <paramref name="Body"/> holds.</param>
 /// <param name="TraceParent">The webhook request's W3C traceparent: processing continues its trace.</param>
-public sealed record IngressEntry(long Id, IngressKind Kind, string Body, int Items, int Attempts, DateTimeOffset ReceivedAt, string? TraceParent = null);
+public sealed record IngressEntry(long Id, IngressKind Kind, string Body, int Items, int Attempts, DateTimeOffset ReceivedAt, string? TraceParent = null)
+{
+    /// <summary>Why the entry waits since its last attempt (in memory only: the log's bookkeeping of what waits for what).</summary>
+    public string? WaitingFor { get; init; }
+}
 
 /// <summary>A request's items to append.</summary>
 public sealed record IngressAppend(IngressKind Kind, string Body, int Items, string? TraceParent = null);

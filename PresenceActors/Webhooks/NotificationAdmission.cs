@@ -17,6 +17,12 @@ public enum WebhookOutcome
     /// <summary>503 with Retry-After: the backlog is at its bound or the log could not commit in time; Graph sends them again.</summary>
     Refused,
 
+    /// <summary>503 with Retry-After: items for subscriptions not (yet) published already wait up to their bound.</summary>
+    UnknownSubscriptionsFull,
+
+    /// <summary>413: more items than one request may carry.</summary>
+    TooManyItems,
+
     /// <summary>503: an item is encrypted for a certificate this node does not hold (docs/operator-guide.md, symptoms).</summary>
     UnknownCertificate,
 }
@@ -32,8 +38,17 @@ public sealed class NotificationAdmission(
     NotificationDecryptor decryptor,
     WebhookMetrics metrics,
     IngressLog ingress,
+    IngressOptions options,
     ILogger<NotificationAdmission> log)
 {
+    /// <summary>
+    /// Items one request may carry. Graph batches notifications well below it (the simulator: 100); beyond it a request
+    /// is refused before any item is looked at, so a 1 MiB body of tiny items costs one count, not thousands of checks.
+    /// </summary>
+    public const int MaxItemsPerRequest = 1_000;
+
+    private readonly DropLog _drops = new(log);
+
     /// <summary>How long the request may spend looking for a certificate in the cluster's store; beyond it the item is admitted and checked later.</summary>
     private static readonly TimeSpan CertificateLookup = TimeSpan.FromMilliseconds(300);
 
@@ -44,7 +59,15 @@ public sealed class NotificationAdmission(
         if (!TryItems(root, out var items))
             return WebhookOutcome.Malformed;
         metrics.OnReceived(items.Count);
+        if (items.Count > MaxItemsPerRequest)
+        {
+            metrics.OnRefused("too-many-items", items.Count);
+            _drops.Dropped("too-many-items", null, items.Count);
+            return WebhookOutcome.TooManyItems;
+        }
+
         var admitted = new List<JsonElement>(items.Count);
+        var unknown = 0;
         foreach (var item in items)
         {
             if (authenticity.Check(item, out var subscriptionId) is { } reason)
@@ -66,11 +89,27 @@ public sealed class NotificationAdmission(
                 return WebhookOutcome.UnknownCertificate;
             }
 
+            if (!authenticity.IsKnown(subscriptionId!))
+                unknown++;
             admitted.Add(item);
         }
 
         if (admitted.Count == 0)
             return WebhookOutcome.Accepted;
+        if (unknown > 0)
+        {
+            // Such items pass the clientState check and may wait for hours: bounded, so that a leaked clientState cannot
+            // fill the backlog genuine items need (docs/reliability.md, "Bounded work").
+            var (waiting, bytes) = ingress.Waiting(ItemAuthenticity.UnknownSubscription);
+            if (waiting + unknown > options.MaxUnknownSubscriptionItems || bytes + body.Length > options.MaxUnknownSubscriptionBytes)
+            {
+                metrics.OnNotTaken(admitted.Count);
+                metrics.OnRefused("unknown-subscription-full", admitted.Count);
+                _drops.Dropped("unknown-subscription-full", null, admitted.Count);
+                return WebhookOutcome.UnknownSubscriptionsFull;
+            }
+        }
+
         var stored = admitted.Count == items.Count ? body : Collection(admitted, root);
         var result = await ingress.AppendAsync(new IngressAppend(kind, stored, admitted.Count, PresenceTracing.CurrentTraceParent), cancellationToken);
         if (result == AppendResult.Committed)
@@ -101,6 +140,6 @@ public sealed class NotificationAdmission(
     private void Drop(string reason, string? subscriptionId)
     {
         metrics.OnDropped(reason);
-        log.LogWarning("notification-dropped reason={Reason} subscription={SubscriptionId}", reason, subscriptionId ?? "-");
+        _drops.Dropped(reason, subscriptionId);
     }
 }

@@ -38,6 +38,7 @@ public sealed class NotificationHandler(
     ILogger<NotificationHandler> log) : IIngressHandler
 {
     private long _lastWaitLog = long.MinValue / 2;
+    private readonly DropLog _drops = new(log);
 
     /// <summary>Why an entry waits while this node sees only a minority of the cluster (ClusterQuorum).</summary>
     public const string NoQuorum = "no-quorum";
@@ -312,7 +313,7 @@ public sealed class NotificationHandler(
     private void Drop(string reason, string? subscriptionId)
     {
         metrics.OnDropped(reason);
-        log.LogWarning("notification-dropped reason={Reason} subscription={SubscriptionId}", reason, subscriptionId ?? "-");
+        _drops.Dropped(reason, subscriptionId);
     }
 
     private static bool TryPresence(byte[] plaintext, string userId, out string availability, out string activity, out string? sequence)

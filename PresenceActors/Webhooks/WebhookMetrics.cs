@@ -83,4 +83,18 @@ public sealed class WebhookMetrics
         _dropped.AddOrUpdate(reason, 1, (_, n) => n + 1);
         DroppedCounter.Add(1, new KeyValuePair<string, object?>("reason", reason));
     }
+
+    private static readonly Counter<long> RefusedCounter = Meter.CreateCounter<long>("presence.notifications.refused",
+        description: "Items of requests refused before admission, by reason: too-many-items (413) and unknown-subscription-full (503, Graph delivers them again)");
+
+    private readonly ConcurrentDictionary<string, long> _refused = new();
+
+    /// <summary>Items of requests refused at the door, by reason.</summary>
+    public long RefusedFor(string reason) => _refused.GetValueOrDefault(reason);
+
+    public void OnRefused(string reason, int items)
+    {
+        _refused.AddOrUpdate(reason, items, (_, n) => n + items);
+        RefusedCounter.Add(items, new KeyValuePair<string, object?>("reason", reason));
+    }
 }
