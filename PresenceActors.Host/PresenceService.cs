@@ -95,7 +95,7 @@ public static class PresenceService
         services.AddSingleton(sp => new UcFrontEndEmitter(options.FrontEnds, sp.GetRequiredService<ILogger<UcFrontEndEmitter>>()));
         services.AddSingleton<IUcFrontEndPort>(sp => sp.GetRequiredService<UcFrontEndEmitter>());
 
-        var clientState = new ClientStateSigner(options.ClientStateKey);
+        var clientState = new ClientStateSigner(options.ClientStateKey, options.PreviousClientStateKeys);
         var certificates = LoadEncryption(options);
         services.AddSingleton(clientState);
         services.AddSingleton(certificates);

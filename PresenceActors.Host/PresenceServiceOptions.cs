@@ -57,6 +57,9 @@ public sealed record PresenceServiceOptions
     /// <summary>Cluster-wide key of the clientState HMAC (at least 32 bytes).</summary>
     public required byte[] ClientStateKey { get; init; }
 
+    /// <summary>Keys replaced in <see cref="ClientStateKey"/>, still accepted while subscriptions made with them live (presence.clientState.previousKeys).</summary>
+    public IReadOnlyList<byte[]> PreviousClientStateKeys { get; init; } = [];
+
     /// <summary>The notification encryption certificate from a file (presence.encryption.certificate, or the data folder's); null with <see cref="EncryptionStore"/>.</summary>
     public X509Certificate2? EncryptionCertificate { get; init; }
 

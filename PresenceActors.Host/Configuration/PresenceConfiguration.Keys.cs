@@ -40,6 +40,7 @@ public static partial class PresenceConfiguration
         ("presence.encryption.previousCertificates", "", false, "PFX files (comma-separated) of certificates replaced in presence.encryption.certificate, still accepted while Graph may deliver what it encrypted for them"),
         ("presence.encryption.certificatePassword", "", true, "password of that PFX file (a file made by the service is protected with it too)"),
         ("presence.clientState.key", "data/client-state.key (made once)", true, "base64 key (32+ bytes) of the clientState HMAC; the same on every node"),
+        ("presence.clientState.previousKeys", "", true, "base64 keys (comma-separated) replaced in presence.clientState.key, still accepted (and still opening the certificates sealed with them) until removed; see Rotating the clientState key"),
         ("presence.persistence.provider", "Sqlite", false, "Sqlite or PostgreSql"),
         ("presence.persistence.connectionString", "data/presence.db", true, "SQLite file or Npgsql connection string (PostgreSQL: at most 20 connections per node unless it sets Maximum Pool Size)"),
         ("presence.cluster.hostname", "127.0.0.1", false, "address Akka remoting binds to"),

@@ -225,6 +225,21 @@ public static partial class PresenceConfiguration
             found.Add("presence.clientState.key is missing: in a cluster every node needs the same key (32+ random bytes, base64).");
         }
 
+        var previousClientStateKeys = new List<byte[]>();
+        var previousKeyNumber = 0;
+        foreach (var text in (Get(configuration, "presence.clientState.previousKeys") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            previousKeyNumber++;
+            var key = new byte[text.Length];
+            // The value is a secret: a problem names its position in the list, never the text.
+            if (!Convert.TryFromBase64String(text, key, out var length))
+                found.Add($"presence.clientState.previousKeys: key {previousKeyNumber} is not base64.");
+            else if (length < 32)
+                found.Add($"presence.clientState.previousKeys: key {previousKeyNumber} decodes to fewer than 32 bytes.");
+            else
+                previousClientStateKeys.Add(key[..length]);
+        }
+
         var clientCertificates = (Get(configuration, "presence.api.clientCertificates") ?? "")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(t => t.Replace(":", "").ToUpperInvariant()).ToList();
@@ -289,7 +304,7 @@ public static partial class PresenceConfiguration
         // An upgraded node's own file (data/encryption.pfx) becomes the store's first certificate, so that subscriptions
         // made with it still decrypt.
         var encryptionStore = encryptionPath is null
-            ? new EncryptionCertificateStore(connection!, clientStateKey!, importFile: Path.Combine(dataFolder, "encryption.pfx"),
+            ? new EncryptionCertificateStore(connection!, clientStateKey!, previousKeys: previousClientStateKeys, importFile: Path.Combine(dataFolder, "encryption.pfx"),
                 importPassword: Get(configuration, "presence.encryption.certificatePassword"))
             : null;
         var previousEncryption = new List<X509Certificate2>();
@@ -360,6 +375,7 @@ public static partial class PresenceConfiguration
             TlsVersions = tls,
             JsonLogs = jsonLogs,
             ClientStateKey = clientStateKey!,
+            PreviousClientStateKeys = previousClientStateKeys,
             EncryptionCertificate = encryption,
             EncryptionStore = encryptionStore,
             PreviousEncryptionCertificates = previousEncryption,

@@ -47,6 +47,17 @@ public class EncryptionCertificateStoreTests
             var wrong = await Assert.ThrowsAsync<InvalidOperationException>(() =>
                 new EncryptionCertificateStore(database.ConnectionString, RandomNumberGenerator.GetBytes(32)).LoadOrCreateAsync(CancellationToken.None));
             Assert.Contains("presence.clientState.key", wrong.Message);
+
+            // A rotation of the clientState key: with the old one among the previous keys the certificates sealed with it
+            // still open, and one made now is sealed with the new key (a node holding only the old key cannot open it; the
+            // old key may leave once the certificates sealed with it are out of use, 24 h after their replacement).
+            var newKey = RandomNumberGenerator.GetBytes(32);
+            var rotating = new EncryptionCertificateStore(database.ConnectionString, newKey, previousKeys: [key]);
+            Assert.Equal(after.Select(c => c.Certificate.Thumbprint), (await rotating.LoadOrCreateAsync(CancellationToken.None)).Select(c => c.Certificate.Thumbprint));
+            var sealedWithNew = await rotating.RotateAsync(CancellationToken.None);
+            Assert.Equal(sealedWithNew.Certificate.Thumbprint, (await rotating.LoadOrCreateAsync(CancellationToken.None))[0].Certificate.Thumbprint);
+            var oldOnly = await Assert.ThrowsAsync<InvalidOperationException>(() => new EncryptionCertificateStore(database.ConnectionString, key).LoadOrCreateAsync(CancellationToken.None));
+            Assert.Contains("presence.clientState.previousKeys", oldOnly.Message);
         }
         finally
         {

@@ -162,12 +162,16 @@ public class ConfigurationTests : IDisposable
     [InlineData("presence.admin.address", "facade.local")]
     [InlineData("presence.admin.open", "metrics,status")]
     [InlineData("presence.webhook.trustedProxies", "10.0.0.5,haproxy.local")]
+    [InlineData("presence.clientState.previousKeys", "c2hvcnQ=")]
+    [InlineData("presence.clientState.previousKeys", "not base64 at all!")]
     public void Each_invalid_value_gives_one_message_naming_its_key(string key, string value)
     {
         var options = PresenceConfiguration.Load(Configuration(SeedExample, (key, value)), out var problems);
         Assert.Null(options);
         Assert.Contains(problems, p => p.Contains(key));
         Assert.Single(problems, p => p.Contains(key));
+        if (PresenceConfiguration.SecretKeys.Contains(key))
+            Assert.DoesNotContain(problems, p => p.Contains(value, StringComparison.Ordinal)); // a secret's value is never echoed
     }
 
     [Fact]

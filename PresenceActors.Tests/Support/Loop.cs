@@ -46,7 +46,7 @@ internal sealed class Loop : IAsyncDisposable
 
     public UcSimulator Uc { get; }
 
-    public WebApplication Service { get; }
+    public WebApplication Service { get; private set; }
 
     public List<(string Username, string Password)> Accounts { get; }
 
@@ -122,6 +122,20 @@ internal sealed class Loop : IAsyncDisposable
         (await Users.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(teamsUserId), TimeSpan.FromSeconds(10))).State;
 
     public Task<PoolStatus> PoolStatusAsync() => Pool.Ask<PoolStatus>(new SubscriptionPoolCommands.GetPoolStatus(), TimeSpan.FromSeconds(10));
+
+    /// <summary>
+    /// The node stopped and started again on the same database, ports and simulators (Graph keeps its subscriptions),
+    /// with its options changed by <paramref name="adjust"/>: an operator's restart after a configuration change.
+    /// </summary>
+    public async Task RestartAsync(Func<PresenceServiceOptions, PresenceServiceOptions>? adjust = null)
+    {
+        await Service.StopAsync();
+        await Service.DisposeAsync();
+        Options = adjust?.Invoke(Options) ?? Options;
+        Service = PresenceService.Build(Options, configure: b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        await Service.StartAsync();
+        Uc.ServiceApi = new Uri($"https://127.0.0.1:{Ports.InternalApi}/");
+    }
 
     public async ValueTask DisposeAsync()
     {

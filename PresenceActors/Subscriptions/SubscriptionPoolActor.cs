@@ -172,7 +172,7 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
         Command<AccountReport.Established>(e =>
         {
             _lastRenewal[e.Account] = _clock.GetUtcNow();
-            Record([new SubscriptionEstablished(e.Account, e.SubscriptionId, e.ExpiresAt, e.Members)], rebalance: false);
+            Record([new SubscriptionEstablished(e.Account, e.SubscriptionId, e.ExpiresAt, e.Members, e.ClientStateKeyId)], rebalance: false);
         });
         Command<AccountReport.Renewed>(e =>
         {

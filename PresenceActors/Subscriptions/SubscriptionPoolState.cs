@@ -21,7 +21,9 @@ public sealed record UsersUnwatched(ImmutableArray<string> UserIds) : PoolEvent;
 /// <summary>Users placed on (or taken off, with a null account) technical accounts.</summary>
 public sealed record UsersAssigned(ImmutableDictionary<string, string?> Assignments) : PoolEvent;
 
-public sealed record SubscriptionEstablished(string Account, string SubscriptionId, DateTimeOffset ExpiresAt, ImmutableArray<string> Members) : PoolEvent;
+/// <param name="ClientStateKeyId">The key that signed the subscription's clientState (null: made before key ids).</param>
+public sealed record SubscriptionEstablished(string Account, string SubscriptionId, DateTimeOffset ExpiresAt, ImmutableArray<string> Members,
+    string? ClientStateKeyId = null) : PoolEvent;
 
 public sealed record SubscriptionRenewed(string Account, DateTimeOffset ExpiresAt) : PoolEvent;
 
@@ -43,6 +45,9 @@ public sealed record AccountState
 
     /// <summary>The users the live subscription watches (Graph cannot edit this list in place).</summary>
     public ImmutableHashSet<string> Subscribed { get; init; } = [];
+
+    /// <summary>The key that signed the live subscription's clientState (null: made before key ids).</summary>
+    public string? ClientStateKeyId { get; init; }
 
     public bool Accepts => Healthy && !Draining;
 }
@@ -88,9 +93,12 @@ public sealed record SubscriptionPoolState
         UsersWatched w => this with { Users = Users.SetItems(w.UserIds.Where(id => !Users.ContainsKey(id)).Select(id => KeyValuePair.Create(id, (string?)null))) },
         UsersUnwatched u => this with { Users = Users.RemoveRange(u.UserIds) },
         UsersAssigned a => this with { Users = Users.SetItems(a.Assignments.Where(x => Users.ContainsKey(x.Key))) },
-        SubscriptionEstablished s => Update(s.Account, a => a with { SubscriptionId = s.SubscriptionId, ExpiresAt = s.ExpiresAt, Subscribed = [.. s.Members] }),
+        SubscriptionEstablished s => Update(s.Account, a => a with
+        {
+            SubscriptionId = s.SubscriptionId, ExpiresAt = s.ExpiresAt, Subscribed = [.. s.Members], ClientStateKeyId = s.ClientStateKeyId,
+        }),
         SubscriptionRenewed r => Update(r.Account, a => a with { ExpiresAt = r.ExpiresAt }),
-        SubscriptionDropped d => Update(d.Account, a => a with { SubscriptionId = null, ExpiresAt = null, Subscribed = [] }),
+        SubscriptionDropped d => Update(d.Account, a => a with { SubscriptionId = null, ExpiresAt = null, Subscribed = [], ClientStateKeyId = null }),
         _ => throw new ArgumentException($"Unknown pool event {e.GetType().Name}", nameof(e)),
     };
 

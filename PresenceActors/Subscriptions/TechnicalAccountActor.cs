@@ -33,6 +33,15 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
     private int _failures;
     private bool _healthy;
 
+    /// <summary>
+    /// The live subscription's clientState was signed with a key that is no longer presence.clientState.key: it is
+    /// re-created with the current one, so that the replaced key can leave presence.clientState.previousKeys.
+    /// </summary>
+    private bool _staleClientState;
+
+    /// <summary>Re-creations after a key rotation start spread over this long, not all at once (each is a delete, a create and a bulk read).</summary>
+    public static readonly TimeSpan StaleClientStateSpread = TimeSpan.FromSeconds(10);
+
     public TechnicalAccountActor(string account, AccountState initial, ImmutableHashSet<string> desired,
         ISubscriptionGraph graph, SubscriptionPoolOptions options, IActorRef users, TimeProvider clock)
     {
@@ -46,6 +55,10 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         _subscribed = initial.Subscribed;
         _desired = desired;
         _healthy = initial.Healthy;
+        // A clientState made before key ids (v1) cannot say which key signed it: re-created only during a rotation
+        // (previous keys configured), not on every upgrade.
+        _staleClientState = initial.SubscriptionId is not null
+                            && (initial.ClientStateKeyId is { } keyId ? keyId != options.ClientState.CurrentKeyId : options.ClientState.Rotating);
         Ready();
     }
 
@@ -63,6 +76,11 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
             ScheduleRenewal();
         if (!_desired.SetEquals(_subscribed) || (_subscriptionId is null && !_desired.IsEmpty))
             Timers.StartSingleTimer("apply", Apply.Instance, TimeSpan.Zero);
+        else if (_staleClientState)
+        {
+            _log.Info("subscription-client-state-stale account={0} id={1}: signed with a replaced presence.clientState.key; re-creating it", _account, _subscriptionId);
+            Timers.StartSingleTimer("apply", Apply.Instance, StaleClientStateSpread * Random.Shared.NextDouble());
+        }
         else if (_subscriptionId is null && _desired.IsEmpty)
             Self.Tell(Reconcile.Instance); // check its sign-in now
     }
@@ -80,7 +98,7 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         Receive<Apply>(_ =>
         {
             Timers.Cancel("retry");
-            Run(ApplyAsync(_desired, _subscriptionId, _subscribed));
+            Run(ApplyAsync(_desired, _subscriptionId, _subscribed, _staleClientState));
         });
         Receive<Renew>(r =>
         {
@@ -146,7 +164,8 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
     private void OnCreated(Created created)
     {
         SetSubscription(created.Info.Id, created.Info.ExpiresAt, created.Members);
-        Context.Parent.Tell(new AccountReport.Established(_account, created.Info.Id, created.Info.ExpiresAt, [.. created.Members]));
+        _staleClientState = false;
+        Context.Parent.Tell(new AccountReport.Established(_account, created.Info.Id, created.Info.ExpiresAt, [.. created.Members], created.ClientStateKeyId));
         _log.Info("subscription-created account={0} id={1} users={2} expires={3:O}", _account, created.Info.Id, created.Members.Count, created.Info.ExpiresAt);
         ScheduleRenewal();
         Succeeded();
@@ -198,12 +217,12 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         Timers.StartSingleTimer("renew", Renew.Instance, due < TimeSpan.Zero ? TimeSpan.Zero : due);
     }
 
-    private async Task<object> ApplyAsync(ImmutableHashSet<string> desired, string? current, ImmutableHashSet<string> subscribed)
+    private async Task<object> ApplyAsync(ImmutableHashSet<string> desired, string? current, ImmutableHashSet<string> subscribed, bool staleClientState)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         if (current is not null)
         {
-            if (desired.SetEquals(subscribed))
+            if (desired.SetEquals(subscribed) && !staleClientState)
                 return new Done();
             await _graph.DeleteSubscriptionAsync(_account, current, timeout.Token); // the id list cannot be edited in place
         }
@@ -214,16 +233,17 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         var (certificate, certificateId) = await CurrentEncryptionAsync(false, timeout.Token);
         var request = new SubscriptionRequest(_options.NotificationUrl, _options.LifecycleNotificationUrl, _options.ClientState.Create(_account),
             certificate, certificateId, Now + _options.SubscriptionLifetime);
+        var keyId = _options.ClientState.CurrentKeyId;
         try
         {
-            return new Created(await _graph.CreateSubscriptionAsync(_account, desired, request, timeout.Token), desired);
+            return new Created(await _graph.CreateSubscriptionAsync(_account, desired, request, timeout.Token), desired, keyId);
         }
         catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.Conflict)
         {
             // Graph allows one presence subscription per user and app: one we no longer know about is in the way.
             foreach (var stale in await _graph.ListSubscriptionsAsync(_account, timeout.Token))
                 await _graph.DeleteSubscriptionAsync(_account, stale.Id, timeout.Token);
-            return new Created(await _graph.CreateSubscriptionAsync(_account, desired, request, timeout.Token), desired);
+            return new Created(await _graph.CreateSubscriptionAsync(_account, desired, request, timeout.Token), desired, keyId);
         }
     }
 
@@ -320,7 +340,7 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         public static readonly Apply Instance = new();
     }
 
-    private sealed record Created(SubscriptionInfo Info, ImmutableHashSet<string> Members);
+    private sealed record Created(SubscriptionInfo Info, ImmutableHashSet<string> Members, string ClientStateKeyId);
 
     private sealed record Renewed(DateTimeOffset ExpiresAt);
 
@@ -336,7 +356,8 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
 /// <summary>What an account actor tells the pool, which journals it.</summary>
 public static class AccountReport
 {
-    public sealed record Established(string Account, string SubscriptionId, DateTimeOffset ExpiresAt, ImmutableArray<string> Members) : INoSerializationVerificationNeeded;
+    public sealed record Established(string Account, string SubscriptionId, DateTimeOffset ExpiresAt, ImmutableArray<string> Members, string ClientStateKeyId)
+        : INoSerializationVerificationNeeded;
 
     public sealed record Renewed(string Account, DateTimeOffset ExpiresAt) : INoSerializationVerificationNeeded;
 

@@ -30,14 +30,20 @@ public interface IEncryptionCertificateStore
 /// <param name="importFile">A certificate file the node used before the store (data/encryption.pfx): an empty store
 /// starts with it, so that subscriptions made with it still decrypt after an upgrade.</param>
 public sealed class EncryptionCertificateStore(string connectionString, byte[] clusterKey, TimeProvider? clock = null, string? importFile = null,
-    string? importPassword = null) : IEncryptionCertificateStore
+    string? importPassword = null, IReadOnlyList<byte[]>? previousKeys = null) : IEncryptionCertificateStore
 {
     public const string Table = "presence_encryption_certificates";
 
     /// <summary>How long a replaced certificate still decrypts what Graph encrypted for it.</summary>
     public static readonly TimeSpan KeepSuperseded = TimeSpan.FromHours(24);
 
-    private readonly byte[] _sealingKey = HKDF.DeriveKey(HashAlgorithmName.SHA256, clusterKey, 32, info: Encoding.UTF8.GetBytes("PresenceActors encryption certificates at rest v1"));
+    private readonly byte[] _sealingKey = SealingKey(clusterKey);
+
+    /// <summary>Certificates sealed before a rotation of presence.clientState.key open with the keys it replaced.</summary>
+    private readonly IReadOnlyList<byte[]> _previousSealingKeys = [.. (previousKeys ?? []).Select(SealingKey)];
+
+    private static byte[] SealingKey(byte[] clusterKey) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, clusterKey, 32, info: Encoding.UTF8.GetBytes("PresenceActors encryption certificates at rest v1"));
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
     public Task<IReadOnlyList<StoredCertificate>> LoadOrCreateAsync(CancellationToken cancellationToken) =>
@@ -150,17 +156,21 @@ public sealed class EncryptionCertificateStore(string connectionString, byte[] c
     private byte[] Open(string id, byte[] sealedBytes)
     {
         var plaintext = new byte[sealedBytes.Length - 28];
-        using var aes = new AesGcm(_sealingKey, 16);
-        try
+        foreach (var key in _previousSealingKeys.Prepend(_sealingKey))
         {
-            aes.Decrypt(sealedBytes.AsSpan(0, 12), sealedBytes.AsSpan(28), sealedBytes.AsSpan(12, 16), plaintext, Encoding.UTF8.GetBytes(id));
-        }
-        catch (AuthenticationTagMismatchException e)
-        {
-            throw new InvalidOperationException(
-                $"The cluster's encryption certificate {id} in table {Table} was sealed with another presence.clientState.key: give this node the key the other nodes have.", e);
+            using var aes = new AesGcm(key, 16);
+            try
+            {
+                aes.Decrypt(sealedBytes.AsSpan(0, 12), sealedBytes.AsSpan(28), sealedBytes.AsSpan(12, 16), plaintext, Encoding.UTF8.GetBytes(id));
+                return plaintext;
+            }
+            catch (AuthenticationTagMismatchException)
+            {
+                // Sealed with another key: try the next one held.
+            }
         }
 
-        return plaintext;
+        throw new InvalidOperationException(
+            $"The cluster's encryption certificate {id} in table {Table} was sealed with another presence.clientState.key: give this node the key the other nodes have (or, during a rotation, the replaced one in presence.clientState.previousKeys).");
     }
 }
