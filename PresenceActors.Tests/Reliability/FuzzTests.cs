@@ -22,7 +22,8 @@ namespace PresenceActors.Tests.Reliability;
 [Collection(Alone.Name)]
 public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly int Scale = int.TryParse(Environment.GetEnvironmentVariable("PRESENCE_FUZZ_SCALE"), out var s) && s > 0 ? s : 1;
+    /// <summary>PRESENCE_FUZZ_SCALE: how many times the CI's number of inputs every fuzz test sends (the soak run's 10).</summary>
+    internal static readonly int Scale = int.TryParse(Environment.GetEnvironmentVariable("PRESENCE_FUZZ_SCALE"), out var s) && s > 0 ? s : 1;
     private Loop _loop = null!;
     private (string UcUserId, SimUser Teams) _user;
 

@@ -21,7 +21,7 @@ namespace PresenceActors.Tests.Reliability;
 [Collection(Alone.Name)]
 public class WebhookCryptoFuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly int Scale = int.TryParse(Environment.GetEnvironmentVariable("PRESENCE_FUZZ_SCALE"), out var s) && s > 0 ? s : 1;
+    private static int Scale => FuzzTests.Scale;
 
     /// <summary>What genuine content may say; the forged content always says Offline/OffWork, which no genuine input does.</summary>
     private static readonly (string Availability, string Activity)[] Genuine =
