@@ -95,7 +95,7 @@ public static class PresenceService
         services.AddSingleton(sp => new UcFrontEndEmitter(options.FrontEnds, sp.GetRequiredService<ILogger<UcFrontEndEmitter>>()));
         services.AddSingleton<IUcFrontEndPort>(sp => sp.GetRequiredService<UcFrontEndEmitter>());
 
-        var clientState = new ClientStateSigner(options.ClientStateKey, options.PreviousClientStateKeys);
+        var clientState = new ClientStateSigner(options.ClientStateKey, options.PreviousClientStateKeys, options.NextClientStateKeys);
         var certificates = LoadEncryption(options);
         services.AddSingleton(clientState);
         services.AddSingleton(certificates);
@@ -215,8 +215,12 @@ public static class PresenceService
             // /metrics and /healthz need the admin token unless presence.admin.open names them (/admin and /status check
             // their callers themselves, AdminAccess.Check).
             var kind = path.StartsWithSegments("/metrics") ? "metrics" : path.StartsWithSegments("/healthz") ? "health" : null;
-            if (local == ports.Admin && kind is not null && context.RequestServices.GetRequiredService<AdminAccess>().CheckOpen(context, kind) is { } refused)
+            if (local == ports.Admin && kind is not null
+                && ((context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote) ? AdminAccess.LocalOnly(context, $"/{kind}") : null)
+                    ?? context.RequestServices.GetRequiredService<AdminAccess>().CheckOpen(context, kind)) is { } refused)
             {
+                // A loopback caller must name the node by address or localhost (a page made to resolve to 127.0.0.1
+                // would otherwise read them through the operator's browser); then the token, unless presence.admin.open.
                 await refused.ExecuteAsync(context);
                 return;
             }

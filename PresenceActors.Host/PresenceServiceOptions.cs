@@ -60,6 +60,9 @@ public sealed record PresenceServiceOptions
     /// <summary>Keys replaced in <see cref="ClientStateKey"/>, still accepted while subscriptions made with them live (presence.clientState.previousKeys).</summary>
     public IReadOnlyList<byte[]> PreviousClientStateKeys { get; init; } = [];
 
+    /// <summary>Keys about to become <see cref="ClientStateKey"/>, already accepted (presence.clientState.nextKeys).</summary>
+    public IReadOnlyList<byte[]> NextClientStateKeys { get; init; } = [];
+
     /// <summary>The notification encryption certificate from a file (presence.encryption.certificate, or the data folder's); null with <see cref="EncryptionStore"/>.</summary>
     public X509Certificate2? EncryptionCertificate { get; init; }
 

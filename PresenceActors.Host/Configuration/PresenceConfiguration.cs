@@ -225,20 +225,28 @@ public static partial class PresenceConfiguration
             found.Add("presence.clientState.key is missing: in a cluster every node needs the same key (32+ random bytes, base64).");
         }
 
-        var previousClientStateKeys = new List<byte[]>();
-        var previousKeyNumber = 0;
-        foreach (var text in (Get(configuration, "presence.clientState.previousKeys") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        List<byte[]> KeyList(string listKey)
         {
-            previousKeyNumber++;
-            var key = new byte[text.Length];
-            // The value is a secret: a problem names its position in the list, never the text.
-            if (!Convert.TryFromBase64String(text, key, out var length))
-                found.Add($"presence.clientState.previousKeys: key {previousKeyNumber} is not base64.");
-            else if (length < 32)
-                found.Add($"presence.clientState.previousKeys: key {previousKeyNumber} decodes to fewer than 32 bytes.");
-            else
-                previousClientStateKeys.Add(key[..length]);
+            var keys = new List<byte[]>();
+            var number = 0;
+            foreach (var text in (Get(configuration, listKey) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                number++;
+                var key = new byte[text.Length];
+                // The value is a secret: a problem names its position in the list, never the text.
+                if (!Convert.TryFromBase64String(text, key, out var length))
+                    found.Add($"{listKey}: key {number} is not base64.");
+                else if (length < 32)
+                    found.Add($"{listKey}: key {number} decodes to fewer than 32 bytes.");
+                else
+                    keys.Add(key[..length]);
+            }
+
+            return keys;
         }
+
+        var previousClientStateKeys = KeyList("presence.clientState.previousKeys");
+        var nextClientStateKeys = KeyList("presence.clientState.nextKeys");
 
         var clientCertificates = (Get(configuration, "presence.api.clientCertificates") ?? "")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -304,7 +312,7 @@ public static partial class PresenceConfiguration
         // An upgraded node's own file (data/encryption.pfx) becomes the store's first certificate, so that subscriptions
         // made with it still decrypt.
         var encryptionStore = encryptionPath is null
-            ? new EncryptionCertificateStore(connection!, clientStateKey!, previousKeys: previousClientStateKeys, importFile: Path.Combine(dataFolder, "encryption.pfx"),
+            ? new EncryptionCertificateStore(connection!, clientStateKey!, previousKeys: previousClientStateKeys, nextKeys: nextClientStateKeys, importFile: Path.Combine(dataFolder, "encryption.pfx"),
                 importPassword: Get(configuration, "presence.encryption.certificatePassword"))
             : null;
         var previousEncryption = new List<X509Certificate2>();
@@ -376,6 +384,7 @@ public static partial class PresenceConfiguration
             JsonLogs = jsonLogs,
             ClientStateKey = clientStateKey!,
             PreviousClientStateKeys = previousClientStateKeys,
+            NextClientStateKeys = nextClientStateKeys,
             EncryptionCertificate = encryption,
             EncryptionStore = encryptionStore,
             PreviousEncryptionCertificates = previousEncryption,

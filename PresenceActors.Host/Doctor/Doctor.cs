@@ -122,7 +122,7 @@ public sealed class Doctor(PresenceServiceOptions options, TextWriter output)
         var what = $"technical user {account} can create and delete a presence subscription (Presence.Read.All, delegated)";
         try
         {
-            var signer = new ClientStateSigner(options.ClientStateKey, options.PreviousClientStateKeys);
+            var signer = new ClientStateSigner(options.ClientStateKey, options.PreviousClientStateKeys, options.NextClientStateKeys);
             var created = await graph.CreateSubscriptionAsync(account, [userId], new SubscriptionRequest(
                 options.WebhookReceiver, options.LifecycleUrl, signer.Create(account), _encryption!,
                 PresenceActors.Webhooks.EncryptionCertificates.IdOf(_encryption!), DateTimeOffset.UtcNow.AddMinutes(5)), cancellationToken);

@@ -48,16 +48,24 @@ public class EncryptionCertificateStoreTests
                 new EncryptionCertificateStore(database.ConnectionString, RandomNumberGenerator.GetBytes(32)).LoadOrCreateAsync(CancellationToken.None));
             Assert.Contains("presence.clientState.key", wrong.Message);
 
-            // A rotation of the clientState key: with the old one among the previous keys the certificates sealed with it
-            // still open, and one made now is sealed with the new key (a node holding only the old key cannot open it; the
-            // old key may leave once the certificates sealed with it are out of use, 24 h after their replacement).
+            // A rotation of the clientState key. Step 1, the new key announced: a node still on the old key opens what a node
+            // already on the new key sealed, and leaves it as it is.
             var newKey = RandomNumberGenerator.GetBytes(32);
+            var announced = new EncryptionCertificateStore(database.ConnectionString, key, nextKeys: [newKey]);
+            Assert.Equal(after.Select(c => c.Certificate.Thumbprint), (await announced.LoadOrCreateAsync(CancellationToken.None)).Select(c => c.Certificate.Thumbprint));
+            // Step 2, the new key current and the old one replaced: the certificates open and are sealed again with the new
+            // key, so that after step 3 (the old key removed) a node with the new key alone opens them all.
             var rotating = new EncryptionCertificateStore(database.ConnectionString, newKey, previousKeys: [key]);
             Assert.Equal(after.Select(c => c.Certificate.Thumbprint), (await rotating.LoadOrCreateAsync(CancellationToken.None)).Select(c => c.Certificate.Thumbprint));
-            var sealedWithNew = await rotating.RotateAsync(CancellationToken.None);
-            Assert.Equal(sealedWithNew.Certificate.Thumbprint, (await rotating.LoadOrCreateAsync(CancellationToken.None))[0].Certificate.Thumbprint);
+            Assert.Equal(after.Select(c => c.Certificate.Thumbprint),
+                (await new EncryptionCertificateStore(database.ConnectionString, newKey).LoadOrCreateAsync(CancellationToken.None)).Select(c => c.Certificate.Thumbprint));
+            // A node given only the old key no longer opens them, and says which key to look at.
             var oldOnly = await Assert.ThrowsAsync<InvalidOperationException>(() => new EncryptionCertificateStore(database.ConnectionString, key).LoadOrCreateAsync(CancellationToken.None));
             Assert.Contains("presence.clientState.previousKeys", oldOnly.Message);
+            // Still on the old key with the new one announced, it opens them (sealed with the next key) and seals nothing back.
+            Assert.Equal(after.Select(c => c.Certificate.Thumbprint), (await announced.LoadOrCreateAsync(CancellationToken.None)).Select(c => c.Certificate.Thumbprint));
+            Assert.Equal(after.Select(c => c.Certificate.Thumbprint),
+                (await new EncryptionCertificateStore(database.ConnectionString, newKey).LoadOrCreateAsync(CancellationToken.None)).Select(c => c.Certificate.Thumbprint));
         }
         finally
         {

@@ -60,6 +60,8 @@ public class UnknownSubscriptionTests
             ImmutableDictionary<string, string>.Empty.Add(unknownId, ClientStateSigner.TagOf(account))));
         await Eventually.TrueAsync(() => loop.Uc.User(ucUserId)!.Status == "Busy", TimeSpan.FromSeconds(30), "the waiting call reaches UC");
         await Eventually.TrueAsync(async () => await ingress.CountAsync(CancellationToken.None) == 0, TimeSpan.FromSeconds(10), "the entry leaves the log");
+        // And no longer counts against the bound of items waiting for unknown subscriptions.
+        Assert.Equal((0, 0L), ingress.Waiting(ItemAuthenticity.UnknownSubscription));
     }
 
     [Fact]
@@ -79,16 +81,19 @@ public class UnknownSubscriptionTests
             }),
         }.ToJsonString();
 
+        // A burst of five at once, before any is processed: the bound is reserved as each is admitted, so exactly three pass.
+        var handledBefore = ingress.HandledOnce;
         using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
-        for (var i = 0; i < 3; i++)
-            Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsync(loop.WebhookUrl, new StringContent(Basic(), Encoding.UTF8, "application/json"))).StatusCode);
-        await Eventually.TrueAsync(() => ingress.Waiting(ItemAuthenticity.UnknownSubscription).Items == 3, TimeSpan.FromSeconds(30), "three items waiting");
-
-        using var refused = await http.PostAsync(loop.WebhookUrl, new StringContent(Basic(), Encoding.UTF8, "application/json"));
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
-        Assert.NotNull(refused.Headers.RetryAfter);
-        Assert.Contains("\"field\":\"subscriptionId\"", await refused.Content.ReadAsStringAsync());
-        Assert.Equal(1, loop.WebhookMetrics.RefusedFor("unknown-subscription-full"));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => http.PostAsync(loop.WebhookUrl, new StringContent(Basic(), Encoding.UTF8, "application/json"))));
+        Assert.Equal(3, answers.Count(a => a.StatusCode == HttpStatusCode.Accepted));
+        var refused = answers.Where(a => a.StatusCode == HttpStatusCode.ServiceUnavailable).ToList();
+        Assert.Equal(2, refused.Count);
+        Assert.All(refused, r => Assert.NotNull(r.Headers.RetryAfter));
+        Assert.Contains("\"field\":\"subscriptionId\"", await refused[0].Content.ReadAsStringAsync());
+        Assert.Equal(2, loop.WebhookMetrics.RefusedFor("unknown-subscription-full"));
+        Assert.Equal(3, ingress.Waiting(ItemAuthenticity.UnknownSubscription).Items);
+        // Once tried, they still wait (and still count).
+        await Eventually.TrueAsync(() => ingress.HandledOnce >= handledBefore + 3, TimeSpan.FromSeconds(30), "the three tried once");
         Assert.Equal(3, ingress.Waiting(ItemAuthenticity.UnknownSubscription).Items);
 
         // Genuine deliveries for the pool's own subscription are not held by the bound.

@@ -73,7 +73,7 @@ public class AdminAccessTests
     {
         await using var loop = await Loop.StartAsync();
         using var http = Client(loop);
-        foreach (var path in new[] { "admin/cluster", "status" })
+        foreach (var path in new[] { "admin/cluster", "status", "metrics", "healthz/live" })
         {
             using var rebound = new HttpRequestMessage(HttpMethod.Get, path);
             rebound.Headers.Host = "attacker.example";

@@ -50,3 +50,37 @@ public class ForwardedRateLimitTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.TooManyRequests, await HandshakeFrom(http, "192.0.2.99, 203.0.113.7", 40));
     }
 }
+
+/// <summary>
+/// ASP.NET Core believes X-Forwarded-For from loopback proxies by default; that default is cleared, so with another
+/// proxy configured a loopback peer's header is not believed either.
+/// </summary>
+public class ForwardedRateLimitUntrustedLoopbackTests : IAsyncLifetime
+{
+    private Loop _loop = null!;
+
+    public async Task InitializeAsync() => _loop = await Loop.StartAsync(adjust: o => o with
+    {
+        WebhookTrustedProxies = [System.Net.IPNetwork.Parse("10.9.9.9/32")],
+        WebhookRequestsPerSource = 5,
+        WebhookRateWindow = TimeSpan.FromMinutes(5),
+    });
+
+    public async Task DisposeAsync() => await _loop.DisposeAsync();
+
+    [Fact]
+    public async Task A_loopback_peer_not_named_as_a_proxy_is_limited_by_its_own_address_whatever_it_forwards()
+    {
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
+        var answers = new List<HttpStatusCode>();
+        for (var i = 0; i < 8; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"https://127.0.0.1:{_loop.Ports.Webhook}/graph/listen?validationToken=t{i}");
+            request.Headers.Add("X-Forwarded-For", $"203.0.113.{i + 1}");
+            using var response = await http.SendAsync(request);
+            answers.Add(response.StatusCode);
+        }
+
+        Assert.Equal([.. Enumerable.Repeat(HttpStatusCode.OK, 5), .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, 3)], answers);
+    }
+}

@@ -51,6 +51,22 @@ public class WebhookCryptoFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     private Loop _loop = null!;
+
+    /// <summary>
+    /// A clientState of the right shape that no key held signed: the genuine one's key id and account with another nonce
+    /// and a made-up MAC, the same with an unknown key id, or the first version's format.
+    /// </summary>
+    private static string ForgedClientState(string genuine, int i)
+    {
+        var parts = genuine.Split('.'); // v2.{key id}.{account}.{nonce}.{mac}
+        var mac = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        return (i % 3) switch
+        {
+            0 => $"v2.{parts[1]}.{parts[2]}.{i:x8}.{mac}",
+            1 => $"v2.AAAAAAAA.{parts[2]}.{parts[3]}.{parts[4]}",
+            _ => $"v1.{parts[2]}.{parts[3]}.{mac}",
+        };
+    }
     private List<(string UcUserId, SimUser Teams)> _users = null!;
 
     public async Task InitializeAsync()
@@ -180,7 +196,7 @@ public class WebhookCryptoFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
                 {
                     ["subscriptionId"] = subscription.Id,
                     ["changeType"] = "updated",
-                    ["clientState"] = kind == Kind.WrongClientState ? $"v1.{clientState.Split('.')[1]}.{i:x8}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" : clientState,
+                    ["clientState"] = kind == Kind.WrongClientState ? ForgedClientState(clientState, i) : clientState,
                     ["tenantId"] = tenant,
                     ["resource"] = $"communications/presences('{user}')",
                     ["resourceData"] = new JsonObject { ["id"] = user },

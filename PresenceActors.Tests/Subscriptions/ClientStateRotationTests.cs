@@ -13,9 +13,10 @@ using Xunit;
 namespace PresenceActors.Tests.Subscriptions;
 
 /// <summary>
-/// A clientState names the key that signed it; rotating presence.clientState.key re-creates every subscription with the
-/// new key while the old one is still accepted, and once the old key leaves presence.clientState.previousKeys a
-/// clientState it signed feeds nothing (docs/operator-guide.md, "Rotating the clientState key").
+/// A clientState names the key that signed it. The rotation of presence.clientState.key in its three steps: the new key
+/// announced (accepted, unused), then current with the old one replaced (every subscription re-created with the new key
+/// while the old one is still accepted), then the old one removed (a clientState it signed feeds nothing)
+/// (docs/operator-guide.md, "Rotating the clientState key").
 /// </summary>
 public class ClientStateRotationTests
 {
@@ -34,6 +35,13 @@ public class ClientStateRotationTests
         Assert.True(rotating.Verify(old, out var tag, out var keyId));
         Assert.Equal((ClientStateSigner.TagOf("tech@contoso.com"), ClientStateSigner.KeyIdOf(Old)), (tag, keyId));
         Assert.StartsWith($"v2.{ClientStateSigner.KeyIdOf(New)}.", rotating.Create("tech@contoso.com"));
+
+        // Announced (step 1): a clientState of the next key is accepted, and the key is not a replaced one.
+        var announced = new ClientStateSigner(Old, nextKeys: [New]);
+        Assert.True(announced.Verify(rotating.Create("tech@contoso.com")));
+        Assert.False(announced.Rotating);
+        Assert.False(announced.IsReplaced(ClientStateSigner.KeyIdOf(New)));
+        Assert.True(rotating.IsReplaced(ClientStateSigner.KeyIdOf(Old)));
 
         var rotated = new ClientStateSigner(New);
         Assert.False(rotated.Rotating);
@@ -60,13 +68,23 @@ public class ClientStateRotationTests
         var first = loop.Graph.Tenant.SubscriptionsWatching(teams.Id).Single();
         Assert.StartsWith($"v2.{ClientStateSigner.KeyIdOf(Old)}.", first.ClientState);
 
-        // The new key becomes current, the old one stays accepted: the pool re-creates the subscription with the new key.
-        await loop.RestartAsync(o => o with { ClientStateKey = New, PreviousClientStateKeys = [Old] });
+        // Step 1, the new key announced: accepted, not used; the subscription stays as it is.
+        await loop.RestartAsync(o => o with { NextClientStateKeys = [New] });
+        await Eventually.TrueAsync(async () => (await loop.PoolStatusAsync()).Accounts.Single().SubscriptionId == first.Id, TimeSpan.FromSeconds(30), "the pool back");
+        loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.Offline);
+        await Eventually.TrueAsync(() => loop.WebhookMetrics.Accepted > 0, TimeSpan.FromSeconds(30), "a change taken through the first subscription");
+        Assert.Equal(first.Id, loop.Graph.Tenant.SubscriptionsWatching(teams.Id).Single().Id);
+
+        // Step 2, the new key current and the old one replaced: the pool re-creates the subscription with the new key,
+        // and keeps at it when Graph refuses the first attempt to delete the old one.
+        loop.Graph.Faults.Add(new SimFault { Api = "subscriptions.delete", Status = 400, Count = 1 });
+        await loop.RestartAsync(o => o with { ClientStateKey = New, PreviousClientStateKeys = [Old], NextClientStateKeys = [] });
         SimSubscription? second = null;
         await Eventually.TrueAsync(() => (second = loop.Graph.Tenant.SubscriptionsWatching(teams.Id).SingleOrDefault()) is { } s && s.Id != first.Id
                                          && s.ClientState!.StartsWith($"v2.{ClientStateSigner.KeyIdOf(New)}.", StringComparison.Ordinal),
             TimeSpan.FromSeconds(60), "the subscription made again with the new key");
         Assert.Single(loop.Graph.Tenant.ListSubscriptions(Loop.ClientId));
+        Assert.Contains(loop.Graph.Faults.Calls, c => c.Api == "subscriptions.delete" && c.Status == 400);
         loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.InACall);
         await Eventually.TrueAsync(() => loop.Uc.User(ucUserId)!.Status == "Busy", TimeSpan.FromSeconds(30), "a call through the new subscription");
 

@@ -78,6 +78,23 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
             return _waiting.GetValueOrDefault(reason);
     }
 
+    /// <summary>
+    /// Counts an append's items as waiting for <paramref name="reason"/> before they are stored, if they fit within the
+    /// bounds: the check and the count are one step, so a burst of requests cannot all pass on the same figure. The
+    /// append then carries the reason (<see cref="IngressAppend.WaitingFor"/>); if it is not stored, the count is undone.
+    /// </summary>
+    public bool TryReserveWaiting(string reason, int items, long bytes, int maxItems, long maxBytes)
+    {
+        lock (_waiting)
+        {
+            var (i, b) = _waiting.GetValueOrDefault(reason);
+            if (i + items > maxItems || b + bytes > maxBytes)
+                return false;
+            _waiting[reason] = (i + items, b + bytes);
+            return true;
+        }
+    }
+
     private void CountWaiting(string? reason, int items, long bytes)
     {
         if (reason is null)
@@ -114,11 +131,20 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
         if (backlog >= _options.MaxBacklog || (backlog > 0 && backlog + append.Items > _options.MaxBacklog))
         {
             Interlocked.Add(ref _backlog, -append.Items);
+            CountWaiting(append.WaitingFor, -append.Items, -append.Body.Length);
             Refuse(append.Items);
             return AppendResult.Full;
         }
 
         var committed = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (append.WaitingFor is { } reserved)
+        {
+            // Not stored after all (the transaction failed): the reservation is undone. A commit that lands after the
+            // request was answered 503 keeps it, and its entry gives it back when processed.
+            _ = committed.Task.ContinueWith(_ => CountWaiting(reserved, -append.Items, -append.Body.Length),
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+
         lock (_gate)
             _appends.Add((append, committed));
         _flushSignal.Writer.TryWrite(true);
@@ -254,7 +280,10 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
                     var (append, committed) = appends[i];
                     Interlocked.Add(ref _appended, append.Items);
                     AppendedCounter.Add(append.Items);
-                    _work.Writer.TryWrite(new IngressEntry(ids[i].Id, append.Kind, append.Body, append.Items, 0, ids[i].ReceivedAt, append.TraceParent));
+                    _work.Writer.TryWrite(new IngressEntry(ids[i].Id, append.Kind, append.Body, append.Items, 0, ids[i].ReceivedAt, append.TraceParent)
+                    {
+                        WaitingFor = append.WaitingFor,
+                    });
                     committed.TrySetResult(ids[i].Id);
                 }
             }

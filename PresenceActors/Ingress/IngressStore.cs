@@ -18,7 +18,8 @@ public sealed record IngressEntry(long Id, IngressKind Kind, string Body, int It
 }
 
 /// <summary>A request's items to append.</summary>
-public sealed record IngressAppend(IngressKind Kind, string Body, int Items, string? TraceParent = null);
+/// <param name="WaitingFor">Counted as waiting for this from the start (reserved at admission with <see cref="IngressLog.TryReserveWaiting"/>).</param>
+public sealed record IngressAppend(IngressKind Kind, string Body, int Items, string? TraceParent = null, string? WaitingFor = null);
 
 /// <summary>An entry partly processed: what is left of it, kept for the next attempt.</summary>
 public sealed record IngressRewrite(long Id, string Body, int Items, int Attempts);

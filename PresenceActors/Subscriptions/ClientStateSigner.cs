@@ -9,7 +9,8 @@ namespace PresenceActors.Subscriptions;
 /// secrets"). Format: v2.{key-id}.{account-tag}.{nonce}.{mac}, all base64url, well under Graph's 128-character limit.
 /// The key id names the key that signed it: after a rotation (presence.clientState.key replaced, the old one listed in
 /// presence.clientState.previousKeys) the old clientStates verify only while their key is listed, and the pool re-creates
-/// every subscription made with an older key. The first version's v1.{account-tag}.{nonce}.{mac} (no key id) still
+/// every subscription made with a replaced key; a key announced in presence.clientState.nextKeys is accepted before any
+/// node signs with it. The first version's v1.{account-tag}.{nonce}.{mac} (no key id) still
 /// verifies against the keys held.
 /// </summary>
 public sealed class ClientStateSigner
@@ -19,17 +20,28 @@ public sealed class ClientStateSigner
 
     private sealed record Key(byte[] Secret, string Id);
 
-    public ClientStateSigner(byte[] key, IReadOnlyList<byte[]>? previousKeys = null)
+    private readonly IReadOnlySet<string> _replaced;
+
+    /// <param name="key">presence.clientState.key: signs new clientStates.</param>
+    /// <param name="previousKeys">presence.clientState.previousKeys: replaced keys, still accepted; subscriptions signed with one are re-created.</param>
+    /// <param name="nextKeys">presence.clientState.nextKeys: keys about to become current, already accepted.</param>
+    public ClientStateSigner(byte[] key, IReadOnlyList<byte[]>? previousKeys = null, IReadOnlyList<byte[]>? nextKeys = null)
     {
         _current = Make(key, nameof(key));
-        _keys = [_current, .. (previousKeys ?? []).Select(k => Make(k, nameof(previousKeys))).Where(k => k.Id != _current.Id)];
+        var previous = (previousKeys ?? []).Select(k => Make(k, nameof(previousKeys))).Where(k => k.Id != _current.Id).ToList();
+        var next = (nextKeys ?? []).Select(k => Make(k, nameof(nextKeys))).Where(k => k.Id != _current.Id).ToList();
+        _keys = [_current, .. previous, .. next];
+        _replaced = previous.Select(k => k.Id).ToHashSet();
     }
+
+    /// <summary>Whether <paramref name="keyId"/> names a replaced key (its subscriptions are re-created with the current one).</summary>
+    public bool IsReplaced(string keyId) => _replaced.Contains(keyId);
 
     /// <summary>The id of the key new clientStates are signed with.</summary>
     public string CurrentKeyId => _current.Id;
 
     /// <summary>Whether replaced keys are still held (a rotation of presence.clientState.key is under way).</summary>
-    public bool Rotating => _keys.Count > 1;
+    public bool Rotating => _replaced.Count > 0;
 
     /// <summary>The short, public id of a key (a hash of it): which key signed a clientState, never the key itself.</summary>
     public static string KeyIdOf(byte[] key) =>

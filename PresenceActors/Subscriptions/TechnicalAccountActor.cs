@@ -55,10 +55,12 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         _subscribed = initial.Subscribed;
         _desired = desired;
         _healthy = initial.Healthy;
-        // A clientState made before key ids (v1) cannot say which key signed it: re-created only during a rotation
-        // (previous keys configured), not on every upgrade.
+        // Re-created only when signed with a key listed as replaced (presence.clientState.previousKeys): a key this node
+        // does not know as replaced (a node not yet given the new configuration in a rolling change sees the new key as
+        // "next") is left alone, so that nodes of two configurations never undo each other's work. A clientState made
+        // before key ids (v1) cannot say which key signed it: re-created only during a rotation, not on every upgrade.
         _staleClientState = initial.SubscriptionId is not null
-                            && (initial.ClientStateKeyId is { } keyId ? keyId != options.ClientState.CurrentKeyId : options.ClientState.Rotating);
+                            && (initial.ClientStateKeyId is { } keyId ? options.ClientState.IsReplaced(keyId) : options.ClientState.Rotating);
         Ready();
     }
 
@@ -157,7 +159,7 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
 
         Become(Ready);
         Stash.UnstashAll();
-        if (!_desired.SetEquals(_subscribed) && !Timers.IsTimerActive("apply") && !Timers.IsTimerActive("retry"))
+        if ((!_desired.SetEquals(_subscribed) || _staleClientState) && !Timers.IsTimerActive("apply") && !Timers.IsTimerActive("retry"))
             Timers.StartSingleTimer("apply", Apply.Instance, _options.Debounce);
     }
 
@@ -195,7 +197,7 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         }
 
         // Whatever failed is done again: making the subscription match, or (with one in place) renewing it.
-        Timers.StartSingleTimer("retry", _subscriptionId is null || !_desired.SetEquals(_subscribed) ? Apply.Instance : Renew.Instance, delay);
+        Timers.StartSingleTimer("retry", _subscriptionId is null || !_desired.SetEquals(_subscribed) || _staleClientState ? Apply.Instance : Renew.Instance, delay);
         Become(Ready);
         Stash.UnstashAll();
     }

@@ -30,7 +30,7 @@ public interface IEncryptionCertificateStore
 /// <param name="importFile">A certificate file the node used before the store (data/encryption.pfx): an empty store
 /// starts with it, so that subscriptions made with it still decrypt after an upgrade.</param>
 public sealed class EncryptionCertificateStore(string connectionString, byte[] clusterKey, TimeProvider? clock = null, string? importFile = null,
-    string? importPassword = null, IReadOnlyList<byte[]>? previousKeys = null) : IEncryptionCertificateStore
+    string? importPassword = null, IReadOnlyList<byte[]>? previousKeys = null, IReadOnlyList<byte[]>? nextKeys = null) : IEncryptionCertificateStore
 {
     public const string Table = "presence_encryption_certificates";
 
@@ -39,11 +39,18 @@ public sealed class EncryptionCertificateStore(string connectionString, byte[] c
 
     private readonly byte[] _sealingKey = SealingKey(clusterKey);
 
-    /// <summary>Certificates sealed before a rotation of presence.clientState.key open with the keys it replaced.</summary>
+    /// <summary>
+    /// Certificates sealed before a rotation of presence.clientState.key open with the keys it replaced, and are sealed
+    /// again with the current key when loaded; those sealed by nodes already on the next key open with it (and are left
+    /// as they are).
+    /// </summary>
     private readonly IReadOnlyList<byte[]> _previousSealingKeys = [.. (previousKeys ?? []).Select(SealingKey)];
+
+    private readonly IReadOnlyList<byte[]> _nextSealingKeys = [.. (nextKeys ?? []).Select(SealingKey)];
 
     private static byte[] SealingKey(byte[] clusterKey) =>
         HKDF.DeriveKey(HashAlgorithmName.SHA256, clusterKey, 32, info: Encoding.UTF8.GetBytes("PresenceActors encryption certificates at rest v1"));
+
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
     public Task<IReadOnlyList<StoredCertificate>> LoadOrCreateAsync(CancellationToken cancellationToken) =>
@@ -52,7 +59,24 @@ public sealed class EncryptionCertificateStore(string connectionString, byte[] c
             var rows = await ReadAsync(connection, transaction, cancellationToken);
             if (rows.Count == 0)
                 return (IReadOnlyList<StoredCertificate>)[await InsertAsync(connection, transaction, cancellationToken, importFile)];
-            return InUse(rows).Select(Open).ToList();
+            var loaded = new List<StoredCertificate>();
+            foreach (var row in InUse(rows))
+            {
+                var pfx = Open(row.Id, row.Sealed, out var replacedKey);
+                if (replacedKey)
+                {
+                    // Sealed with a key the rotation replaced: sealed again with the current one, so that the replaced key
+                    // can leave presence.clientState.previousKeys without locking any node out.
+                    await using var reseal = Command(connection, transaction, $"UPDATE {Table} SET sealed = @sealed WHERE id = @id");
+                    reseal.Parameters.Add(new NpgsqlParameter("sealed", Seal(row.Id, pfx)));
+                    reseal.Parameters.Add(new NpgsqlParameter("id", row.Id));
+                    await reseal.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                loaded.Add(new StoredCertificate(X509CertificateLoader.LoadPkcs12(pfx, null, X509KeyStorageFlags.Exportable), row.CreatedAt));
+            }
+
+            return (IReadOnlyList<StoredCertificate>)loaded;
         }, cancellationToken);
 
     public Task<StoredCertificate> RotateAsync(CancellationToken cancellationToken) =>
@@ -81,9 +105,6 @@ public sealed class EncryptionCertificateStore(string connectionString, byte[] c
         var now = _clock.GetUtcNow();
         return newestFirst.Where((c, i) => i == 0 || now - newestFirst[i - 1].CreatedAt < KeepSuperseded).ToList();
     }
-
-    private StoredCertificate Open(Row row) =>
-        new(X509CertificateLoader.LoadPkcs12(Open(row.Id, row.Sealed), null, X509KeyStorageFlags.Exportable), row.CreatedAt);
 
     private async Task<T> InTransactionAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
     {
@@ -153,15 +174,17 @@ public sealed class EncryptionCertificateStore(string connectionString, byte[] c
         return sealedBytes;
     }
 
-    private byte[] Open(string id, byte[] sealedBytes)
+    /// <param name="replacedKey">Whether it opened with a replaced key (and should be sealed again with the current one).</param>
+    private byte[] Open(string id, byte[] sealedBytes, out bool replacedKey)
     {
         var plaintext = new byte[sealedBytes.Length - 28];
-        foreach (var key in _previousSealingKeys.Prepend(_sealingKey))
+        foreach (var key in _previousSealingKeys.Prepend(_sealingKey).Concat(_nextSealingKeys))
         {
             using var aes = new AesGcm(key, 16);
             try
             {
                 aes.Decrypt(sealedBytes.AsSpan(0, 12), sealedBytes.AsSpan(28), sealedBytes.AsSpan(12, 16), plaintext, Encoding.UTF8.GetBytes(id));
+                replacedKey = _previousSealingKeys.Contains(key);
                 return plaintext;
             }
             catch (AuthenticationTagMismatchException)

@@ -96,22 +96,26 @@ public sealed class NotificationAdmission(
 
         if (admitted.Count == 0)
             return WebhookOutcome.Accepted;
+        var stored = admitted.Count == items.Count ? body : Collection(admitted, root);
+        string? waitingFor = null;
         if (unknown > 0)
         {
             // Such items pass the clientState check and may wait for hours: bounded, so that a leaked clientState cannot
-            // fill the backlog genuine items need (docs/reliability.md, "Bounded work").
-            var (waiting, bytes) = ingress.Waiting(ItemAuthenticity.UnknownSubscription);
-            if (waiting + unknown > options.MaxUnknownSubscriptionItems || bytes + body.Length > options.MaxUnknownSubscriptionBytes)
+            // fill the backlog genuine items need (docs/reliability.md, "Security"). The whole entry counts, reserved
+            // before it is stored.
+            if (!ingress.TryReserveWaiting(ItemAuthenticity.UnknownSubscription, admitted.Count, stored.Length,
+                    options.MaxUnknownSubscriptionItems, options.MaxUnknownSubscriptionBytes))
             {
                 metrics.OnNotTaken(admitted.Count);
                 metrics.OnRefused("unknown-subscription-full", admitted.Count);
                 _drops.Dropped("unknown-subscription-full", null, admitted.Count);
                 return WebhookOutcome.UnknownSubscriptionsFull;
             }
+
+            waitingFor = ItemAuthenticity.UnknownSubscription;
         }
 
-        var stored = admitted.Count == items.Count ? body : Collection(admitted, root);
-        var result = await ingress.AppendAsync(new IngressAppend(kind, stored, admitted.Count, PresenceTracing.CurrentTraceParent), cancellationToken);
+        var result = await ingress.AppendAsync(new IngressAppend(kind, stored, admitted.Count, PresenceTracing.CurrentTraceParent, waitingFor), cancellationToken);
         if (result == AppendResult.Committed)
             return WebhookOutcome.Accepted;
         metrics.OnNotTaken(admitted.Count);

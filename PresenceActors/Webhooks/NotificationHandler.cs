@@ -85,7 +85,9 @@ public sealed class NotificationHandler(
         public void Add(JsonElement item, string reason, string? subscription = null)
         {
             Items.Add(item);
-            Reason ??= reason;
+            // An entry with any item waiting for an unknown subscription is counted under that reason (its bound,
+            // NotificationAdmission), whatever else waits beside it.
+            Reason = Reason is null || reason == ItemAuthenticity.UnknownSubscription ? reason : Reason;
             Subscription ??= subscription;
         }
     }
