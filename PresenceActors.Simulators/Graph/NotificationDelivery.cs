@@ -29,6 +29,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
     private int _holding;
     private long _published;
     private long _deliveredUpTo;
+    private long _takenUpTo;
 
     /// <summary>A seeded draw, shared by the delivery workers.</summary>
     private bool Chance(double rate)
@@ -307,6 +308,7 @@ public sealed class NotificationDelivery : IAsyncDisposable
             Pending? heldBack = null;
             while (batch.Count < 100 && reader.TryRead(out var next))
             {
+                Raise(ref _takenUpTo, next.Sequence);
                 // One worker at a time holds an item back, so that the next item, taken by any worker, overtakes it.
                 if (heldBack is null && batch.Count == 0 && Chance(Faults.ReorderRate) && Interlocked.CompareExchange(ref _holding, 1, 0) == 0)
                     heldBack = next; // goes out after whatever comes next
@@ -332,15 +334,18 @@ public sealed class NotificationDelivery : IAsyncDisposable
 
     /// <summary>
     /// Holds an item back until a later one has overtaken it: this worker takes the next item itself, or another worker
-    /// has finished delivering one published after it (2 s at most, so that a lone item still goes out).
+    /// has finished delivering one published after it. A lone item goes out after 2 s with nothing newer taken; once
+    /// another worker took a newer one, its delivery is waited for (up to 30 s on a busy machine) so the order holds.
     /// </summary>
     private async Task WaitForOvertakerAsync(ChannelReader<Pending> reader, List<Pending> batch, long heldSequence)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(2) && Interlocked.Read(ref _deliveredUpTo) <= heldSequence)
+        while (Interlocked.Read(ref _deliveredUpTo) <= heldSequence
+               && clock.Elapsed < (Interlocked.Read(ref _takenUpTo) > heldSequence ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(2)))
         {
             if (reader.TryRead(out var overtaking))
             {
+                Raise(ref _takenUpTo, overtaking.Sequence);
                 batch.Add(overtaking);
                 return;
             }
@@ -362,11 +367,12 @@ public sealed class NotificationDelivery : IAsyncDisposable
     }
 
     /// <summary>Notes the newest publication delivered (or attempted), for a held-back item to know it was overtaken.</summary>
-    private void MarkDelivered(List<Pending> items)
+    private void MarkDelivered(List<Pending> items) => Raise(ref _deliveredUpTo, items.Max(i => i.Sequence));
+
+    private static void Raise(ref long field, long value)
     {
-        var newest = items.Max(i => i.Sequence);
         long seen;
-        while ((seen = Interlocked.Read(ref _deliveredUpTo)) < newest && Interlocked.CompareExchange(ref _deliveredUpTo, newest, seen) != seen)
+        while ((seen = Interlocked.Read(ref field)) < value && Interlocked.CompareExchange(ref field, value, seen) != seen)
         {
         }
     }
