@@ -74,9 +74,12 @@ doctor.SetAction(async (parse, stopping) =>
 });
 
 var root = new RootCommand("PresenceActors: keeps Microsoft Teams and OpenScape UC presence in step") { sandbox, run, config, doctor, PresenceActors.Host.Admin.Ctl.Build(Console.Out) };
-// Ctrl+C and SIGTERM cancel the command's token; a graceful stop (leaving the cluster, handing singletons over) takes a
-// second or two, and is given up to 10 s before the process is ended anyway.
-return await root.Parse(args.Length == 0 ? ["sandbox"] : args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(10) });
+// Ctrl+C and SIGTERM cancel the command's token; a graceful stop (leaving the cluster, handing singletons and shards
+// over) takes a few seconds, and is given up to 25 s before the process is ended anyway: each shard handed over is one
+// write of the coordinator's state to every node, one after another, and on a loaded machine a node holding a third of
+// the shards took more than 10 s (the cluster test's rolling restart, exit 143). systemd waits 30 s
+// (TimeoutStopSec), the compose file 30 s (stop_grace_period).
+return await root.Parse(args.Length == 0 ? ["sandbox"] : args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(25) });
 
 static PresenceServiceOptions? LoadOrReport(FileInfo? file)
 {
