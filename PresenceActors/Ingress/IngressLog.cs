@@ -69,43 +69,6 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
 
     public long Appended => Interlocked.Read(ref _appended);
 
-    private readonly Dictionary<string, (int Items, long Bytes)> _waiting = new(StringComparer.Ordinal);
-
-    /// <summary>Items (and their bytes) that wait for <paramref name="reason"/> since their last attempt (by their entry's first waiting item).</summary>
-    public (int Items, long Bytes) Waiting(string reason)
-    {
-        lock (_waiting)
-            return _waiting.GetValueOrDefault(reason);
-    }
-
-    /// <summary>
-    /// Counts an append's items as waiting for <paramref name="reason"/> before they are stored, if they fit within the
-    /// bounds: the check and the count are one step, so a burst of requests cannot all pass on the same figure. The
-    /// append then carries the reason (<see cref="IngressAppend.WaitingFor"/>); if it is not stored, the count is undone.
-    /// </summary>
-    public bool TryReserveWaiting(string reason, int items, long bytes, int maxItems, long maxBytes)
-    {
-        lock (_waiting)
-        {
-            var (i, b) = _waiting.GetValueOrDefault(reason);
-            if (i + items > maxItems || b + bytes > maxBytes)
-                return false;
-            _waiting[reason] = (i + items, b + bytes);
-            return true;
-        }
-    }
-
-    private void CountWaiting(string? reason, int items, long bytes)
-    {
-        if (reason is null)
-            return;
-        lock (_waiting)
-        {
-            var (i, b) = _waiting.GetValueOrDefault(reason);
-            _waiting[reason] = (i + items, b + bytes);
-        }
-    }
-
     /// <summary>Items of entries handled at least once (processed, dropped, or kept to be tried again): with <see cref="Appended"/>, the sign that all that came in was looked at.</summary>
     public long HandledOnce => Interlocked.Read(ref _handledOnce);
 

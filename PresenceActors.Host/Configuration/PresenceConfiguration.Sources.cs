@@ -1,0 +1,87 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Configuration;
+using PresenceActors.Graph;
+using PresenceActors.Webhooks;
+
+namespace PresenceActors.Host.Configuration;
+
+/// <summary>Where the configuration comes from, and the part a running node reads again (the technical accounts).</summary>
+public static partial class PresenceConfiguration
+{
+    /// <summary>
+    /// The configuration a node reads: the program's appsettings.json, then the properties file (the seed's format),
+    /// then environment variables (presence__admin__token), later ones winning. Problems of the file (missing, a line
+    /// that is not 'key = value') are returned, never its values.
+    /// </summary>
+    public static IConfiguration Build(FileInfo? file, out List<string> problems)
+    {
+        problems = [];
+        var builder = new ConfigurationBuilder().AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        if (file is not null)
+        {
+            file.Refresh();
+            if (!file.Exists)
+            {
+                problems.Add($"--config: file '{file.FullName}' does not exist.");
+            }
+            else
+            {
+                var properties = PropertiesFile.Parse(File.ReadAllText(file.FullName), out var syntax);
+                builder.AddInMemoryCollection(properties.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value)));
+                problems.AddRange(syntax.Select(line => $"{file.Name}: {line}"));
+            }
+        }
+
+        return builder.AddEnvironmentVariables().Build();
+    }
+
+    /// <summary>
+    /// The technical users of the configuration (the seed's key and the numbered ones), each problem naming its key.
+    /// Also what a running node reads again when the file changes: it only reads, and creates no file.
+    /// </summary>
+    public static List<TechnicalAccountCredentials> TechnicalAccounts(IConfiguration configuration, List<string> found)
+    {
+        var accounts = new List<TechnicalAccountCredentials>();
+        var halfConfigured = false;
+        void Account(string prefix)
+        {
+            var user = Get(configuration, $"{prefix}.username");
+            var password = Get(configuration, $"{prefix}.password");
+            if (user is null && password is null)
+                return;
+            halfConfigured |= user is null || password is null;
+            if (user is null)
+                found.Add($"{prefix}.username is missing while {prefix}.password is set.");
+            else if (password is null)
+                found.Add($"{prefix}.password is missing for technical user {user}.");
+            else
+                accounts.Add(new TechnicalAccountCredentials(user, password));
+        }
+
+        Account("azure.activedirectory.technical.user");
+        for (var n = 0; n < 1000; n++)
+        {
+            if (Get(configuration, $"azure.activedirectory.technical.users[{n}].username") is null
+                && Get(configuration, $"azure.activedirectory.technical.users[{n}].password") is null
+                && Get(configuration, $"azure.activedirectory.technical.users:{n}:username") is null)
+                break;
+            Account($"azure.activedirectory.technical.users[{n}]");
+        }
+
+        if (accounts.Count == 0 && !halfConfigured)
+            found.Add("azure.activedirectory.technical.user.username/password is missing: at least one technical user must own a presence subscription (650 users each).");
+        foreach (var duplicate in accounts.GroupBy(a => a.Username, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+            found.Add($"technical user {duplicate.Key} is configured more than once.");
+        return accounts;
+    }
+
+    /// <summary>A key file made once and kept (data/client-state.key, data/internal-api.key), owner-only from its first byte.</summary>
+    private static byte[] LoadOrCreateKey(string path)
+    {
+        if (File.Exists(path))
+            return Convert.FromBase64String(File.ReadAllText(path).Trim());
+        var key = RandomNumberGenerator.GetBytes(32);
+        EncryptionCertificates.WriteOwnerOnly(path, System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(key)));
+        return key;
+    }
+}
