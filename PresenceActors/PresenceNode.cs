@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using PresenceActors.Cluster;
+using PresenceActors.Mapping;
 using PresenceActors.Persistence;
 using PresenceActors.Users;
 
@@ -25,7 +26,7 @@ public static class PresenceNode
     /// </summary>
     public static IServiceCollection AddPresenceNode(
         this IServiceCollection services, PresenceNodeOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? more = null) =>
-        services.AddAkka(PresenceClusterOptions.SystemName, (builder, provider) =>
+        services.AddSingleton(new Mapping.PresenceRulesSource(options.Users.Rules)).AddAkka(PresenceClusterOptions.SystemName, (builder, provider) =>
         {
             builder
                 .ConfigureLoggers(loggers =>
@@ -36,6 +37,7 @@ public static class PresenceNode
                 .WithPresenceCluster(options.Cluster)
                 .WithPresencePersistence(options.Persistence)
                 .WithUserPresence(provider, options.Users)
+                .WithPresenceMapping(provider)
                 .WithActors((system, _) =>
                 {
                     system.ActorOf(Props.Create<DeadLetterCounter>(), "dead-letter-counter");

@@ -41,8 +41,8 @@ internal sealed class RecordingTeams : ITeamsPresencePort
     public void Show(string userId, string availability, string activity) =>
         _presence[userId] = TeamsPresence.Parse(availability, activity);
 
-    public Task SetCallPresenceAsync(string userId, TimeSpan expiration, CancellationToken cancellationToken) =>
-        Record($"set {userId} {expiration.TotalSeconds:0}s");
+    public Task SetCallPresenceAsync(string userId, TeamsShown shown, TimeSpan expiration, CancellationToken cancellationToken) =>
+        Record(shown == TeamsShown.InACall ? $"set {userId} {expiration.TotalSeconds:0}s" : $"set {userId} {expiration.TotalSeconds:0}s {shown}");
 
     public async Task<bool> ClearCallPresenceAsync(string userId, CancellationToken cancellationToken)
     {

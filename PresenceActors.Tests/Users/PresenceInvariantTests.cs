@@ -1,11 +1,13 @@
+using PresenceActors.Presence;
 using PresenceActors.Users;
 using Xunit;
 
 namespace PresenceActors.Tests.Users;
 
 /// <summary>
-/// Seeded random walks: a small model of Teams (sessions, the user's own status, calls, meetings, late, duplicated and
-/// reordered notifications) and of UC (the person's choices, phone calls, a front end that fails) drives the rules.
+/// Seeded random walks: a small model of Teams (sessions, the user's own status, calls, meetings, presenting, late,
+/// duplicated and reordered notifications) and of UC (the person's choices, phone calls, a front end that fails) drives
+/// the rules. A third of the walks run with a custom mapping (docs/mapping.md) and a third switch between the two midway.
 /// </summary>
 public class PresenceInvariantTests
 {
@@ -38,7 +40,8 @@ public class PresenceInvariantTests
         if (only is null)
         {
             // The walks must actually reach the interesting corners, not pass by avoiding them.
-            foreach (var rule in new[] { "T1", "T2", "U1", "U2", "manual-during-call", "restore-deferred", "late-echo-read", "reassert" })
+            foreach (var rule in new[] { "T1", "T2", "U1", "U2", "manual-during-call", "restore-deferred", "late-echo-read", "reassert",
+                         "crossing-changed", "uc-status-row", "busy-on-busy", "mapping" })
                 Assert.True(coverage.GetValueOrDefault(rule) >= 50, $"only {coverage.GetValueOrDefault(rule)} walks reached {rule}");
         }
     }
@@ -46,6 +49,18 @@ public class PresenceInvariantTests
     private sealed class InvariantViolation(string message) : Exception(message);
 
     private sealed record Notification(string Availability, string Activity, string? Sequence, DateTimeOffset DeliverAt, bool OurEchoOnly);
+
+    /// <summary>
+    /// Presenting and the person's Teams DoNotDisturb cross to UC; the person's UC "DoNotDisturb" crosses to Teams; and
+    /// busy-on-busy shows UC calls as DoNotDisturb/Presenting.
+    /// </summary>
+    private static readonly PresenceMapping Custom = PresenceMapping.Seed with
+    {
+        Version = 1,
+        TeamsToUc = [.. PresenceMapping.Seed.TeamsToUc, new TeamsToUcRow("Presenting", null, "Busy"), new TeamsToUcRow("DoNotDisturb", "DoNotDisturb", "DND")],
+        UcToTeams = [.. PresenceMapping.Seed.UcToTeams, new UcToTeamsRow("DoNotDisturb", "DoNotDisturb", "Presenting")],
+        BusyOnBusy = true,
+    };
 
     private sealed class World
     {
@@ -69,7 +84,10 @@ public class PresenceInvariantTests
         private string? _preferred;
         private bool _realCall;
         private bool _meeting;
+        private bool _presenting;
         private bool _ourSession;
+        private TeamsShown _ourShown = TeamsShown.InACall;
+        private readonly bool _switchesMapping;
         private DateTimeOffset _ourSessionExpires;
         private long _graphSequence;
         private (string Availability, string Activity) _shown;
@@ -78,7 +96,8 @@ public class PresenceInvariantTests
         {
             _rng = new Random(seed);
             _withSequenceNumbers = seed % 3 != 0;
-            _s = new PresenceScenario(PresenceSettings.Default with { HistoryLength = 5 });
+            _s = new PresenceScenario(PresenceSettings.Default with { HistoryLength = 5, Mapping = seed % 3 == 1 ? Custom : PresenceMapping.Seed });
+            _switchesMapping = seed % 3 == 2;
             _ucShown = _personChoice = PersonStatuses[_rng.Next(PersonStatuses.Length)];
             _shown = Aggregate();
             Feed(new UcPresenceReported(_ucShown, false, _s.Now) { At = _s.Now });
@@ -94,8 +113,21 @@ public class PresenceInvariantTests
             var steps = _rng.Next(5, 60);
             for (var i = 0; i < steps; i++)
             {
-                switch (_rng.Next(12))
+                switch (_rng.Next(14))
                 {
+                    case 12:
+                        _presenting = !_presenting;
+                        Trace.Add($"Teams presenting {(_presenting ? "starts" : "ends")}");
+                        TeamsChanged(ourOnly: false);
+                        break;
+                    case 13:
+                        if (!_switchesMapping)
+                            break;
+                        var next = _s.Settings.Mapping.BusyOnBusy ? PresenceMapping.Seed : Custom;
+                        _s.Settings = _s.Settings with { Mapping = next with { Version = _s.Settings.Mapping.Version + 1 } };
+                        Trace.Add($"mapping switched to {(next.BusyOnBusy ? "custom" : "seed")} v{_s.Settings.Mapping.Version}");
+                        Feed(new PresenceRulesChanged(_s.Settings.Mapping.Version) { At = _s.Now });
+                        break;
                     case 0:
                         PersonChoosesUcStatus();
                         break;
@@ -138,9 +170,10 @@ public class PresenceInvariantTests
         public void Quiesce()
         {
             Trace.Add("-- quiesce --");
-            if (_realCall)
+            if (_realCall || _presenting || _preferred == "DoNotDisturb")
             {
-                _realCall = false;
+                _realCall = _presenting = false;
+                _preferred = _preferred == "DoNotDisturb" ? null : _preferred;
                 TeamsChanged(ourOnly: false);
             }
 
@@ -150,6 +183,24 @@ public class PresenceInvariantTests
                 ReportUc(echo: false);
             }
 
+            Drain();
+            // A UC status that crosses to Teams holds our session for as long as it lasts: the person moves on from it.
+            if (_s.Settings.Mapping.TeamsShownFor(_s.State.UserId, false, UcStatus.Of(_personChoice)) is not null)
+            {
+                _ucShown = _personChoice = new[] { "Available", "Away", "BeRightBack" }.First(c => _s.State.Outbox.Unechoed.All(u => u.Status.Value != c));
+                Trace.Add($"person sets UC {_personChoice}");
+                ReportUc(echo: false);
+                Drain();
+            }
+
+            // The periodic reconciliation read catches whatever notifications were dropped.
+            Feed(new TeamsPresenceObserved(_shown.Availability, _shown.Activity, Sequence(), TeamsPresenceSource.Read) { At = _s.Now });
+            while (_pending.Count > 0)
+                Perform(_pending[0], mayFail: false);
+        }
+
+        private void Drain()
+        {
             for (var round = 0; round < 200; round++)
             {
                 while (_pending.Count > 0)
@@ -160,11 +211,6 @@ public class PresenceInvariantTests
                     break;
                 Advance(TimeSpan.FromSeconds(100));
             }
-
-            // The periodic reconciliation read catches whatever notifications were dropped.
-            Feed(new TeamsPresenceObserved(_shown.Availability, _shown.Activity, Sequence(), TeamsPresenceSource.Read) { At = _s.Now });
-            while (_pending.Count > 0)
-                Perform(_pending[0], mayFail: false);
         }
 
         public void CheckFinalInvariants()
@@ -190,8 +236,11 @@ public class PresenceInvariantTests
         {
             var choice = PersonStatuses[_rng.Next(PersonStatuses.Length)];
             // A UC report names no origin: a choice equal to one of our updates still on its way is indistinguishable
-            // from that update's echo (E2), so the person here never picks one of those.
-            if (choice == _ucShown || _s.State.Outbox.Unechoed.Any(u => u.Status.Value == choice))
+            // from that update's echo (E2), and one equal to what UC showed before them from UC not having applied them
+            // yet; so the person here never picks one of those.
+            var outbox = _s.State.Outbox;
+            if (choice == _ucShown || outbox.Unechoed.Any(u => u.Status.Value == choice)
+                || (!outbox.Unechoed.IsEmpty && outbox.StatusBeforeUpdates?.Value == choice))
                 return;
             _ucShown = _personChoice = choice;
             Trace.Add($"person sets UC {choice}");
@@ -207,18 +256,29 @@ public class PresenceInvariantTests
 
         private static bool IsWrite(PresenceEffect e) => e is SendUcUpdate or SetTeamsSession or ClearTeamsSession;
 
-        /// <summary>Graph's aggregation: the user's own DND/BRB/Away/Offline outrank sessions; else the busiest session wins.</summary>
-        private (string, string) Aggregate()
+        /// <summary>
+        /// Graph's aggregation: the user's own DND/BRB/Away/Offline outrank sessions; else the busiest session wins
+        /// (DoNotDisturb over Busy over Available; a call or a presentation over a meeting over plain Busy).
+        /// </summary>
+        private (string, string) Aggregate(bool withOurSession = true)
         {
             if (_preferred is "DoNotDisturb" or "BeRightBack" or "Away")
                 return (_preferred, _preferred);
             if (_preferred == "Offline")
                 return ("Offline", "OffWork");
-            if (_realCall || _ourSession)
-                return ("Busy", "InACall");
+            var candidates = new List<(string Availability, string Activity)> { _preferred == "Busy" ? ("Busy", "Busy") : ("Available", "Available") };
+            if (_realCall)
+                candidates.Add(("Busy", "InACall"));
+            if (_presenting)
+                candidates.Add(("DoNotDisturb", "Presenting"));
+            if (_ourSession && withOurSession)
+                candidates.Add((_ourShown.Availability, _ourShown.Activity));
             if (_meeting)
-                return ("Busy", "InAMeeting");
-            return _preferred == "Busy" ? ("Busy", "Busy") : ("Available", "Available");
+                candidates.Add(("Busy", "InAMeeting"));
+            return candidates
+                .OrderByDescending(c => c.Availability switch { "DoNotDisturb" => 3, "Busy" => 2, _ => 1 })
+                .ThenByDescending(c => c.Activity switch { "InACall" or "Presenting" => 3, "InAMeeting" => 2, "Busy" => 1, _ => 0 })
+                .First();
         }
 
         private void TeamsChanged(bool ourOnly)
@@ -228,7 +288,7 @@ public class PresenceInvariantTests
                 return;
             _shown = now;
             _graphSequence++;
-            var echoOnly = ourOnly && !_realCall && now.Item2 == "InACall";
+            var echoOnly = ourOnly && _ourSession && Aggregate(withOurSession: false) != now;
             var delay = TimeSpan.FromSeconds(_rng.Next(0, 60));
             var n = new Notification(now.Item1, now.Item2, Sequence(), _s.Now + delay, echoOnly);
             if (_rng.Next(20) == 0)
@@ -308,6 +368,7 @@ public class PresenceInvariantTests
                     if (!fails || _rng.Next(2) == 0)
                     {
                         _ourSession = true;
+                        _ourShown = set.Shown;
                         _ourSessionExpires = _s.Now + set.Expiration;
                         TeamsChanged(ourOnly: true);
                     }
@@ -351,6 +412,10 @@ public class PresenceInvariantTests
                 RulesSeen.Add("late-echo-read");
             if (input is UcPresenceReported && effects.Any(e => e is SendUcUpdate))
                 RulesSeen.Add("reassert");
+            if (_s.State.History.Except(before.History).Any(t => t.Detail.StartsWith("Teams now")))
+                RulesSeen.Add("crossing-changed");
+            if (effects.OfType<SetTeamsSession>().Any(e => e.Shown == TeamsShown.DoNotDisturb))
+                RulesSeen.Add(_s.State.UcOnPhone ? "busy-on-busy" : "uc-status-row");
             foreach (var effect in effects)
             {
                 if (effect is SendUcUpdate send)

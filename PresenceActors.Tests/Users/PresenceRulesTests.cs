@@ -119,7 +119,7 @@ public class PresenceRulesTests
 
         var presenting = new PresenceScenario(PresenceSettings.Default with
         {
-            CallActivities = [TeamsActivity.InACall, TeamsActivity.Presenting],
+            Mapping = PresenceMapping.SeedWith([TeamsActivity.InACall, TeamsActivity.Presenting]),
         });
         presenting.Uc("Available");
         presenting.Succeed(presenting.Teams("DoNotDisturb", "presenting")); // case-insensitive
@@ -539,10 +539,14 @@ public class PresenceRulesTests
     [Fact]
     public void Settings_validation_names_each_bad_setting()
     {
-        var bad = PresenceSettings.Default with { SessionRefresh = TimeSpan.FromMinutes(6), CallActivities = [] };
+        var bad = PresenceSettings.Default with
+        {
+            SessionRefresh = TimeSpan.FromMinutes(6),
+            Mapping = PresenceMapping.Seed with { TeamsToUc = [new TeamsToUcRow("OnThePhone", null, "Busy")] },
+        };
         var problems = bad.Validate();
         Assert.Contains(problems, p => p.StartsWith("SessionRefresh"));
-        Assert.Contains(problems, p => p.StartsWith("CallActivities"));
+        Assert.Contains(problems, p => p.StartsWith("Mapping: teamsToUc[0]") && p.Contains("OnThePhone"));
         Assert.Empty(PresenceSettings.Default.Validate());
     }
 }

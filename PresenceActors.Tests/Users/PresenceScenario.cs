@@ -14,7 +14,8 @@ internal sealed class PresenceScenario
         Apply(new UserLinked(ucUserId) { At = Now });
     }
 
-    public PresenceSettings Settings { get; }
+    /// <summary>The rules in force; a test may change the mapping midway (then feed <see cref="PresenceRulesChanged"/>).</summary>
+    public PresenceSettings Settings { get; set; }
 
     public UserPresenceState State { get; private set; }
 

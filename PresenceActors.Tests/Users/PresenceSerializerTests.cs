@@ -28,13 +28,14 @@ public class PresenceSerializerTests : IAsyncLifetime
             UcPrior = UcStatus.Of("Lunch (custom)"),
             UcOnPhone = true,
             TeamsCallActive = true,
+            TeamsCallStatus = UcStatus.Of("DND"),
             TeamsCallStartedAt = At,
             RestorePending = true,
             UcChangedDuringCall = true,
             Session = new TeamsSession
             {
                 ExpiresAt = At.AddMinutes(5), RefreshDueAt = At.AddMinutes(4), LastOperation = 3, Failures = 1, RetryAt = At,
-                ClearedAt = At, InFlight = new SessionOperation(3, SessionOperationKind.Clear, At),
+                ClearedAt = At, InFlight = new SessionOperation(3, SessionOperationKind.Clear, At), ShownAs = TeamsShown.DoNotDisturb,
             },
             Outbox = new UcOutbox
             {
@@ -58,6 +59,7 @@ public class PresenceSerializerTests : IAsyncLifetime
             new TeamsSessionSetFailed(3, "429") { At = At },
             new TeamsSessionCleared(4, true) { At = At },
             new TeamsSessionClearFailed(4, "timed out") { At = At },
+            new PresenceRulesChanged(3) { At = At },
             state,
             new UserPresenceCommands.LinkUser("teams-7", "uc-7", Acknowledge: true),
             new UserPresenceCommands.UnlinkUser("teams-7", Acknowledge: true),
@@ -67,6 +69,7 @@ public class PresenceSerializerTests : IAsyncLifetime
                 TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
             new UserPresenceCommands.ReportUcPresence("teams-7", "Available", true, At, Acknowledge: true,
                 TraceParent: "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"),
+            new UserPresenceCommands.ApplyRules("teams-7", 3),
             new UserPresenceCommands.Taken("teams-7"),
             new UserPresenceQueries.GetUserPresence("teams-7"),
             new UserPresenceQueries.UserPresenceView("teams-7", state),

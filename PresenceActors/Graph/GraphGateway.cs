@@ -183,10 +183,10 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
 
     // ---------- ITeamsPresencePort (application credential) ----------
 
-    public async Task SetCallPresenceAsync(string userId, TimeSpan expiration, CancellationToken cancellationToken) =>
+    public async Task SetCallPresenceAsync(string userId, TeamsShown shown, TimeSpan expiration, CancellationToken cancellationToken) =>
         await _app.Users[userId].Presence.SetPresence.PostAsync(new SetPresencePostRequestBody
         {
-            SessionId = _options.ClientId, Availability = "Busy", Activity = "InACall", ExpirationDuration = expiration,
+            SessionId = _options.ClientId, Availability = shown.Availability, Activity = shown.Activity, ExpirationDuration = expiration,
         }, cancellationToken: cancellationToken);
 
     public async Task<bool> ClearCallPresenceAsync(string userId, CancellationToken cancellationToken)

@@ -8,8 +8,8 @@ public abstract record PresenceEffect;
 /// <summary>Send a UC status to the UC front end (DESIGN 3.3).</summary>
 public sealed record SendUcUpdate(UcUpdate Update) : PresenceEffect;
 
-/// <summary>setPresence(Busy, InACall) with our session id (U1), or its keep-alive.</summary>
-public sealed record SetTeamsSession(long Operation, TimeSpan Expiration) : PresenceEffect;
+/// <summary>setPresence with our session id (U1; Busy/InACall by default, see docs/mapping.md), or its keep-alive.</summary>
+public sealed record SetTeamsSession(long Operation, TimeSpan Expiration, TeamsShown Shown) : PresenceEffect;
 
 /// <summary>clearPresence with our session id (U2). A 404 counts as success.</summary>
 public sealed record ClearTeamsSession(long Operation) : PresenceEffect;

@@ -60,5 +60,8 @@ public sealed record TeamsSessionCleared(long Operation, bool WasAlreadyGone) : 
 
 public sealed record TeamsSessionClearFailed(long Operation, string Reason) : PresenceInput;
 
+/// <summary>The cluster's mapping (docs/mapping.md) is now this version: the user's state is judged by it again.</summary>
+public sealed record PresenceRulesChanged(int Version) : PresenceInput;
+
 /// <summary>The actor recovered from its journal: whatever was in flight is done again.</summary>
 public sealed record Resumed : PresenceInput;

@@ -24,6 +24,7 @@ public sealed class PresenceSerializer(ExtendedActorSystem system) : ManifestJso
         ("session-set-failed", typeof(TeamsSessionSetFailed)),
         ("session-cleared", typeof(TeamsSessionCleared)),
         ("session-clear-failed", typeof(TeamsSessionClearFailed)),
+        ("rules-changed", typeof(PresenceRulesChanged)),
         // snapshot
         ("state-1", typeof(UserPresenceState)),
         // protocol between nodes
@@ -32,6 +33,7 @@ public sealed class PresenceSerializer(ExtendedActorSystem system) : ManifestJso
         ("link-state", typeof(UserPresenceCommands.LinkState)),
         ("cmd-teams", typeof(UserPresenceCommands.ObserveTeamsPresence)),
         ("cmd-uc", typeof(UserPresenceCommands.ReportUcPresence)),
+        ("cmd-rules", typeof(UserPresenceCommands.ApplyRules)),
         ("taken", typeof(UserPresenceCommands.Taken)),
         ("q-get", typeof(UserPresenceQueries.GetUserPresence)),
         ("q-view", typeof(UserPresenceQueries.UserPresenceView)),

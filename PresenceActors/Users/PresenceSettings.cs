@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using PresenceActors.Presence;
 
 namespace PresenceActors.Users;
@@ -6,9 +5,11 @@ namespace PresenceActors.Users;
 /// <summary>Tunables of the presence rules (docs/rules.md). Production defaults.</summary>
 public sealed record PresenceSettings
 {
-    /// <summary>Teams activities that count as "in a call". InAMeeting is calendar-driven and deliberately absent.</summary>
-    public ImmutableHashSet<TeamsActivity> CallActivities { get; init; } =
-        [TeamsActivity.InACall, TeamsActivity.InAConferenceCall];
+    /// <summary>
+    /// Which states cross, and what they set (docs/mapping.md). The seed's table by default: InACall and InAConferenceCall
+    /// set UC Busy; InAMeeting is calendar-driven and deliberately absent. A running node takes the cluster's edited table.
+    /// </summary>
+    public PresenceMapping Mapping { get; init; } = PresenceMapping.Seed;
 
     /// <summary>expirationDuration of our setPresence session; Graph accepts PT5M to PT4H.</summary>
     public TimeSpan SessionTtl { get; init; } = TimeSpan.FromMinutes(5);
@@ -35,8 +36,6 @@ public sealed record PresenceSettings
 
     public static PresenceSettings Default { get; } = new();
 
-    public bool IsCall(TeamsActivity activity) => CallActivities.Contains(activity);
-
     public TimeSpan Backoff(int consecutiveFailures)
     {
         var factor = Math.Pow(2, Math.Clamp(consecutiveFailures - 1, 0, 20));
@@ -48,8 +47,7 @@ public sealed record PresenceSettings
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        if (CallActivities.IsEmpty)
-            problems.Add("CallActivities must name at least one Teams activity (default InACall, InAConferenceCall).");
+        problems.AddRange(Mapping.Problems().Select(p => $"Mapping: {p}"));
         if (SessionTtl <= TimeSpan.Zero)
             problems.Add("SessionTtl must be positive (Graph accepts PT5M to PT4H).");
         if (SessionRefresh <= TimeSpan.Zero || SessionRefresh >= SessionTtl)

@@ -20,6 +20,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     public const int MaxReadAttempts = 6;
 
     private readonly UserPresenceOptions _options;
+    private readonly Mapping.PresenceRulesSource _rules;
     private readonly IUcFrontEndPort _frontEnd;
     private readonly ITeamsPresencePort _teams;
     private readonly TimeProvider _clock;
@@ -27,9 +28,11 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     private UserPresenceState _state;
 
     public UserPresenceActor(
-        string userId, UserPresenceOptions options, IUcFrontEndPort frontEnd, ITeamsPresencePort teams, TimeProvider clock)
+        string userId, UserPresenceOptions options, Mapping.PresenceRulesSource rules, IUcFrontEndPort frontEnd, ITeamsPresencePort teams,
+        TimeProvider clock)
     {
         _options = options;
+        _rules = rules;
         _frontEnd = frontEnd;
         _teams = teams;
         _clock = clock;
@@ -37,7 +40,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         PersistenceId = PersistenceIdFor(userId);
 
         Recover<SnapshotOffer>(offer => _state = (UserPresenceState)offer.Snapshot);
-        Recover<PresenceInput>(input => _state = _state.Handle(input, _options.Rules).State);
+        Recover<PresenceInput>(input => _state = _state.Handle(input, _rules.Current).State);
         Recover<RecoveryCompleted>(_ =>
         {
             Decide(new Resumed { At = Now });
@@ -65,12 +68,13 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
                 return;
             }
 
-            var delay = _options.Rules.Backoff(failed.Attempt);
+            var delay = _rules.Current.Backoff(failed.Attempt);
             _log.Info("teams-read-failed user={0} attempt={1}: {2}; reading again in {3:0.#} s", _state.UserId, failed.Attempt, failed.Reason, delay.TotalSeconds);
             Timers.StartSingleTimer(ReadRetryKey, new ReadAgain(failed.Attempt + 1), delay);
         });
         Command<ReadAgain>(again => Read(again.Attempt));
         Command<TimerTick>(_ => Decide(new TimerFired { At = Now }));
+        Command<ApplyRules>(c => Decide(new PresenceRulesChanged(c.Version) { At = Now }));
 
         Command<ReceiveTimeout>(_ =>
         {
@@ -111,7 +115,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     private void Decide(PresenceInput input, IActorRef? taken = null, string? traceParent = null, IActorRef? linkStateTo = null)
     {
         var span = StartSpan(input, traceParent);
-        var decision = _state.Handle(input, _options.Rules);
+        var decision = _state.Handle(input, _rules.Current);
         if (!decision.Persist)
         {
             _state = decision.State;
@@ -212,7 +216,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
                         reason => new EffectOutcome(new UcUpdateFailed(send.Update.Sequence, reason) { At = default }));
                     break;
                 case SetTeamsSession set:
-                    Run(async ct => { await _teams.SetCallPresenceAsync(userId, set.Expiration, ct); return true; },
+                    Run(async ct => { await _teams.SetCallPresenceAsync(userId, set.Shown, set.Expiration, ct); return true; },
                         _ => new EffectOutcome(new TeamsSessionSet(set.Operation, Now + set.Expiration) { At = default }),
                         reason => new EffectOutcome(new TeamsSessionSetFailed(set.Operation, reason) { At = default }));
                     break;

@@ -36,6 +36,9 @@ public static class UserPresenceCommands
     public sealed record ReportUcPresence(string UserId, string Status, bool OnPhone, DateTimeOffset ReportedAt, bool Acknowledge = false,
         string? TraceParent = null) : IUserPresenceMessage;
 
+    /// <summary>The cluster's mapping is now <paramref name="Version"/>: judge the user's state by it (docs/mapping.md).</summary>
+    public sealed record ApplyRules(string UserId, int Version) : IUserPresenceMessage;
+
     /// <summary>
     /// The answer to an observation or report sent with <c>Acknowledge</c>: it is journaled (or was a duplicate, stale
     /// or changed nothing). Until then the sender has not taken it: the webhook and the internal API answer 2xx only

@@ -11,8 +11,8 @@ public interface IUcFrontEndPort
 /// <summary>Our Teams presence session for a user, through Graph (U1, U2), and reads of the aggregated presence.</summary>
 public interface ITeamsPresencePort
 {
-    /// <summary>setPresence(Busy, InACall) with our session id.</summary>
-    Task SetCallPresenceAsync(string userId, TimeSpan expiration, CancellationToken cancellationToken);
+    /// <summary>setPresence with our session id: Busy/InACall by default, or what the mapping says (docs/mapping.md).</summary>
+    Task SetCallPresenceAsync(string userId, TeamsShown shown, TimeSpan expiration, CancellationToken cancellationToken);
 
     /// <summary>clearPresence with our session id; true when Graph answered 404 (the session was already gone).</summary>
     Task<bool> ClearCallPresenceAsync(string userId, CancellationToken cancellationToken);

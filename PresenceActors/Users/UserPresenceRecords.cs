@@ -26,6 +26,15 @@ public sealed record TeamsSession
 
     public SessionOperation? InFlight { get; init; }
 
+    /// <summary>What our session was last set to show; null in states written before the mapping was editable (Busy/InACall).</summary>
+    public TeamsShown? ShownAs { get; init; }
+
+    /// <summary>
+    /// Every state our session has shown since it began (kept a while after its clear): Teams showing one of them may be
+    /// our own echo, covering the person's state (E1, docs/mapping.md).
+    /// </summary>
+    public ImmutableList<TeamsShown> Shown { get; init; } = [];
+
     public long LastOperation { get; init; }
 
     public int Failures { get; init; }
@@ -34,6 +43,12 @@ public sealed record TeamsSession
 
     /// <summary>When our session was last cleared or lapsed (E1: later call notifications may still be our echo).</summary>
     public DateTimeOffset? ClearedAt { get; init; }
+
+    /// <summary>Whether our session showed this state (states from before the mapping was editable: Busy/InACall).</summary>
+    public bool Showed(TeamsPresence presence) =>
+        (Shown.IsEmpty ? [ShownAs ?? TeamsShown.InACall] : Shown).Any(s =>
+            string.Equals(s.Availability, presence.Availability.Value, StringComparison.OrdinalIgnoreCase)
+            && string.Equals(s.Activity, presence.Activity.Value, StringComparison.OrdinalIgnoreCase));
 }
 
 /// <summary>UC updates issued to the front end: sequence numbers, the one not yet acknowledged, and the echo we expect back.</summary>

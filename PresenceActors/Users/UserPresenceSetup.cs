@@ -36,12 +36,13 @@ public static class UserPresenceSetup
         var frontEnd = services.GetRequiredService<IUcFrontEndPort>();
         var teams = services.GetRequiredService<ITeamsPresencePort>();
         var clock = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        var rules = services.GetRequiredService<Mapping.PresenceRulesSource>();
 
         return builder
             .WithPresenceSerializer()
             .WithShardRegion<UserPresenceRegion>(
                 RegionName,
-                userId => Props.Create(() => new UserPresenceActor(userId, options, frontEnd, teams, clock)),
+                userId => Props.Create(() => new UserPresenceActor(userId, options, rules, frontEnd, teams, clock)),
                 new UserMessageExtractor(options.MaxShards),
                 new ShardOptions
                 {

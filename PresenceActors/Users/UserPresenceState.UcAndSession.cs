@@ -165,6 +165,9 @@ public sealed partial record UserPresenceState
                     Set(_s with { Outbox = _s.Outbox with { RetryAt = null } });
                 _effects.Add(new SendUcUpdate(pending));
             }
+
+            // The mapping may have changed while the user was not in memory (docs/mapping.md, "When the table changes").
+            RulesChanged(settings.Mapping.Version);
         }
 
         public void SessionSet(long operation, DateTimeOffset expiresAt)
@@ -184,7 +187,7 @@ public sealed partial record UserPresenceState
                 },
             });
             if (first)
-                Note("U1", $"our Teams session holds Busy/InACall until {expiresAt:HH:mm:ss}");
+                Note("U1", $"our Teams session holds {_s.Session.ShownAs ?? TeamsShown.InACall} until {expiresAt:HH:mm:ss}");
         }
 
         public void SessionSetFailed(long operation, string reason)
@@ -248,27 +251,40 @@ public sealed partial record UserPresenceState
                 FinishTeamsCall();
         }
 
-        /// <summary>U1/U2: make Graph hold our session exactly while a UC call lasts.</summary>
+        /// <summary>A set that begins a session long enough after the last one that none of its echoes can still arrive.</summary>
+        private bool FreshSession(TeamsSession session) =>
+            session.ExpiresAt is null && (session.ClearedAt is not { } cleared || now - cleared >= settings.EchoGrace);
+
+        /// <summary>What our Teams session must show now (U1 by the mapping's UC rows), or null: none.</summary>
+        private TeamsShown? Wanted() =>
+            _s.Linked ? settings.Mapping.TeamsShownFor(_s.UserId, _s.UcOnPhone, _s.UcCurrent) : null;
+
+        /// <summary>U1/U2: make Graph hold our session exactly while a crossing UC state (by default a UC call) lasts.</summary>
         private void ReconcileSession()
         {
             var session = _s.Session;
             if (session.InFlight is not null || (session.RetryAt is { } retry && now < retry))
                 return;
-            if (_s.Linked && _s.UcOnPhone)
+            if (Wanted() is { } wanted)
             {
-                var due = session.ExpiresAt is not { } expires || expires <= now || session.RefreshDueAt is not { } refresh || refresh <= now;
+                var due = session.ExpiresAt is not { } expires || expires <= now || session.RefreshDueAt is not { } refresh || refresh <= now
+                    || wanted != (session.ShownAs ?? TeamsShown.InACall);
                 if (!due)
                     return;
                 var id = session.LastOperation + 1;
+                if (session.ExpiresAt is not null && wanted != (session.ShownAs ?? TeamsShown.InACall))
+                    Note("U1", $"our Teams session now shows {wanted}");
                 Set(_s with
                 {
                     Session = session with
                     {
                         LastOperation = id,
                         InFlight = new SessionOperation(id, SessionOperationKind.Set, now),
+                        ShownAs = wanted,
+                        Shown = FreshSession(session) ? [wanted] : session.Shown.Contains(wanted) ? session.Shown : session.Shown.Add(wanted),
                     },
                 });
-                _effects.Add(new SetTeamsSession(id, settings.SessionTtl));
+                _effects.Add(new SetTeamsSession(id, settings.SessionTtl, wanted));
             }
             else if (session.ExpiresAt is { } expiresAt)
             {
@@ -302,8 +318,8 @@ public sealed partial record UserPresenceState
             {
                 if (session.RetryAt is { } retry)
                     due = retry;
-                else if (_s.Linked && _s.UcOnPhone)
-                    due = Earlier(session.RefreshDueAt, _s.UcCallStartedAt + settings.MaxUcCallLength);
+                else if (Wanted() is not null)
+                    due = Earlier(session.RefreshDueAt, _s.UcOnPhone ? _s.UcCallStartedAt + settings.MaxUcCallLength : null);
                 else
                     due = session.ExpiresAt;
             }

@@ -41,7 +41,11 @@ public sealed partial record UserPresenceState
     /// </summary>
     public DateTimeOffset? UcCallCappedReport { get; init; }
 
+    /// <summary>A Teams state that crosses to UC holds (by default: a Teams call); see docs/mapping.md.</summary>
     public bool TeamsCallActive { get; init; }
+
+    /// <summary>The UC status the crossing Teams state set; null in states written before the mapping was editable (Busy).</summary>
+    public UcStatus? TeamsCallStatus { get; init; }
 
     public DateTimeOffset? TeamsCallStartedAt { get; init; }
 
@@ -87,6 +91,7 @@ public sealed partial record UserPresenceState
             case TeamsSessionSetFailed setFailed: decider.SessionSetFailed(setFailed.Operation, setFailed.Reason); break;
             case TeamsSessionCleared cleared: decider.SessionCleared(cleared.Operation, cleared.WasAlreadyGone); break;
             case TeamsSessionClearFailed clearFailed: decider.SessionClearFailed(clearFailed.Operation, clearFailed.Reason); break;
+            case PresenceRulesChanged changed: decider.RulesChanged(changed.Version); break;
             default: throw new ArgumentException($"Unknown presence input {input.GetType().Name}", nameof(input));
         }
 
@@ -143,7 +148,7 @@ public sealed partial record UserPresenceState
             Note("unlink", "removed from synchronisation; calls wound down");
             if (_s.TeamsCallActive || _s.RestorePending)
             {
-                Set(_s with { TeamsCallActive = false });
+                Set(_s with { TeamsCallActive = false, TeamsCallStatus = null });
                 FinishTeamsCall();
             }
 
@@ -170,15 +175,33 @@ public sealed partial record UserPresenceState
                 EvaluateTeams(presence, observed.Source);
         }
 
-        /// <summary>T1 and T2 (with E1) for a linked user's Teams presence.</summary>
+        /// <summary>T1 and T2 (with E1) for a linked user's Teams presence, by the mapping's Teams rows.</summary>
         private void EvaluateTeams(TeamsPresence presence, TeamsPresenceSource source)
         {
-            if (settings.IsCall(presence.Activity))
+            // E1: Teams showing a state our session showed tells nothing about the person while the session may hold: it
+            // may cover their own state (busy-on-busy's DoNotDisturb outranks their Teams call). Soon after our clear a
+            // notification of it may be late news: a fresh read tells.
+            if (_s.Session.Showed(presence))
+            {
+                if (_s.OurSessionActive(now))
+                    return;
+                if (source != TeamsPresenceSource.Read && _s.Session.ClearedAt is { } clearedAt && now - clearedAt < settings.EchoGrace)
+                {
+                    _effects.Add(new ReadTeamsPresence());
+                    return;
+                }
+            }
+
+            if (settings.Mapping.UcStatusFor(presence) is { } target)
             {
                 if (_s.TeamsCallActive)
+                {
+                    ChangeCrossing(presence, target);
                     return;
+                }
+
                 if (_s.OurSessionActive(now))
-                    return; // E1: our own Busy/InACall shown back to us.
+                    return; // E1: our own session shown back to us.
                 if (source != TeamsPresenceSource.Read && _s.Session.ClearedAt is { } cleared
                     && now - cleared < settings.EchoGrace)
                 {
@@ -187,11 +210,11 @@ public sealed partial record UserPresenceState
                     return;
                 }
 
-                StartTeamsCall(presence);
+                StartTeamsCall(presence, target);
             }
             else if (_s.TeamsCallActive)
             {
-                Set(_s with { TeamsCallActive = false });
+                Set(_s with { TeamsCallActive = false, TeamsCallStatus = null });
                 if (_s.UcOnPhone)
                 {
                     Set(_s with { RestorePending = true });
@@ -204,19 +227,42 @@ public sealed partial record UserPresenceState
             }
         }
 
-        private void StartTeamsCall(TeamsPresence presence)
+        /// <summary>From one crossing Teams state to another (Presenting to a call, say): UC follows, the prior stays.</summary>
+        private void ChangeCrossing(TeamsPresence presence, UcStatus target)
+        {
+            if (target.Matches(_s.TeamsCallStatus ?? UcStatus.Busy))
+                return;
+            Set(_s with { TeamsCallStatus = target });
+            if (_s.UcChangedDuringCall)
+                return; // T2: the person's choice during the crossing stands
+            Note("T1", $"Teams now {presence}; UC set {target}");
+            IssueUcUpdate(target, UcUpdate.TeamsCallStarted);
+        }
+
+        private void StartTeamsCall(TeamsPresence presence, UcStatus target)
         {
             var keepPrior = _s.RestorePending && !_s.UcChangedDuringCall;
             Set(_s with
             {
                 TeamsCallActive = true,
+                TeamsCallStatus = target,
                 TeamsCallStartedAt = now,
                 RestorePending = false,
                 UcPrior = keepPrior ? _s.UcPrior : _s.UcCurrent,
                 UcChangedDuringCall = keepPrior && _s.UcChangedDuringCall,
             });
-            Note("T1", $"Teams call started ({presence}); prior UC {_s.UcPrior?.Value ?? "unknown"}, UC set Busy");
-            IssueUcUpdate(UcStatus.Busy, UcUpdate.TeamsCallStarted);
+            Note("T1", $"Teams call started ({presence}); prior UC {_s.UcPrior?.Value ?? "unknown"}, UC set {target}");
+            IssueUcUpdate(target, UcUpdate.TeamsCallStarted);
+        }
+
+        /// <summary>The cluster's mapping changed: what Teams shows now is judged by the new rows (UC's side by <see cref="Finish"/>).</summary>
+        public void RulesChanged(int version)
+        {
+            var before = _s;
+            if (_s.Linked && _s.Teams is { } known)
+                EvaluateTeams(known, TeamsPresenceSource.Notification);
+            if (!ReferenceEquals(before, _s))
+                Note("mapping", $"mapping version {version} applied");
         }
 
         private void FinishTeamsCall()
