@@ -113,6 +113,15 @@ public sealed class AdminAccess(string? token, IReadOnlySet<string> open, TimePr
         return null;
     }
 
+    /// <summary>Who made an admin action, for the audit trail: how they were let in, and from where (never the token).</summary>
+    public string Caller(HttpContext context)
+    {
+        var how = Bearer(context) ? "admin token"
+            : CurrentSession(context) is not null ? "status page session"
+            : context.Request.Headers[CsrfHeader].ToString() == "ctl" ? "ctl, no token set" : "status page, no token set";
+        return $"{how} from {context.Connection.RemoteIpAddress?.ToString() ?? "?"}";
+    }
+
     /// <summary>The check of <c>/metrics</c> and <c>/healthz</c> (<paramref name="kind"/> "metrics" or "health").</summary>
     public IResult? CheckOpen(HttpContext context, string kind) =>
         token is null || open.Contains(kind) || Bearer(context) || CurrentSession(context) is not null

@@ -81,24 +81,13 @@ public static class AdminEndpoints
             IRequiredActor<UserPresenceRegion> users, IRequiredActor<SubscriptionPoolKey> pool, CancellationToken cancellationToken) =>
         {
             // A UC user id, or a Teams user by object id, UPN or mail.
-            var mapping = (await registry.ActorRef.Ask<UserRegistryCommands.LookupResult>(new UserRegistryCommands.Lookup(user), AskTimeout)).Mapping;
-            var teamsId = mapping?.TeamsUserId;
-            if (teamsId is null)
-            {
-                var resolved = await directory.ResolveAsync(user, cancellationToken);
-                teamsId = resolved?.Id;
-                if (resolved is not null)
-                {
-                    var all = await registry.ActorRef.Ask<UserRegistryCommands.MappingList>(new UserRegistryCommands.ListMappings(), AskTimeout);
-                    mapping = all.Mappings.FirstOrDefault(m => m.TeamsUserId == resolved.Id) ?? new UserMapping("(not registered)", resolved.Id, resolved.UserPrincipalName);
-                }
-            }
-
+            var (mapping, teamsId) = await MappingEndpoints.ResolveUserAsync(user, directory, registry.ActorRef, cancellationToken);
             if (teamsId is null || mapping is null)
                 return UcApiEndpoints.Problem(404, "user", $"No UC user or Teams user '{user}'.");
             var view = await users.ActorRef.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(teamsId), AskTimeout);
+            var sync = await registry.ActorRef.Ask<UserRegistryCommands.SyncSetting>(new UserRegistryCommands.GetSynchronised(mapping.UcUserId), AskTimeout);
             var assignment = await pool.ActorRef.Ask<SubscriptionPoolCommands.Assignment>(new SubscriptionPoolCommands.GetAssignment(teamsId), AskTimeout);
-            return Results.Json(new { user = UcApiEndpoints.UserView.From(mapping, view.State), technicalAccount = assignment.Account });
+            return Results.Json(new { user = UcApiEndpoints.UserView.From(mapping, view.State, sync.Synchronised), technicalAccount = assignment.Account });
         });
         admin.MapGet("/presence/pool", async (IRequiredActor<SubscriptionPoolKey> pool) =>
             Results.Json(await pool.ActorRef.Ask<PoolStatus>(new SubscriptionPoolCommands.GetPoolStatus(), AskTimeout)));
@@ -109,6 +98,17 @@ public static class AdminEndpoints
                 return problem!;
             return Results.Json(await pool.ActorRef.Ask<SubscriptionPoolCommands.CommandResult>(
                 new SubscriptionPoolCommands.Resync(body.User is null ? [] : [body.User]), AskTimeout));
+        });
+        admin.MapPost("/presence/sync", async (HttpContext context, AdminAccess access, IUserDirectory directory, IRequiredActor<UserRegistryKey> registry,
+            CancellationToken cancellationToken) =>
+        {
+            var (body, problem) = await AdminAccess.ReadBodyAsync<SyncParameter>(context);
+            if (body is null)
+                return problem!;
+            if (string.IsNullOrWhiteSpace(body.User) || body.Enabled is not { } enabled)
+                return UcApiEndpoints.Problem(400, string.IsNullOrWhiteSpace(body.User) ? "user" : "enabled", "'user' (a UC user id, or a Teams object id, UPN or mail) and 'enabled' (true or false) are required.");
+            var (mapping, _) = await MappingEndpoints.ResolveUserAsync(body.User.Trim(), directory, registry.ActorRef, cancellationToken);
+            return await UcApiEndpoints.SetSynchronisedAsync(registry.ActorRef, mapping?.UcUserId ?? body.User.Trim(), enabled, access.Caller(context));
         });
         admin.MapPost("/accounts/add", (HttpContext context, IRequiredActor<SubscriptionPoolKey> pool) =>
             AccountActionAsync(context, pool, account => new SubscriptionPoolCommands.AddAccount(account)));
@@ -131,6 +131,7 @@ public static class AdminEndpoints
             return Results.Json(new { ok = true, current = id, accepted = certificates.Ids, message = $"Certificate {id} is current. {renewed.Message}" });
         });
         StatusEndpoints.MapStatusData(admin);
+        MappingEndpoints.Map(admin);
         return endpoints;
     }
 
@@ -144,6 +145,14 @@ public static class AdminEndpoints
     public sealed record UserParameter
     {
         public string? User { get; init; }
+    }
+
+    /// <summary>The parameters of <c>presence opt-out</c> and <c>presence opt-in</c>.</summary>
+    public sealed record SyncParameter
+    {
+        public string? User { get; init; }
+
+        public bool? Enabled { get; init; }
     }
 
     /// <summary>The parameter of <c>accounts add</c> and <c>accounts remove</c>.</summary>

@@ -10,7 +10,7 @@ namespace PresenceActors.Host.Admin;
 /// `ctl presence user &lt;id|upn&gt;`, `ctl presence pool`, `ctl presence resync`, `ctl accounts add|remove`.
 /// Plain text tables by default, the endpoint's JSON with --json.
 /// </summary>
-public static class Ctl
+public static partial class Ctl
 {
     public static Command Build(TextWriter output, TextWriter? errors = null)
     {
@@ -32,7 +32,18 @@ public static class Ctl
 
             command.SetAction(async (parse, cancellationToken) =>
             {
-                var (method, path, body) = request(parse);
+                (HttpMethod Method, string Path, object? Body) call;
+                try
+                {
+                    call = request(parse);
+                }
+                catch (CtlInputException e)
+                {
+                    await (errors ?? Console.Error).WriteLineAsync(e.Message);
+                    return 2;
+                }
+
+                var (method, path, body) = call;
                 return await CallAsync(parse.GetValue(url)!, parse.GetValue(token), method, path, body, parse.GetValue(json), table, output, errors ?? Console.Error, cancellationToken);
             });
             return command;
@@ -69,10 +80,15 @@ public static class Ctl
             Leaf("user", "both sides of one user, prior and current, flags and recent transitions",
                 p => (HttpMethod.Get, $"/admin/presence/users/{Uri.EscapeDataString(p.GetValue(userArgument)!)}", null), UserTable, userArgument),
             Leaf("pool", "technical accounts, users per account out of 650, subscriptions and health", _ => (HttpMethod.Get, "/admin/presence/pool", null), PoolTable),
+            Leaf("opt-out", "leave a user out of the synchronisation (what is in progress is wound down first)",
+                p => (HttpMethod.Post, "/admin/presence/sync", new { user = p.GetValue(userArgument), enabled = false }), message, userArgument),
+            Leaf("opt-in", "synchronise a user left out again",
+                p => (HttpMethod.Post, "/admin/presence/sync", new { user = p.GetValue(userArgument), enabled = true }), message, userArgument),
             Leaf("resync", "read presence in bulk now and check every subscription",
                 p => (HttpMethod.Post, "/admin/presence/resync", new { user = p.GetValue(resyncUser) }),
                 (n, o) => o.WriteLine(n["message"]?.GetValue<string>()), resyncUser),
         });
+        ctl.Subcommands.Add(MappingCommand(Leaf, userArgument));
         ctl.Subcommands.Add(new Command("certificate", "the notification encryption certificate")
         {
             Leaf("show", "the current certificate's id and every id still accepted", _ => (HttpMethod.Get, "/admin/certificates", null),
@@ -159,7 +175,9 @@ public static class Ctl
             var body = await response.Content.ReadAsStringAsync(cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
-                var detail = TryParse(body)?["detail"]?.GetValue<string>() ?? body;
+                var parsed = TryParse(body);
+                var detail = parsed?["detail"]?.GetValue<string>()
+                             ?? (parsed?["problems"] is JsonArray problems ? string.Join(Environment.NewLine + "  ", problems.Select(S).Prepend("")) : body);
                 await errors.WriteLineAsync($"{(int)response.StatusCode} {response.ReasonPhrase}: {detail}");
                 return 1;
             }
@@ -208,6 +226,7 @@ public static class Ctl
             ["UC status", $"{S(u["ucStatus"])} (prior {S(u["ucPriorStatus"])})"],
             ["Teams call / UC call", $"{S(u["teamsCallActive"])} / {S(u["ucCallActive"])}"],
             ["restore pending", S(u["restorePending"])],
+            ["synchronised", S(u["synchronised"])],
             ["our session until", S(u["sessionExpiresAt"])],
             ["UC updates sent / acknowledged", $"{S(u["lastUcSequence"])} / {S(u["lastUcAcknowledged"])}"],
         ]);

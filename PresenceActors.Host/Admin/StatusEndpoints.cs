@@ -213,13 +213,15 @@ public static class StatusEndpoints
             .OrderBy(m => m.UcUserId, StringComparer.Ordinal)
             .ToList();
         var sandbox = services.GetService<SandboxControls>();
+        var optedOut = (await registry.ActorRef.Ask<UserRegistryCommands.OptedOutUsers>(new UserRegistryCommands.ListOptedOut(), AskTimeout, cancellationToken))
+            .UcUserIds.ToHashSet(StringComparer.Ordinal);
         var views = await Task.WhenAll(matching.Take(take).Select(async m =>
         {
             var view = await users.ActorRef.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(m.TeamsUserId), AskTimeout, cancellationToken);
             var ucSide = sandbox?.UcSide(m.UcUserId);
             return new
             {
-                user = UcApiEndpoints.UserView.From(m, view.State),
+                user = UcApiEndpoints.UserView.From(m, view.State, !optedOut.Contains(m.UcUserId)),
                 ourSessionActive = view.State.Session.ExpiresAt is not null || view.State.Session.InFlight is not null,
                 simulator = sandbox is null ? null : new { teams = sandbox.TeamsSide(m.TeamsUserId), uc = ucSide?.Status, ucOnPhone = ucSide?.OnPhone },
             };

@@ -82,10 +82,12 @@ public static partial class UcApiEndpoints
             if (mapping is null)
                 return Problem(404, "ucUserId", $"UC user '{ucUserId}' is not registered.");
             var view = await users.ActorRef.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(mapping.TeamsUserId), AskTimeout);
-            return Results.Json(UserView.From(mapping, view.State));
+            var sync = await registry.ActorRef.Ask<SyncSetting>(new GetSynchronised(ucUserId), AskTimeout);
+            return Results.Json(UserView.From(mapping, view.State, sync.Synchronised));
         });
         api.MapPost("/users/{ucUserId}/presence", ReportPresence);
         api.MapPost("/presence", ReportAll);
+        api.MapSyncSetting();
         return endpoints;
     }
 
@@ -282,12 +284,14 @@ public static partial class UcApiEndpoints
         DateTimeOffset? SessionExpiresAt,
         long LastUcSequence,
         long LastUcAcknowledged,
-        IReadOnlyList<PresenceTransition> History)
+        IReadOnlyList<PresenceTransition> History,
+        bool Synchronised)
     {
-        public static UserView From(UserMapping mapping, UserPresenceState state) => new(
+        /// <param name="synchronised">False when an operator left the user out (docs/mapping.md, "Leaving a user out").</param>
+        public static UserView From(UserMapping mapping, UserPresenceState state, bool synchronised = true) => new(
             mapping.UcUserId, mapping.TeamsUserId, mapping.UserPrincipalName,
             state.Teams?.Availability.Value, state.Teams?.Activity.Value, state.Teams?.SequenceNumber,
             state.UcCurrent?.Value, state.UcPrior?.Value, state.TeamsCallActive, state.UcOnPhone, state.RestorePending,
-            state.Session.ExpiresAt, state.Outbox.LastSequence, state.Outbox.LastAcknowledged, state.History);
+            state.Session.ExpiresAt, state.Outbox.LastSequence, state.Outbox.LastAcknowledged, state.History, synchronised);
     }
 }

@@ -54,6 +54,13 @@ internal static class GraphControlEndpoints
             sim.Tenant.SetClient(User(sim, id).Id, active ? (conference ? TeamsClientState.InAConferenceCall : TeamsClientState.InACall) : TeamsClientState.Available);
             return Results.Json(UserView(User(sim, id)));
         }).Api("sim.users.call");
+        // Someone calls the user on Teams: whether it rings (docs/mapping.md, "Busy-on-busy").
+        control.MapPost("/users/{id}/incoming-teams-call", (string id) => Results.Json(sim.Tenant.IncomingTeamsCall(User(sim, id).Id))).Api("sim.users.incoming-call");
+        control.MapPost("/busy-on-busy-policy", async (HttpContext c) =>
+        {
+            sim.Tenant.BusyOnBusyPolicy = (await Body(c))["enabled"]?.GetValue<bool>() ?? true;
+            return Results.Json(new { enabled = sim.Tenant.BusyOnBusyPolicy });
+        }).Api("sim.policy.busy-on-busy");
         control.MapPost("/users/{id}/client", async (string id, HttpContext c) =>
         {
             sim.Tenant.SetClient(User(sim, id).Id, Enum.Parse<TeamsClientState>(Text(await Body(c), "state"), ignoreCase: true));

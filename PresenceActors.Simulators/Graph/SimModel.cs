@@ -28,6 +28,9 @@ public enum TeamsClientState
     Available,
     InACall,
     InAConferenceCall,
+
+    /// <summary>Sharing their screen in a Teams meeting: Teams shows DoNotDisturb/Presenting.</summary>
+    Presenting,
 }
 
 public sealed record SimPresenceState(string Availability, string Activity, DateTimeOffset? ExpiresAt);

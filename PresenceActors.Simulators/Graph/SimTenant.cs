@@ -256,6 +256,7 @@ public sealed partial class SimTenant(TimeProvider clock)
             case TeamsClientState.Available: candidates.Add(("Available", "Available")); break;
             case TeamsClientState.InACall: candidates.Add(("Busy", "InACall")); break;
             case TeamsClientState.InAConferenceCall: candidates.Add(("Busy", "InAConferenceCall")); break;
+            case TeamsClientState.Presenting: candidates.Add(("DoNotDisturb", "Presenting")); break;
         }
 
         candidates.AddRange(user.Sessions.Values.Select(s => (s.Availability, s.Activity)));

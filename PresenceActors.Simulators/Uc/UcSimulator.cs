@@ -174,6 +174,13 @@ public sealed class UcSimulator : IAsyncDisposable
         return (response.StatusCode, body);
     }
 
+    /// <summary>An administrator of the UC system leaves the user out of the synchronisation, or takes them back (PUT /api/v1/users/{ucUserId}/sync).</summary>
+    public async Task<HttpStatusCode> SetSynchronisedAsync(string ucUserId, bool enabled)
+    {
+        using var response = await _backEnd.PutAsJsonAsync(new Uri(RequireApi(), $"api/v1/users/{Uri.EscapeDataString(ucUserId)}/sync"), new { enabled });
+        return response.StatusCode;
+    }
+
     /// <summary>
     /// Reports every user's current status at once (POST /api/v1/presence), as the UC back end does after its own restart
     /// or on a schedule to reconcile; returns the answer's status and body.

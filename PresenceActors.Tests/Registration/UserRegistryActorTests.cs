@@ -171,4 +171,51 @@ public class UserRegistryActorTests
         Assert.Equal(snapshot.Mappings.ToArray(), older.Mappings.ToArray());
         Assert.Null(older.Unconfirmed);
     }
+
+    [Fact]
+    public async Task An_opted_out_user_is_unlinked_and_unwatched_stays_out_through_reregistration_and_restart_and_comes_back_on_opt_in()
+    {
+        using var db = new TempDatabase();
+        await using var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams());
+        var kit = node.Kit;
+        var users = kit.CreateTestProbe();
+        var pool = kit.CreateTestProbe();
+        var registry = node.System.ActorOf(Props.Create(() => new UserRegistryActor(users.Ref, pool.Ref)), "registry-opt-1");
+        registry.Tell(new Register(new UserMapping("uc-o", "t-o", "o@contoso.test")), kit.TestActor);
+        kit.ExpectMsg<RegisterResult>(Wait);
+        users.FishForMessage<UserPresenceCommands.LinkUser>(_ => true, Wait);
+        registry.Tell(new UserPresenceCommands.LinkState("t-o", "uc-o"), users.Ref);
+        pool.FishForMessage<SubscriptionPoolCommands.WatchUsers>(w => w.UserIds.Contains("t-o"), Wait);
+
+        // Out: answered once journaled, the user's actor unlinked (until it confirms) and the pool told to let go.
+        registry.Tell(new SetSynchronised("uc-o", false, "test"), kit.TestActor);
+        Assert.False(kit.ExpectMsg<SyncSetting>(Wait).Synchronised);
+        Assert.Equal("t-o", users.FishForMessage<UserPresenceCommands.UnlinkUser>(_ => true, Wait).UserId);
+        pool.FishForMessage<SubscriptionPoolCommands.UnwatchUsers>(u => u.UserIds.Contains("t-o"), Wait);
+        registry.Tell(new UserPresenceCommands.LinkState("t-o", null), users.Ref);
+        await kit.AwaitAssertAsync(async () => Assert.Equal(0, (await registry.Ask<UnconfirmedLinks>(new GetUnconfirmedLinks(), Wait)).Count), Wait);
+
+        // The UC back end registers the user again: registered, not linked again.
+        registry.Tell(new Register(new UserMapping("uc-o", "t-o", "o@contoso.test")), kit.TestActor);
+        Assert.Equal(RegistrationOutcome.Unchanged, kit.ExpectMsg<RegisterResult>(Wait).Outcome);
+        Assert.Equal(["uc-o"], (await registry.Ask<OptedOutUsers>(new ListOptedOut(), Wait)).UcUserIds.ToArray());
+        users.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // after the answer (a positive sign the registration was handled)
+
+        // A new incarnation (recovered from the journal) still has them out and asks the pool to watch nobody.
+        await registry.GracefulStop(Wait);
+        var recovered = node.System.ActorOf(Props.Create(() => new UserRegistryActor(users.Ref, pool.Ref)), "registry-opt-2");
+        Assert.False((await recovered.Ask<SyncSetting>(new GetSynchronised("uc-o"), Wait)).Synchronised);
+        var watch = pool.FishForMessage<SubscriptionPoolCommands.WatchUsers>(_ => true, Wait);
+        Assert.DoesNotContain("t-o", watch.UserIds);
+
+        // In again: linked and watched.
+        recovered.Tell(new SetSynchronised("uc-o", true, "test"), kit.TestActor);
+        Assert.True(kit.ExpectMsg<SyncSetting>(Wait).Synchronised);
+        Assert.Equal("uc-o", users.FishForMessage<UserPresenceCommands.LinkUser>(_ => true, Wait).UcUserId);
+        pool.FishForMessage<SubscriptionPoolCommands.WatchUsers>(w => w.UserIds.Contains("t-o"), Wait);
+
+        // Unknown UC users are not registered: nothing to opt out.
+        recovered.Tell(new SetSynchronised("uc-nobody", false, "test"), kit.TestActor);
+        Assert.Null(kit.ExpectMsg<SyncSetting>(Wait).Mapping);
+    }
 }

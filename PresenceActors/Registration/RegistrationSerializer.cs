@@ -24,6 +24,13 @@ public sealed class RegistrationSerializer(ExtendedActorSystem system) : Manifes
         ("cmd-list", typeof(UserRegistryCommands.ListMappings)),
         ("mapping-list", typeof(UserRegistryCommands.MappingList)),
         ("q-unconfirmed-links", typeof(UserRegistryCommands.GetUnconfirmedLinks)),
+        ("opted-out", typeof(UserOptedOut)),
+        ("opted-in", typeof(UserOptedIn)),
+        ("cmd-set-synchronised", typeof(UserRegistryCommands.SetSynchronised)),
+        ("q-synchronised", typeof(UserRegistryCommands.GetSynchronised)),
+        ("sync-setting", typeof(UserRegistryCommands.SyncSetting)),
+        ("q-opted-out", typeof(UserRegistryCommands.ListOptedOut)),
+        ("opted-out-users", typeof(UserRegistryCommands.OptedOutUsers)),
         ("unconfirmed-links", typeof(UserRegistryCommands.UnconfirmedLinks)),
     ];
 

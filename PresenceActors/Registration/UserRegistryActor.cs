@@ -21,7 +21,7 @@ namespace PresenceActors.Registration;
 /// and time (<see cref="PresenceActors.Persistence.SnapshotSchedule"/>: 500 changes and 10 s apart at least), so a bulk load does
 /// not write every mapping again every few hundred registrations.
 /// </remarks>
-public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
+public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTimers
 {
     /// <summary>How often links not yet confirmed are sent again.</summary>
     public static readonly TimeSpan ResendLinksEvery = TimeSpan.FromSeconds(5);
@@ -74,10 +74,14 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
             foreach (var mapping in snapshot.Mappings)
                 Apply(new UserRegistered(mapping));
             _unconfirmed = _unconfirmed.Clear().SetItems((snapshot.Unconfirmed ?? []).Select(l => KeyValuePair.Create(l.TeamsUserId, l.UcUserId)));
+            _optedOut = _optedOut.Clear().Union(snapshot.OptedOut ?? []);
         });
         Recover<UserRegistered>(Apply);
         Recover<UserUnregistered>(Apply);
         Recover<LinksConfirmed>(Apply);
+        Recover<UserOptedOut>(Apply);
+        Recover<UserOptedIn>(Apply);
+        OptOutCommands();
 
         Command<Register>(r =>
         {
@@ -92,7 +96,7 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
             if (existing == mapping)
             {
                 // Registering again what is registered links the user's actor again: a way out if a link was lost anyway.
-                if (r.Relink)
+                if (r.Relink && !OptedOut(mapping.UcUserId))
                     _users.Tell(new UserPresenceCommands.LinkUser(mapping.TeamsUserId, mapping.UcUserId, Acknowledge: true), Self);
                 var unchanged = new RegisterResult(RegistrationOutcome.Unchanged, mapping, null);
                 if (_pendingByUc.ContainsKey(mapping.UcUserId))
@@ -135,7 +139,7 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
     {
         // Make sure everyone registered is watched and linked (idempotent), e.g. after a pool that lost its journal.
         if (!_byUc.IsEmpty)
-            _pool.Tell(new SubscriptionPoolCommands.WatchUsers([.. _byUc.Values.Select(m => m.TeamsUserId)]), ActorRefs.NoSender);
+            _pool.Tell(new SubscriptionPoolCommands.WatchUsers([.. _byUc.Values.Where(m => !_optedOut.Contains(m.UcUserId)).Select(m => m.TeamsUserId)]), ActorRefs.NoSender);
         // Links not confirmed before the registry stopped (its node died with them in flight): sent again now.
         Timers.StartPeriodicTimer("resend-links", ResendLinks.Instance, ResendLinksEvery);
         Resend();
@@ -219,6 +223,7 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
         _batch.Clear();
         _pendingByUc.Clear();
         _pendingUcByTeams.Clear();
+        _pendingOptedOut.Clear();
 
         var writes = batch.Where(p => p.Event is not null).ToArray();
         if (writes.Length == 0)
@@ -238,10 +243,19 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
             Apply(e);
             switch (e)
             {
+                case UserRegistered r when _optedOut.Contains(r.Mapping.UcUserId):
+                    // Registered (the UC back end's list) but left out: neither linked nor watched.
+                    SendLink(r.Mapping.TeamsUserId, null);
+                    unwatch.Add(r.Mapping.TeamsUserId);
+                    watch.Remove(r.Mapping.TeamsUserId);
+                    break;
                 case UserRegistered r:
                     SendLink(r.Mapping.TeamsUserId, r.Mapping.UcUserId);
                     watch.Add(r.Mapping.TeamsUserId);
                     unwatch.Remove(r.Mapping.TeamsUserId);
+                    break;
+                case UserOptedOut or UserOptedIn:
+                    OptChanged(e, watch, unwatch);
                     break;
                 case UserUnregistered when previous is not null:
                     SendLink(previous.TeamsUserId, null);
@@ -259,7 +273,7 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
             foreach (var p in batch)
                 p.ReplyTo?.Tell(p.Reply!);
             if (_snapshots.Due(writes.Length))
-                SaveSnapshot(new RegistrySnapshot([.. _byUc.Values], [.. _unconfirmed.Select(l => new PendingLink(l.Key, l.Value))]));
+                SaveSnapshot(new RegistrySnapshot([.. _byUc.Values], [.. _unconfirmed.Select(l => new PendingLink(l.Key, l.Value))], [.. _optedOut]));
         });
     }
 
@@ -270,7 +284,10 @@ public sealed class UserRegistryActor : ReceivePersistentActor, IWithTimers
             case UserRegistered r:
                 _byUc = _byUc.SetItem(r.Mapping.UcUserId, r.Mapping);
                 _ucByTeams = _ucByTeams.SetItem(r.Mapping.TeamsUserId, r.Mapping.UcUserId);
-                _unconfirmed = _unconfirmed.SetItem(r.Mapping.TeamsUserId, r.Mapping.UcUserId);
+                _unconfirmed = _unconfirmed.SetItem(r.Mapping.TeamsUserId, _optedOut.Contains(r.Mapping.UcUserId) ? null : r.Mapping.UcUserId);
+                break;
+            case UserOptedOut or UserOptedIn:
+                ApplyOpt(e);
                 break;
             case UserUnregistered u when _byUc.TryGetValue(u.UcUserId, out var old):
                 _byUc = _byUc.Remove(u.UcUserId);

@@ -21,8 +21,16 @@ public sealed record PendingLink(string TeamsUserId, string? UcUserId) : IUserRe
 /// <summary>Users' actors confirmed these links (journaled in batches): recovery re-sends only the others.</summary>
 public sealed record LinksConfirmed(ImmutableArray<PendingLink> Links) : IUserRegistryMessage;
 
+/// <summary>An operator left this UC user out of the synchronisation (docs/mapping.md, "Leaving a user out").</summary>
+public sealed record UserOptedOut(string UcUserId, string By) : IUserRegistryMessage;
+
+/// <summary>The UC user is synchronised again.</summary>
+public sealed record UserOptedIn(string UcUserId, string By) : IUserRegistryMessage;
+
 /// <param name="Unconfirmed">Links not yet confirmed when the snapshot was taken (absent in snapshots of older versions).</param>
-public sealed record RegistrySnapshot(ImmutableArray<UserMapping> Mappings, ImmutableArray<PendingLink>? Unconfirmed = null) : IUserRegistryMessage;
+/// <param name="OptedOut">UC users left out of the synchronisation (absent in snapshots of older versions).</param>
+public sealed record RegistrySnapshot(ImmutableArray<UserMapping> Mappings, ImmutableArray<PendingLink>? Unconfirmed = null, ImmutableArray<string>? OptedOut = null)
+    : IUserRegistryMessage;
 
 public enum RegistrationOutcome
 {
@@ -57,4 +65,20 @@ public static class UserRegistryCommands
     public sealed record UnconfirmedLinks(int Count) : IUserRegistryMessage;
 
     public sealed record MappingList(ImmutableArray<UserMapping> Mappings) : IUserRegistryMessage;
+
+    /// <summary>
+    /// Leaves a registered UC user out of the synchronisation (<paramref name="Synchronised"/> false) or takes them back.
+    /// Answered with <see cref="SyncSetting"/>; with a null mapping when the UC user is not registered.
+    /// </summary>
+    public sealed record SetSynchronised(string UcUserId, bool Synchronised, string By) : IUserRegistryMessage;
+
+    /// <summary>Answered with <see cref="SyncSetting"/>.</summary>
+    public sealed record GetSynchronised(string UcUserId) : IUserRegistryMessage;
+
+    public sealed record SyncSetting(UserMapping? Mapping, bool Synchronised) : IUserRegistryMessage;
+
+    /// <summary>Answered with <see cref="OptedOutUsers"/>.</summary>
+    public sealed record ListOptedOut : IUserRegistryMessage;
+
+    public sealed record OptedOutUsers(ImmutableArray<string> UcUserIds) : IUserRegistryMessage;
 }
