@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Tests.Support;
 using Xunit;
@@ -78,6 +79,35 @@ public class RegistryFailoverTests(ITestOutputHelper output)
         foreach (var (_, teamsId) in users)
             graph.Tenant.SetClient(teamsId, TeamsClientState.Available);
         await Eventually.TrueAsync(() => users.All(u => uc.User(u.Uc)!.Status == "Available"), TimeSpan.FromMinutes(1), "and restored");
+
+        // The mapping is the cluster's: previewed and saved on one node, it reaches the users held by every node.
+        var presenting = users.Take(20).ToList();
+        foreach (var (_, teamsId) in presenting)
+            graph.Tenant.SetClient(teamsId, TeamsClientState.Presenting);
+        var live = cluster.Nodes.Where(n => n.Running).ToList();
+        foreach (var (_, teamsId) in presenting)
+        {
+            await Eventually.TrueAsync(async () => (await cluster.AdminAsync(live[0], $"presence/users/{teamsId}"))["user"]!["teamsActivity"]?.GetValue<string>() == "Presenting",
+                TimeSpan.FromMinutes(1), "presenting seen by the service");
+        }
+
+        var holders = new HashSet<int>();
+        foreach (var (_, teamsId) in presenting)
+            holders.Add((await cluster.HolderOfAsync(teamsId)).Index);
+        var table = await cluster.AdminAsync(live[0], "mapping");
+        table["teamsToUc"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject { ["activity"] = "Presenting", ["ucStatus"] = "Busy" });
+        using var http = ClusterHarness.AdminClient(live[^1]);
+        using var preview = await http.PostAsJsonAsync($"http://127.0.0.1:{live[^1].Admin}/admin/mapping/preview", new { mapping = table });
+        var previewed = System.Text.Json.Nodes.JsonNode.Parse(await preview.Content.ReadAsStringAsync())!;
+        Assert.True(preview.IsSuccessStatusCode, previewed.ToJsonString());
+        Assert.Equal(presenting.Select(u => u.Teams).Order(), previewed["changes"]!.AsArray().Select(c => c!["userId"]!.GetValue<string>()).Order());
+        using var save = await http.PostAsJsonAsync($"http://127.0.0.1:{live[^1].Admin}/admin/mapping",
+            new { mapping = table, basedOn = table["version"]!.GetValue<int>(), comment = "presenting counts" });
+        Assert.True(save.IsSuccessStatusCode, await save.Content.ReadAsStringAsync());
+        await Eventually.TrueAsync(() => presenting.All(u => uc.User(u.Uc)!.Status == "Busy"), TimeSpan.FromSeconds(30),
+            $"every presenter busy (their actors on nodes {string.Join(", ", holders.Order())})");
+        foreach (var node in live)
+            Assert.Equal(1, (await cluster.AdminAsync(node, "mapping"))["version"]!.GetValue<int>());
     }
 
     private static string Explain(ClusterHarness cluster, List<(string Uc, string Teams)> wrong)

@@ -90,6 +90,31 @@ public class StatusPageBrowserTests
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ArtifactFolder, "status-page.png"), FullPage = true });
             Assert.True(new FileInfo(Path.Combine(ArtifactFolder, "status-page.png")).Length > 10_000);
 
+            // The mapping editor: the table in force, a preview naming the user who would change, a save for the cluster.
+            await Assertions.Expect(page.Locator("#mapping-version")).ToHaveTextAsync("version 0", new() { Timeout = 5_000 });
+            var (presenterUc, presenterUpn) = sandbox.Users[1];
+            sandbox.Graph.Tenant.SetClient(sandbox.Graph.Tenant.FindUser(presenterUpn)!.Id, PresenceActors.Simulators.Graph.TeamsClientState.Presenting);
+            await Assertions.Expect(page.Locator($"#users tr[data-user='{presenterUc}'] td.teams")).ToHaveTextAsync("DoNotDisturb/Presenting", new() { Timeout = 15_000 });
+            var table = System.Text.Json.Nodes.JsonNode.Parse(await page.Locator("#mapping-text").InputValueAsync())!;
+            table["teamsToUc"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject { ["activity"] = "Presenting", ["ucStatus"] = "Busy" });
+            await page.Locator("#mapping-text").FillAsync(table.ToJsonString());
+            await page.Locator("#mapping-preview").ClickAsync();
+            await Assertions.Expect(page.Locator("#mapping-message")).ToContainTextAsync("1 of", new() { Timeout = 10_000 });
+            await Assertions.Expect(page.Locator("#mapping-changes tr.change")).ToContainTextAsync(presenterUc);
+            Assert.Equal("Available", sandbox.Uc.User(presenterUc)!.Status); // a preview changes nothing
+            await page.Locator("#mapping-comment").FillAsync("presenting counts");
+            await page.Locator("#mapping-save").ClickAsync();
+            await Assertions.Expect(page.Locator("#mapping-version")).ToHaveTextAsync("version 1", new() { Timeout = 10_000 });
+            await Assertions.Expect(page.Locator("#mapping-history tbody tr").First).ToContainTextAsync("presenting counts");
+            await Eventually.TrueAsync(() => sandbox.Uc.User(presenterUc)!.Status == "Busy", what: "the presenter busy in UC once saved");
+
+            // A table that could loop is refused on the page, naming the rows.
+            table["ucToTeams"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject { ["trigger"] = "Busy", ["availability"] = "DoNotDisturb", ["activity"] = "Presenting" });
+            await page.Locator("#mapping-text").FillAsync(table.ToJsonString());
+            await page.Locator("#mapping-preview").ClickAsync();
+            await Assertions.Expect(page.Locator("#mapping-message")).ToContainTextAsync("ucToTeams[1]", new() { Timeout = 10_000 });
+            await Assertions.Expect(page.Locator("#mapping-message")).ToContainTextAsync("loop");
+
             // Ending the call through the page restores UC.
             await row.Locator("button[data-action='teams-call']").ClickAsync();
             await Assertions.Expect(row.Locator("td.uc")).ToHaveTextAsync("Available", new() { Timeout = 15_000 });

@@ -17,12 +17,16 @@ public sealed class PresenceRulesSource(PresenceSettings configured)
     /// <summary>The mapping from configuration (version 0), in force until the cluster's first saved edit.</summary>
     public PresenceMapping Configured => _configured.Mapping;
 
-    /// <summary>Takes a newer mapping; false when it is not newer than the one in force.</summary>
+    /// <summary>
+    /// Takes the cluster's mapping when it is newer than the one in force, or the cluster's version 0 when it differs from
+    /// this node's configured one (nodes configured differently follow the singleton's); false when nothing changed.
+    /// </summary>
     public bool Adopt(PresenceMapping mapping)
     {
         lock (_gate)
         {
-            if (mapping.Version <= _current.Mapping.Version)
+            var current = _current.Mapping;
+            if (mapping.Version < current.Version || (mapping.Version == current.Version && mapping.SameRulesAs(current)))
                 return false;
             _current = _configured with { Mapping = mapping };
             return true;

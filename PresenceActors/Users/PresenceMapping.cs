@@ -26,6 +26,7 @@ public sealed record TeamsToUcRow(string Activity, string? Availability, string 
 /// <param name="Trigger"><see cref="PresenceMapping.Phone"/> for a phone call on the PBX, or a UC status.</param>
 public sealed record UcToTeamsRow(string Trigger, string Availability, string Activity)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool IsPhone => string.Equals(Trigger, PresenceMapping.Phone, StringComparison.OrdinalIgnoreCase);
 
     public override string ToString() => $"UC {(IsPhone ? "phone call" : Trigger)} → Teams {Availability}/{Activity}";
