@@ -181,7 +181,7 @@ internal static class EndToEnd
     }
 
     /// <summary>Calls <paramref name="act"/> <paramref name="rate"/> times a second for <paramref name="seconds"/>, in 10 ms steps.</summary>
-    private static async Task<long> PaceAsync(int rate, int seconds, Action<long> act)
+    internal static async Task<long> PaceAsync(int rate, int seconds, Action<long> act)
     {
         var clock = Stopwatch.StartNew();
         long issued = 0;

@@ -136,6 +136,33 @@ if (only.Overlaps(["B1", "B2", "B3"]))
     }
 }
 
+if (only.Contains("B3") && !quick)
+{
+    // Within Graph's budget: the simulator's rate limits on and the service's governor at the default budget, on a rig
+    // of its own. 1,000 users: at 1× each one's call starts or ends every 20 s.
+    var budgetSeconds = IntOption("--budget-seconds", 120);
+    await using var rig = await Rig.StartAsync(accounts: 2, rateLimits: true);
+    var callers = rig.CreateUsers(1_000, "budget");
+    await rig.RegisterAsync();
+    await rig.WaitUntilAllWatchedAsync(TimeSpan.FromMinutes(5));
+    var budget = new List<BudgetResult>();
+    foreach (var multiple in new[] { 1.0, 2.0 })
+        budget.Add(await Budget.RunAsync(rig, callers, multiple, budgetSeconds));
+    report["B3.budget"] = budget;
+    foreach (var r in budget)
+    {
+        table.Add(("B3", $"UC call starts and ends at {r.Multiple:0}× one application's budget ({r.ReportsPerSecond}/s) for {r.Seconds} s, Graph's rate limits on: setPresence p50 / p99, clearPresence p50 / p99 ms",
+            $"**{r.SetP50:0} / {r.SetP99:0}, {r.ClearP50:0} / {r.ClearP99:0}** ({r.Starts:N0} starts, {r.Ends:N0} ends; {r.SetsSeen:N0} sets and {r.ClearsSeen:N0} clears reached Graph, the rest ended before their set went and cost nothing; " +
+            $"**{r.Throttled} 429s**, **{r.Lapsed} sessions lapsed** during their call, {r.Lost} lost; drained {r.DrainSeconds:0} s after the load stopped)",
+            r.Multiple == 1 ? "0 429s, 0 lapsed, 0 lost" : "no 429 storm, 0 lapsed, 0 lost",
+            r.Lapsed == 0 && r.Lost == 0 && (r.Multiple == 1 ? r.Throttled == 0 : r.Throttled < 10) ? "met" : "missed"));
+    }
+
+    var twice = budget.Last();
+    Console.WriteLine($"B3 clears p99 at 2x budget: {twice.ClearP99:0} ms, 429s: {twice.Throttled}");
+    await WriteResultsAsync();
+}
+
 if (only.Overlaps(["B4", "B5", "B6"]))
 {
     var accounts = (int)Math.Ceiling(scaleUsers / 650.0);

@@ -136,6 +136,7 @@ public static class PresenceService
                     targets.Users = registry.Get<UserPresenceRegion>();
                     targets.Pool = registry.Get<SubscriptionPoolKey>();
                     system.ActorOf(Props.Create(() => new MemberRemovedResync(targets.Pool, TimeSpan.FromSeconds(5))), "member-removed-resync");
+                    system.ActorOf(Props.Create(() => new BudgetShareListener(provider.GetRequiredService<GraphGateway>().Governor)), "budget-share");
                 });
             var hocon = Path.Combine(AppContext.BaseDirectory, "hocon", "cluster.hocon");
             if (File.Exists(hocon))

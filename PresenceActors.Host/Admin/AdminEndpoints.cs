@@ -108,7 +108,9 @@ public static class AdminEndpoints
             if (string.IsNullOrWhiteSpace(body.User) || body.Enabled is not { } enabled)
                 return UcApiEndpoints.Problem(400, string.IsNullOrWhiteSpace(body.User) ? "user" : "enabled", "'user' (a UC user id, or a Teams object id, UPN or mail) and 'enabled' (true or false) are required.");
             var (mapping, _) = await MappingEndpoints.ResolveUserAsync(body.User.Trim(), directory, registry.ActorRef, cancellationToken);
-            return await UcApiEndpoints.SetSynchronisedAsync(registry.ActorRef, mapping?.UcUserId ?? body.User.Trim(), enabled, access.Caller(context));
+            if (mapping is null || mapping.UcUserId == MappingEndpoints.NotRegistered)
+                return UcApiEndpoints.Problem(404, "user", $"'{body.User.Trim()}' is not a registered user: only registered users can be left out or taken back.");
+            return await UcApiEndpoints.SetSynchronisedAsync(registry.ActorRef, mapping.UcUserId, enabled, access.Caller(context));
         });
         admin.MapPost("/accounts/add", (HttpContext context, IRequiredActor<SubscriptionPoolKey> pool) =>
             AccountActionAsync(context, pool, account => new SubscriptionPoolCommands.AddAccount(account)));

@@ -30,8 +30,7 @@ public static partial class Ctl
                 p =>
                 {
                     var table = ReadTable(p.GetValue(file)!);
-                    var from = p.GetValue(basedOn) ?? table["version"]?.GetValue<int>()
-                        ?? throw new CtlInputException($"{p.GetValue(file)!.Name} has no \"version\": give the version it was edited from with --based-on.");
+                    var from = p.GetValue(basedOn) ?? VersionIn(table, p.GetValue(file)!);
                     return (HttpMethod.Post, "/admin/mapping", new { mapping = table, basedOn = from, comment = p.GetValue(comment) });
                 },
                 SavedTable, file, comment, basedOn),
@@ -39,6 +38,11 @@ public static partial class Ctl
                 p => (HttpMethod.Post, "/admin/mapping/busy-on-busy", new { user = p.GetValue(user), setting = p.GetValue(setting) }), SavedTable, user, setting),
         };
     }
+
+    private static int VersionIn(JsonObject table, FileInfo file) =>
+        table["version"] is JsonValue v && v.TryGetValue<int>(out var version)
+            ? version
+            : throw new CtlInputException($"{file.Name}: \"version\" must be the whole number of the version it was edited from (or give --based-on).");
 
     private static JsonObject ReadTable(FileInfo file)
     {
@@ -70,12 +74,12 @@ public static partial class Ctl
 
     private static void HistoryTable(JsonNode node, TextWriter output) =>
         Table(output, ["version", "at", "by", "why"],
-            node.AsArray().Select(e => new[] { S(e!["mapping"]!["version"]), S(e["at"]), S(e["by"]), S(e["comment"]) }));
+            node.AsArray().Select(e => new[] { S(e!["version"]), S(e["at"]), S(e["by"]), S(e["comment"]) }));
 
     private static void PreviewTable(JsonNode node, TextWriter output)
     {
         ChangesTable(node["changes"]!.AsArray(), output);
-        output.WriteLine($"{node["changes"]!.AsArray().Count} of {S(node["examined"])} users in memory would change; users not in memory are judged when they next start.");
+        output.WriteLine($"{S(node["changing"])} of {S(node["examined"])} users in memory would change (the first {node["changes"]!.AsArray().Count} listed); users not in memory are judged when they next start.");
         foreach (var silent in node["silent"]?.AsArray() ?? [])
             output.WriteLine($"no answer from {S(silent)}: its users are not in this preview");
     }

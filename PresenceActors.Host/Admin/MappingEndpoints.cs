@@ -76,16 +76,26 @@ public static class MappingEndpoints
             if (teamsId is null)
                 return UcApiEndpoints.Problem(404, "user", $"No UC user or Teams user '{body.User}'.");
 
-            var current = (await mapping.ActorRef.Ask<CurrentMapping>(new GetMapping(), AskTimeout)).Mapping;
-            var edited = current with
+            // Edits of other users' settings may come in between: the toggle is made again on the newer table, once.
+            IResult? answer = null;
+            for (var attempt = 0; attempt < 2 && answer is null or IStatusCodeHttpResult { StatusCode: 409 }; attempt++)
             {
-                BusyOnBusyOn = Toggle(current.BusyOnBusyOn, teamsId, body.Setting == "on" && !current.BusyOnBusy),
-                BusyOnBusyOff = Toggle(current.BusyOnBusyOff, teamsId, body.Setting == "off" && current.BusyOnBusy),
-            };
-            return await SaveAsync(system, mapping.ActorRef, pool.ActorRef, edited, current.Version, access.Caller(context),
-                $"busy-on-busy {body.Setting} for {body.User.Trim()}");
+                var current = (await mapping.ActorRef.Ask<CurrentMapping>(new GetMapping(), AskTimeout)).Mapping;
+                var edited = current with
+                {
+                    BusyOnBusyOn = Toggle(current.BusyOnBusyOn, teamsId, body.Setting == "on" && !current.BusyOnBusy),
+                    BusyOnBusyOff = Toggle(current.BusyOnBusyOff, teamsId, body.Setting == "off" && current.BusyOnBusy),
+                };
+                answer = await SaveAsync(system, mapping.ActorRef, pool.ActorRef, edited, current.Version, access.Caller(context),
+                    $"busy-on-busy {body.Setting} for {body.User.Trim()}");
+            }
+
+            return answer!;
         });
     }
+
+    /// <summary>The UC user id shown for a Teams user found in the directory but not registered.</summary>
+    public const string NotRegistered = "(not registered)";
 
     /// <summary>A UC user id, or a Teams user by object id, UPN or mail: its registration (if any) and Teams object id.</summary>
     public static async Task<(UserMapping? Mapping, string? TeamsId)> ResolveUserAsync(string user, IUserDirectory directory, IActorRef registry,
@@ -98,7 +108,7 @@ public static class MappingEndpoints
         if (resolved is null)
             return (null, null);
         var all = await registry.Ask<UserRegistryCommands.MappingList>(new UserRegistryCommands.ListMappings(), AskTimeout);
-        return (all.Mappings.FirstOrDefault(m => m.TeamsUserId == resolved.Id) ?? new UserMapping("(not registered)", resolved.Id, resolved.UserPrincipalName),
+        return (all.Mappings.FirstOrDefault(m => m.TeamsUserId == resolved.Id) ?? new UserMapping(NotRegistered, resolved.Id, resolved.UserPrincipalName),
             resolved.Id);
     }
 
@@ -136,18 +146,19 @@ public static class MappingEndpoints
         if (result.Current.Version == basedOn)
             return Results.Json(new { ok = true, version = result.Current.Version, message = $"The table is unchanged (version {basedOn})." });
         // Users not in memory are judged by the new table when they next start: a bulk read of everyone starts them now.
-        pool.Tell(new SubscriptionPoolCommands.Resync([]));
+        pool.Tell(new SubscriptionPoolCommands.Resync([], Always: true));
         return Results.Json(new
         {
             ok = true,
             version = result.Current.Version,
+            changing = preview.Changing,
             changes = preview.Changes,
-            message = $"Version {result.Current.Version} saved. {preview.Changes.Count} of {preview.Examined} users in memory change now; every other user is judged by it at the bulk read that follows.",
+            message = $"Version {result.Current.Version} saved. {preview.Changing} of {preview.Examined} users in memory change now; every other user is judged by it at the bulk read that follows.",
         });
     }
 
     /// <summary>The preview of every node that answers, merged: users in memory examined, and those that would change.</summary>
-    public sealed record ClusterPreview(int Examined, IReadOnlyList<PreviewChange> Changes, IReadOnlyList<string> Silent);
+    public sealed record ClusterPreview(int Examined, int Changing, IReadOnlyList<PreviewChange> Changes, IReadOnlyList<string> Silent);
 
     private static async Task<ClusterPreview> PreviewAsync(ActorSystem system, PresenceMapping proposed)
     {
@@ -167,6 +178,7 @@ public static class MappingEndpoints
         }));
         return new ClusterPreview(
             answers.Sum(a => a.Result?.Examined ?? 0),
+            answers.Sum(a => a.Result?.Changing ?? 0),
             [.. answers.SelectMany(a => a.Result?.Changes ?? []).OrderBy(c => c.UcUserId ?? c.UserId, StringComparer.Ordinal)],
             [.. answers.Where(a => a.Result is null).Select(a => a.Address.ToString())]);
     }

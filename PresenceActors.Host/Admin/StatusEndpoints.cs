@@ -156,6 +156,10 @@ public static class StatusEndpoints
                 ucUsersWaiting = emitter.PendingUsers,
                 graphCalls = GraphCallMetrics.Total,
                 graphThrottled = GraphCallMetrics.Throttled,
+                // This node's presence calls in the last 30 s against its share of the application's budget.
+                presenceBudgetInUse = GraphCallMetrics.Governor?.InUse,
+                presenceBudgetShare = GraphCallMetrics.Governor?.Share,
+                presenceCallsWaiting = GraphCallMetrics.Governor?.Waiting.Values.Sum(),
             },
             latency = latency is { } l ? new { p50 = Math.Round(l.P50, 2), p99 = Math.Round(l.P99, 2), max = Math.Round(l.Max, 2), samples = l.Samples } : null,
             lastHour = new

@@ -58,6 +58,7 @@ public static partial class PresenceConfiguration
         ("presence.ingress.lease", "00:00:05", false, "with PostgreSQL: how long a node's hold on its ingress entries lasts unless renewed (every second); a dead node's entries are taken over after it"),
         ("presence.session.ttl", "00:05:00", false, "setPresence expirationDuration (5 min to 4 h)"),
         ("presence.session.refresh", "00:04:00", false, "keep-alive interval of our session during a UC call"),
+        ("presence.session.maxTtl", "00:30:00", false, "setPresence expirationDuration while the presence budget is tight: fewer keep-alives (at least presence.session.ttl, at most 4 h)"),
         ("presence.callActivities", "InACall,InAConferenceCall", false, "Teams activities that count as a call"),
         ("presence.uc.maxCallLength", "08:00:00", false, "a UC call the UC back end has not reported ended after this long is taken as ended and the user's Teams session cleared (its end report lost, its node down)"),
         ("presence.dataFolder", "data", false, "where generated keys, certificates and the SQLite file live"),

@@ -166,10 +166,13 @@ public static partial class PresenceConfiguration
         var timings = ReadTimings(configuration, found);
         var ttl = Parse("presence.session.ttl", TimeSpan.FromMinutes(5), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:05:00");
         var refresh = Parse("presence.session.refresh", TimeSpan.FromMinutes(4), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:04:00");
+        var maxTtl = Parse("presence.session.maxTtl", TimeSpan.FromMinutes(30), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:30:00");
         if (ttl < TimeSpan.FromMinutes(5) || ttl > TimeSpan.FromHours(4))
             found.Add($"presence.session.ttl = {ttl} is outside what Graph accepts (00:05:00 to 04:00:00).");
         else if (refresh >= ttl || refresh <= TimeSpan.Zero)
             found.Add($"presence.session.refresh = {refresh} must be positive and shorter than presence.session.ttl ({ttl}).");
+        if (maxTtl < ttl || maxTtl > TimeSpan.FromHours(4))
+            found.Add($"presence.session.maxTtl = {maxTtl} must be at least presence.session.ttl ({ttl}) and at most 04:00:00 (Graph's limit).");
         var maxCall = Parse("presence.uc.maxCallLength", TimeSpan.FromHours(8), t => TimeSpan.TryParse(t, CultureInfo.InvariantCulture, out var v) && v >= TimeSpan.FromMinutes(5) ? v : null,
             "a duration of at least 00:05:00, like 08:00:00");
         var callActivities = (Get(configuration, "presence.callActivities") ?? "InACall,InAConferenceCall")
@@ -369,7 +372,7 @@ public static partial class PresenceConfiguration
             {
                 TenantId = tenantId!, ClientId = clientId!, ClientSecret = clientSecret!, AuthorityHost = authority, GraphBaseUrl = graphBase,
                 TechnicalAccounts = accounts, TrustedCertificates = trustedGraph, EntraTrustedCertificates = trustedEntra, MaxConnections = graphConnections,
-                PresenceBudget = presenceBudget,
+                PresenceBudget = presenceBudget, SessionTtlWhenTight = maxTtl,
             },
             FrontEnds = new UcFrontEndOptions { Urls = frontEnds, TrustedCertificates = trustedFrontEnds },
             WebhookReceiver = receiver!,
@@ -382,9 +385,7 @@ public static partial class PresenceConfiguration
             WebhookTrustedProxies = trustedProxies,
             TlsVersions = tls,
             JsonLogs = jsonLogs,
-            ClientStateKey = clientStateKey!,
-            PreviousClientStateKeys = previousClientStateKeys,
-            NextClientStateKeys = nextClientStateKeys,
+            ClientStateKey = clientStateKey!, PreviousClientStateKeys = previousClientStateKeys, NextClientStateKeys = nextClientStateKeys,
             EncryptionCertificate = encryption,
             EncryptionStore = encryptionStore,
             PreviousEncryptionCertificates = previousEncryption,

@@ -29,7 +29,6 @@ public sealed class NotificationDelivery : IAsyncDisposable
     private int _holding;
     private long _published;
     private long _deliveredUpTo;
-    private long _takenUpTo;
 
     /// <summary>A seeded draw, shared by the delivery workers.</summary>
     private bool Chance(double rate)
@@ -308,7 +307,6 @@ public sealed class NotificationDelivery : IAsyncDisposable
             Pending? heldBack = null;
             while (batch.Count < 100 && reader.TryRead(out var next))
             {
-                Raise(ref _takenUpTo, next.Sequence);
                 // One worker at a time holds an item back, so that the next item, taken by any worker, overtakes it.
                 if (heldBack is null && batch.Count == 0 && Chance(Faults.ReorderRate) && Interlocked.CompareExchange(ref _holding, 1, 0) == 0)
                     heldBack = next; // goes out after whatever comes next
@@ -334,18 +332,18 @@ public sealed class NotificationDelivery : IAsyncDisposable
 
     /// <summary>
     /// Holds an item back until a later one has overtaken it: this worker takes the next item itself, or another worker
-    /// has finished delivering one published after it. A lone item goes out after 2 s with nothing newer taken; once
-    /// another worker took a newer one, its delivery is waited for (up to 30 s on a busy machine) so the order holds.
+    /// has finished delivering one published after it. A lone item goes out after 10 s with nothing newer published
+    /// (a loaded machine can take seconds between two changes a test makes one after the other); once a newer one is
+    /// published, its delivery is waited for (up to 30 s) so the order holds.
     /// </summary>
     private async Task WaitForOvertakerAsync(ChannelReader<Pending> reader, List<Pending> batch, long heldSequence)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (Interlocked.Read(ref _deliveredUpTo) <= heldSequence
-               && clock.Elapsed < (Interlocked.Read(ref _takenUpTo) > heldSequence ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(2)))
+               && clock.Elapsed < (Interlocked.Read(ref _published) > heldSequence ? TimeSpan.FromSeconds(30) : TimeSpan.FromSeconds(10)))
         {
             if (reader.TryRead(out var overtaking))
             {
-                Raise(ref _takenUpTo, overtaking.Sequence);
                 batch.Add(overtaking);
                 return;
             }

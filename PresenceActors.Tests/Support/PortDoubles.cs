@@ -41,8 +41,12 @@ internal sealed class RecordingTeams : ITeamsPresencePort
     public void Show(string userId, string availability, string activity) =>
         _presence[userId] = TeamsPresence.Parse(availability, activity);
 
-    public Task SetCallPresenceAsync(string userId, TeamsShown shown, TimeSpan expiration, CancellationToken cancellationToken) =>
-        Record(shown == TeamsShown.InACall ? $"set {userId} {expiration.TotalSeconds:0}s" : $"set {userId} {expiration.TotalSeconds:0}s {shown}");
+    public async Task<TimeSpan> SetCallPresenceAsync(string userId, TeamsSessionRequest request, CancellationToken cancellationToken)
+    {
+        var expiration = request.Expiration;
+        await Record(request.Shown == TeamsShown.InACall ? $"set {userId} {expiration.TotalSeconds:0}s" : $"set {userId} {expiration.TotalSeconds:0}s {request.Shown}");
+        return expiration;
+    }
 
     public async Task<bool> ClearCallPresenceAsync(string userId, CancellationToken cancellationToken)
     {

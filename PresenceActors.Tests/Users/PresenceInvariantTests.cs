@@ -41,7 +41,7 @@ public class PresenceInvariantTests
         {
             // The walks must actually reach the interesting corners, not pass by avoiding them.
             foreach (var rule in new[] { "T1", "T2", "U1", "U2", "manual-during-call", "restore-deferred", "late-echo-read", "reassert",
-                         "crossing-changed", "uc-status-row", "busy-on-busy", "mapping" })
+                         "crossing-changed", "uc-status-row", "busy-on-busy", "mapping", "withdrawn" })
                 Assert.True(coverage.GetValueOrDefault(rule) >= 50, $"only {coverage.GetValueOrDefault(rule)} walks reached {rule}");
         }
     }
@@ -88,6 +88,9 @@ public class PresenceInvariantTests
         private bool _ourSession;
         private TeamsShown _ourShown = TeamsShown.InACall;
         private readonly bool _switchesMapping;
+        private PresenceMapping _table;
+
+        private static readonly PresenceSettings Settings = PresenceSettings.Default with { HistoryLength = 5 };
         private DateTimeOffset _ourSessionExpires;
         private long _graphSequence;
         private (string Availability, string Activity) _shown;
@@ -96,8 +99,10 @@ public class PresenceInvariantTests
         {
             _rng = new Random(seed);
             _withSequenceNumbers = seed % 3 != 0;
-            _s = new PresenceScenario(PresenceSettings.Default with { HistoryLength = 5, Mapping = seed % 3 == 1 ? Custom : PresenceMapping.Seed });
+            _s = new PresenceScenario(Settings);
             _switchesMapping = seed % 3 == 2;
+            _table = seed % 3 == 1 ? Custom : PresenceMapping.Seed;
+            Feed(new PresenceRulesChanged(_table) { At = _s.Now });
             _ucShown = _personChoice = PersonStatuses[_rng.Next(PersonStatuses.Length)];
             _shown = Aggregate();
             Feed(new UcPresenceReported(_ucShown, false, _s.Now) { At = _s.Now });
@@ -123,10 +128,9 @@ public class PresenceInvariantTests
                     case 13:
                         if (!_switchesMapping)
                             break;
-                        var next = _s.Settings.Mapping.BusyOnBusy ? PresenceMapping.Seed : Custom;
-                        _s.Settings = _s.Settings with { Mapping = next with { Version = _s.Settings.Mapping.Version + 1 } };
-                        Trace.Add($"mapping switched to {(next.BusyOnBusy ? "custom" : "seed")} v{_s.Settings.Mapping.Version}");
-                        Feed(new PresenceRulesChanged(_s.Settings.Mapping.Version) { At = _s.Now });
+                        _table = (_table.BusyOnBusy ? PresenceMapping.Seed : Custom) with { Version = _table.Version + 1 };
+                        Trace.Add($"mapping switched to {(_table.BusyOnBusy ? "custom" : "seed")} v{_table.Version}");
+                        Feed(new PresenceRulesChanged(_table) { At = _s.Now });
                         break;
                     case 0:
                         PersonChoosesUcStatus();
@@ -185,7 +189,7 @@ public class PresenceInvariantTests
 
             Drain();
             // A UC status that crosses to Teams holds our session for as long as it lasts: the person moves on from it.
-            if (_s.Settings.Mapping.TeamsShownFor(_s.State.UserId, false, UcStatus.Of(_personChoice)) is not null)
+            if (_table.TeamsShownFor(_s.State.UserId, false, UcStatus.Of(_personChoice)) is not null)
             {
                 _ucShown = _personChoice = new[] { "Available", "Away", "BeRightBack" }.First(c => _s.State.Outbox.Unechoed.All(u => u.Status.Value != c));
                 Trace.Add($"person sets UC {_personChoice}");
@@ -222,7 +226,18 @@ public class PresenceInvariantTests
             Check(state.Outbox.Pending is null, "a UC update is still pending");
             Check(!state.TeamsCallActive && !state.RestorePending, "state still holds a Teams call");
             Check(state.TimerDueAt is null, "a timer is still armed at rest");
+
+            // The journal replays to the same state whatever table the node is configured with by then: each input is
+            // judged by the table the user's state kept when it came.
+            var other = Settings with { Mapping = Custom with { Version = 99, BusyOnBusy = false, TeamsToUc = [new TeamsToUcRow("Away", null, "Gone")] } };
+            var replayed = UserPresenceState.Initial(state.UserId);
+            foreach (var input in _s.Inputs)
+                replayed = replayed.Handle(input, other).State;
+            Check(Json(replayed) == Json(state), $"replayed under another table: {Json(replayed)}\n  live: {Json(state)}");
         }
+
+        private static string Json(UserPresenceState state) =>
+            System.Text.Json.JsonSerializer.Serialize(state, PresenceActors.Serialization.ManifestJsonSerializer.Json);
 
         private static void Check(bool condition, string message)
         {
@@ -416,6 +431,7 @@ public class PresenceInvariantTests
                 RulesSeen.Add("crossing-changed");
             if (effects.OfType<SetTeamsSession>().Any(e => e.Shown == TeamsShown.DoNotDisturb))
                 RulesSeen.Add(_s.State.UcOnPhone ? "busy-on-busy" : "uc-status-row");
+            var withdrawn = new List<long>();
             foreach (var effect in effects)
             {
                 if (effect is SendUcUpdate send)
@@ -430,9 +446,23 @@ public class PresenceInvariantTests
 
                 if (effect is SendUcUpdate or SetTeamsSession or ClearTeamsSession or ReadTeamsPresence)
                     _pending.Add(effect);
+                // A set still waiting for Graph's budget may be withdrawn before it goes out, or have gone out already.
+                if (effect is WithdrawTeamsSession withdraw && _pending.OfType<SetTeamsSession>().FirstOrDefault(p => p.Operation == withdraw.Operation) is { } unsent
+                    && _rng.Next(2) == 0)
+                {
+                    _pending.Remove(unsent);
+                    withdrawn.Add(withdraw.Operation);
+                }
             }
 
+
             Trace.Add($"{_s.Now:HH:mm:ss} {input.GetType().Name} → {string.Join(", ", effects.Select(e => e.GetType().Name))}");
+            foreach (var operation in withdrawn)
+            {
+                RulesSeen.Add("withdrawn");
+                Feed(new TeamsSessionSetWithdrawn(operation) { At = _s.Now });
+            }
+
             return effects;
         }
     }

@@ -166,21 +166,47 @@ public class PresenceMappingTests
         seed.Uc("Available");
         Assert.Empty(seed.Teams("DoNotDisturb", "Presenting"));
 
-        // The same user and inputs, now under the custom table: the change starts the crossing at once.
-        var settings = PresenceSettings.Default with { Mapping = Custom };
-        var changed = seed.State.Handle(new PresenceRulesChanged(1) { At = seed.Now }, settings);
+        // The same user and inputs, then the custom table reaches them: the crossing starts at once.
+        var changed = seed.State.Handle(new PresenceRulesChanged(Custom) { At = seed.Now }, PresenceSettings.Default);
         Assert.Equal("Busy", Assert.Single(changed.Effects.OfType<SendUcUpdate>()).Update.Status.Value);
         Assert.True(changed.Persist);
-        Assert.Equal("mapping", changed.State.History[^1].Rule);
+        Assert.Contains(changed.State.History, h => h.Rule == "mapping" && h.Detail.Contains("version 1"));
+        Assert.Equal(1, changed.State.Mapping!.Version);
+
+        // The state is judged by its own table from then on, whatever the settings say.
+        var presenting = changed.State.Handle(new TeamsPresenceObserved("DoNotDisturb", "Presenting", "9", TeamsPresenceSource.Read) { At = seed.Now }, PresenceSettings.Default);
+        Assert.True(presenting.State.TeamsCallActive);
 
         // And back to the seed's table: the crossing ends and the prior status comes back.
-        var back = changed.State.Handle(new PresenceRulesChanged(2) { At = seed.Now }, PresenceSettings.Default);
+        var back = changed.State.Handle(new PresenceRulesChanged(PresenceMapping.Seed with { Version = 2 }) { At = seed.Now }, PresenceSettings.Default);
         Assert.Equal("Available", Assert.Single(back.Effects.OfType<SendUcUpdate>()).Update.Status.Value);
         Assert.False(back.State.TeamsCallActive);
 
-        // Judging by the table in force changes nothing and is not journaled.
-        var again = back.State.Handle(new PresenceRulesChanged(2) { At = seed.Now }, PresenceSettings.Default);
+        // The same table again changes nothing and is not journaled.
+        var again = back.State.Handle(new PresenceRulesChanged(PresenceMapping.Seed with { Version = 2 }) { At = seed.Now }, PresenceSettings.Default);
         Assert.DoesNotContain(again.Effects, e => e is SendUcUpdate or SetTeamsSession or ClearTeamsSession);
         Assert.False(again.Persist);
+    }
+
+    [Fact]
+    public void A_user_keeps_only_their_own_busy_on_busy_from_the_table()
+    {
+        var table = PresenceMapping.Seed with { Version = 4, BusyOnBusyOn = ["teams-vip", "teams-other"] };
+        var mine = table.ForUser("teams-vip");
+        Assert.True(mine.BusyOnBusy);
+        Assert.Empty(mine.BusyOnBusyOn);
+        Assert.Equal(4, mine.Version);
+        Assert.False(table.ForUser("teams-3").BusyOnBusy);
+    }
+
+    [Fact]
+    public void Empty_rows_and_too_long_lists_are_refused_naming_them_and_names_are_trimmed()
+    {
+        var empty = PresenceMapping.Seed with { TeamsToUc = [null!], UcToTeams = [null!] };
+        Assert.Equal(["teamsToUc[0] is empty: a row needs activity and ucStatus.", "ucToTeams[0] is empty: a row needs trigger, availability and activity."], empty.Problems());
+        var long_ = PresenceMapping.Seed with { BusyOnBusyOn = [.. Enumerable.Range(0, PresenceMapping.MaxListedUsers + 1).Select(i => $"t-{i}")] };
+        Assert.Contains(long_.Problems(), p => p.StartsWith("busyOnBusyOn: 2001 users"));
+        var spaced = PresenceMapping.Seed with { TeamsToUc = [new TeamsToUcRow(" Presenting ", null, " Busy ")] };
+        Assert.Equal(new TeamsToUcRow("Presenting", null, "Busy"), spaced.Trimmed().TeamsToUc[0]);
     }
 }

@@ -27,8 +27,12 @@ internal sealed class PresenceScenario
 
     public IReadOnlyList<UcUpdate> UcUpdates => AllEffects.OfType<SendUcUpdate>().Select(e => e.Update).ToList();
 
+    /// <summary>Every input applied, in order: what the actor would have journaled or handled.</summary>
+    public List<PresenceInput> Inputs { get; } = [];
+
     public IReadOnlyList<PresenceEffect> Apply(PresenceInput input)
     {
+        Inputs.Add(input);
         var decision = State.Handle(input, Settings);
         State = decision.State;
         LastPersisted = decision.Persist;

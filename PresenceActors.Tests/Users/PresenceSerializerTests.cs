@@ -29,13 +29,15 @@ public class PresenceSerializerTests : IAsyncLifetime
             UcOnPhone = true,
             TeamsCallActive = true,
             TeamsCallStatus = UcStatus.Of("DND"),
+            Mapping = PresenceMapping.Seed.ForUser("teams-7") with { Version = 2 },
             TeamsCallStartedAt = At,
             RestorePending = true,
             UcChangedDuringCall = true,
             Session = new TeamsSession
             {
                 ExpiresAt = At.AddMinutes(5), RefreshDueAt = At.AddMinutes(4), LastOperation = 3, Failures = 1, RetryAt = At,
-                ClearedAt = At, InFlight = new SessionOperation(3, SessionOperationKind.Clear, At), ShownAs = TeamsShown.DoNotDisturb,
+                ClearedAt = At, InFlight = new SessionOperation(3, SessionOperationKind.Set, At, Withdrawing: true), ShownAs = TeamsShown.DoNotDisturb,
+                Shown = [TeamsShown.InACall, TeamsShown.DoNotDisturb],
             },
             Outbox = new UcOutbox
             {
@@ -59,7 +61,12 @@ public class PresenceSerializerTests : IAsyncLifetime
             new TeamsSessionSetFailed(3, "429") { At = At },
             new TeamsSessionCleared(4, true) { At = At },
             new TeamsSessionClearFailed(4, "timed out") { At = At },
-            new PresenceRulesChanged(3) { At = At },
+            new PresenceRulesChanged(PresenceMapping.Seed with
+            {
+                Version = 3, BusyOnBusy = true, TeamsToUc = [new TeamsToUcRow("Presenting", "DoNotDisturb", "Busy")],
+                UcToTeams = [new UcToTeamsRow("phone", "Busy", "InACall"), new UcToTeamsRow("Do not disturb", "DoNotDisturb", "Presenting")],
+            }) { At = At },
+            new TeamsSessionSetWithdrawn(5) { At = At },
             state,
             new UserPresenceCommands.LinkUser("teams-7", "uc-7", Acknowledge: true),
             new UserPresenceCommands.UnlinkUser("teams-7", Acknowledge: true),

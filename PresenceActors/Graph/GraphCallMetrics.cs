@@ -18,7 +18,16 @@ public sealed class GraphCallMetrics : DelegatingHandler
             description: "Presence requests (setPresence, clearPresence, presence reads) this process made in the last 30 s");
         Meter.CreateObservableGauge("presence.graph.presence_budget.limit", () => Interlocked.Read(ref _presenceBudget),
             description: "The application's presence budget per 30 s (presence.graph.presenceBudget)");
+        Meter.CreateObservableGauge("presence.graph.presence_budget.share", () => Governor?.Share ?? 0,
+            description: "This node's share of the presence budget per 30 s (the budget over the cluster's Up members)");
+        Meter.CreateObservableGauge("presence.graph.presence_budget.waiting", () => Governor is { } governor
+                ? governor.Waiting.Select(w => new Measurement<int>(w.Value, new KeyValuePair<string, object?>("kind", w.Key.ToString())))
+                : [],
+            description: "Presence calls waiting for the budget, by kind (Clear, Set, KeepAlive, Read)");
     }
+
+    /// <summary>The governor of this process's presence calls (the last gateway made), for the gauges.</summary>
+    public static PresenceCallGovernor? Governor { get; set; }
 
     /// <summary>Presence requests in the last 30 s, for the status page.</summary>
     public static long PresenceRequestsLast30Seconds => Presence.Count();

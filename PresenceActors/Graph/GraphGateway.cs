@@ -101,12 +101,17 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
         _options = options;
         _clock = clock ?? TimeProvider.System;
         GraphCallMetrics.PresenceBudget = options.PresenceBudget;
+        Governor = new PresenceCallGovernor(options.PresenceBudget, _clock, options.PresenceBudgetWindow);
+        GraphCallMetrics.Governor = Governor;
         var credential = new ClientSecretCredential(options.TenantId, options.ClientId, options.ClientSecret,
             new ClientSecretCredentialOptions { AuthorityHost = options.AuthorityHost, DisableInstanceDiscovery = IsNonPublicAuthority, Transport = Transport() });
         _app = Client(credential, options.RequestTimeout);
         foreach (var account in options.TechnicalAccounts)
             RegisterAccount(account);
     }
+
+    /// <summary>Paces this node's presence calls within its share of the application's budget (docs/graph-budget.md).</summary>
+    public PresenceCallGovernor Governor { get; }
 
     private bool IsNonPublicAuthority => !_options.AuthorityHost.Host.EndsWith("microsoftonline.com", StringComparison.OrdinalIgnoreCase);
 
@@ -183,14 +188,31 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
 
     // ---------- ITeamsPresencePort (application credential) ----------
 
-    public async Task SetCallPresenceAsync(string userId, TeamsShown shown, TimeSpan expiration, CancellationToken cancellationToken) =>
+    public async Task<TimeSpan> SetCallPresenceAsync(string userId, TeamsSessionRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // A keep-alive still waiting 20 s before its session lapses goes right after the clears.
+            await Governor.AcquireAsync(request.KeepAlive ? PresenceCallKind.KeepAlive : PresenceCallKind.Set, request.Withdrawn,
+                request.ExpiresAt - TimeSpan.FromSeconds(20));
+        }
+        catch (OperationCanceledException) when (request.Withdrawn.IsCancellationRequested)
+        {
+            throw new PresenceCallWithdrawnException();
+        }
+
+        // While the budget is tight a session is asked for longer, so that it needs fewer keep-alives.
+        var expiration = Governor.Tight && _options.SessionTtlWhenTight > request.Expiration ? _options.SessionTtlWhenTight : request.Expiration;
         await _app.Users[userId].Presence.SetPresence.PostAsync(new SetPresencePostRequestBody
         {
-            SessionId = _options.ClientId, Availability = shown.Availability, Activity = shown.Activity, ExpirationDuration = expiration,
+            SessionId = _options.ClientId, Availability = request.Shown.Availability, Activity = request.Shown.Activity, ExpirationDuration = expiration,
         }, cancellationToken: cancellationToken);
+        return expiration;
+    }
 
     public async Task<bool> ClearCallPresenceAsync(string userId, CancellationToken cancellationToken)
     {
+        await Governor.AcquireAsync(PresenceCallKind.Clear, cancellationToken);
         try
         {
             await _app.Users[userId].Presence.ClearPresence.PostAsync(new ClearPresencePostRequestBody { SessionId = _options.ClientId },
@@ -205,6 +227,7 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
 
     public async Task<TeamsPresence> ReadPresenceAsync(string userId, CancellationToken cancellationToken)
     {
+        await Governor.AcquireAsync(PresenceCallKind.Read, cancellationToken);
         var presence = await _app.Users[userId].Presence.GetAsync(cancellationToken: cancellationToken)
                        ?? throw new InvalidOperationException($"Graph returned no presence for {userId}.");
         return TeamsPresence.Parse(presence.Availability ?? "PresenceUnknown", presence.Activity ?? "PresenceUnknown", presence.SequenceNumber);
@@ -328,6 +351,7 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
         var result = new List<ObservedPresence>(userIds.Count);
         foreach (var chunk in userIds.Chunk(MaxIdsPerCall))
         {
+            await Governor.AcquireAsync(PresenceCallKind.Read, cancellationToken);
             var response = await _app.Communications.GetPresencesByUserId.PostAsGetPresencesByUserIdPostResponseAsync(
                 new GetPresencesByUserIdPostRequestBody { Ids = [.. chunk] }, cancellationToken: cancellationToken);
             result.AddRange((response?.Value ?? [])

@@ -51,6 +51,15 @@ public sealed record GraphOptions
     /// <summary>Presence requests (writes and reads) the application may make per 30 s; metrics show the share in use.</summary>
     public int PresenceBudget { get; init; } = DefaultPresenceBudget;
 
+    /// <summary>Graph's window for the presence budget (30 s); shorter only in tests that shorten the simulator's too.</summary>
+    public TimeSpan PresenceBudgetWindow { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The expirationDuration our session is asked for while the presence budget is tight (presence.session.maxTtl):
+    /// fewer keep-alives, at the price of a session that outlives a crashed service longer.
+    /// </summary>
+    public TimeSpan SessionTtlWhenTight { get; init; } = TimeSpan.FromMinutes(30);
+
     /// <summary>How long a resolved Teams user stays cached.</summary>
     public TimeSpan UserCacheLifetime { get; init; } = TimeSpan.FromMinutes(30);
 

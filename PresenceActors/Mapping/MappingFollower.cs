@@ -18,6 +18,9 @@ public sealed class MappingFollower : ReceiveActor, IWithTimers
     /// <summary>How often the follower asks the singleton, in case a publication did not reach it.</summary>
     public static readonly TimeSpan AskEvery = TimeSpan.FromSeconds(5);
 
+    /// <summary>A preview lists this many of a node's changing users (and counts them all).</summary>
+    public const int PreviewListed = 200;
+
     /// <summary>How long a preview waits for one user's state.</summary>
     public static readonly TimeSpan PreviewAskTimeout = TimeSpan.FromSeconds(5);
 
@@ -88,11 +91,12 @@ public sealed class MappingFollower : ReceiveActor, IWithTimers
     /// </summary>
     private async Task<PreviewResult> PreviewAsync(PresenceMapping proposed)
     {
-        var settings = _rules.Current with { Mapping = proposed with { Version = _rules.Current.Mapping.Version + 1 } };
+        var table = proposed with { Version = _rules.Cluster.Version + 1 };
         var ids = await LocalUsersAsync();
         var now = _clock.GetUtcNow();
         var changes = ImmutableArray.CreateBuilder<PreviewChange>();
         var examined = 0;
+        var changing = 0;
         foreach (var chunk in ids.Chunk(200))
         {
             var views = await Task.WhenAll(chunk.Select(async id =>
@@ -109,14 +113,14 @@ public sealed class MappingFollower : ReceiveActor, IWithTimers
             foreach (var view in views.OfType<UserPresenceQueries.UserPresenceView>())
             {
                 examined++;
-                var decision = view.State.Handle(new PresenceRulesChanged(settings.Mapping.Version) { At = now }, settings);
+                var decision = view.State.Handle(new PresenceRulesChanged(table) { At = now }, _rules.Settings);
                 var writes = decision.Effects.Select(Describe).OfType<string>().ToImmutableArray();
-                if (!writes.IsEmpty)
+                if (!writes.IsEmpty && ++changing <= PreviewListed)
                     changes.Add(new PreviewChange(view.UserId, view.State.UcUserId, view.State.Teams?.ToString() ?? "unknown", view.State.UcCurrent?.Value, writes));
             }
         }
 
-        return new PreviewResult(examined, changes.ToImmutable());
+        return new PreviewResult(examined, changing, changes.ToImmutable());
     }
 
     private static string? Describe(PresenceEffect effect) => effect switch

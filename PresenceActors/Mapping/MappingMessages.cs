@@ -31,10 +31,13 @@ public static class MappingCommands
 
     public sealed record SaveResult(bool Saved, PresenceMapping Current, ImmutableArray<string> Problems) : IMappingMessage;
 
-    /// <summary>Answered with <see cref="MappingHistory"/>: the saved edits, newest last.</summary>
+    /// <summary>Answered with <see cref="MappingHistory"/>: the saved edits, newest last, without their tables.</summary>
     public sealed record GetMappingHistory : IMappingMessage;
 
-    public sealed record MappingHistory(ImmutableArray<MappingSaved> Edits) : IMappingMessage;
+    public sealed record MappingHistory(ImmutableArray<MappingEditSummary> Edits) : IMappingMessage;
+
+    /// <summary>One saved edit for the history: which version, when, who and why (the table stays in the journal).</summary>
+    public sealed record MappingEditSummary(int Version, DateTimeOffset At, string By, string? Comment) : IMappingMessage;
 
     /// <summary>
     /// Sent to every node's follower: which of its users in memory would change under <paramref name="Proposed"/>.
@@ -43,7 +46,8 @@ public static class MappingCommands
     public sealed record PreviewMapping(PresenceMapping Proposed) : IMappingMessage;
 
     /// <param name="Examined">Users in memory on the node whose state was read.</param>
-    public sealed record PreviewResult(int Examined, ImmutableArray<PreviewChange> Changes) : IMappingMessage;
+    /// <param name="Changing">How many of them would change; <paramref name="Changes"/> lists the first <see cref="MappingFollower.PreviewListed"/>.</param>
+    public sealed record PreviewResult(int Examined, int Changing, ImmutableArray<PreviewChange> Changes) : IMappingMessage;
 
     /// <summary>One user the proposed table would change, and how (the rules' own notes and writes).</summary>
     public sealed record PreviewChange(string UserId, string? UcUserId, string Teams, string? UcStatus, ImmutableArray<string> Writes) : IMappingMessage;

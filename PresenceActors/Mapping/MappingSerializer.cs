@@ -18,6 +18,7 @@ public sealed class MappingSerializer(ExtendedActorSystem system) : ManifestJson
         ("save-result", typeof(MappingCommands.SaveResult)),
         ("q-history", typeof(MappingCommands.GetMappingHistory)),
         ("history", typeof(MappingCommands.MappingHistory)),
+        ("history-edit", typeof(MappingCommands.MappingEditSummary)),
         ("q-preview", typeof(MappingCommands.PreviewMapping)),
         ("preview", typeof(MappingCommands.PreviewResult)),
         ("preview-change", typeof(MappingCommands.PreviewChange)),

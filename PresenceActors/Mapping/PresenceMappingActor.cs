@@ -21,6 +21,8 @@ public sealed class PresenceMappingActor : ReceivePersistentActor
     /// <summary>Edits kept for the history (the journal keeps them all until a snapshot).</summary>
     public const int HistoryKept = 100;
 
+    public const int MaxComment = 500;
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TimeProvider _clock;
     private PresenceMapping _current;
@@ -40,7 +42,7 @@ public sealed class PresenceMappingActor : ReceivePersistentActor
         Recover<MappingSaved>(Apply);
 
         Command<GetMapping>(_ => Sender.Tell(new CurrentMapping(_current)));
-        Command<GetMappingHistory>(_ => Sender.Tell(new MappingHistory(_edits)));
+        Command<GetMappingHistory>(_ => Sender.Tell(new MappingHistory([.. _edits.Select(e => new MappingEditSummary(e.Mapping.Version, e.At, e.By, e.Comment))])));
         Command<SaveMapping>(Save);
         Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
         Command<SaveSnapshotFailure>(f => _log.Warning("Snapshot of the mapping failed: {0}", f.Cause.Message));
@@ -54,7 +56,9 @@ public sealed class PresenceMappingActor : ReceivePersistentActor
 
     private void Save(SaveMapping save)
     {
-        var problems = save.Proposed.Problems();
+        var problems = save.Proposed.Problems().ToList();
+        if (save.Comment is { Length: > MaxComment })
+            problems.Add($"comment: at most {MaxComment} characters.");
         if (problems.Count > 0)
         {
             Sender.Tell(new SaveResult(false, _current, [.. problems]));
@@ -69,13 +73,13 @@ public sealed class PresenceMappingActor : ReceivePersistentActor
             return;
         }
 
-        if (save.Proposed.SameRulesAs(_current))
+        if (save.Proposed.Trimmed().SameRulesAs(_current))
         {
             Sender.Tell(new SaveResult(true, _current, []));
             return;
         }
 
-        var saved = new MappingSaved(save.Proposed with { Version = _current.Version + 1 }, save.By, _clock.GetUtcNow(), save.Comment);
+        var saved = new MappingSaved(save.Proposed.Trimmed() with { Version = _current.Version + 1 }, save.By, _clock.GetUtcNow(), save.Comment);
         var replyTo = Sender;
         Persist(saved, e =>
         {

@@ -140,6 +140,9 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
         // Make sure everyone registered is watched and linked (idempotent), e.g. after a pool that lost its journal.
         if (!_byUc.IsEmpty)
             _pool.Tell(new SubscriptionPoolCommands.WatchUsers([.. _byUc.Values.Where(m => !_optedOut.Contains(m.UcUserId)).Select(m => m.TeamsUserId)]), ActorRefs.NoSender);
+        // And that nobody left out is still watched (an unwatch lost with a node that went down).
+        if (_byUc.Values.Any(m => _optedOut.Contains(m.UcUserId)))
+            _pool.Tell(new SubscriptionPoolCommands.UnwatchUsers([.. _byUc.Values.Where(m => _optedOut.Contains(m.UcUserId)).Select(m => m.TeamsUserId)]), ActorRefs.NoSender);
         // Links not confirmed before the registry stopped (its node died with them in flight): sent again now.
         Timers.StartPeriodicTimer("resend-links", ResendLinks.Instance, ResendLinksEvery);
         Resend();

@@ -139,7 +139,7 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
             if (r.UserIds.IsEmpty)
             {
                 // Every surviving node asks after a member is removed: one full read answers them all.
-                if (_lastFullResync is { } last && _clock.GetUtcNow() - last < FullResyncCoalescing)
+                if (!r.Always && _lastFullResync is { } last && _clock.GetUtcNow() - last < FullResyncCoalescing)
                 {
                     Reply(new CommandResult(true, "a full resync ran moments ago"));
                     return;

@@ -30,7 +30,8 @@ public static class SubscriptionPoolCommands
     public sealed record EncryptionRotated(string CertificateId) : ISubscriptionPoolMessage;
 
     /// <summary>Reads the presence of these users (all watched users when empty) and checks every subscription now.</summary>
-    public sealed record Resync(ImmutableArray<string> UserIds) : ISubscriptionPoolMessage;
+    /// <param name="Always">A full read even right after another (a changed mapping must reach every user).</param>
+    public sealed record Resync(ImmutableArray<string> UserIds, bool Always = false) : ISubscriptionPoolMessage;
 
     /// <summary>Answered with <see cref="Assignment"/>: which technical account watches the user.</summary>
     public sealed record GetAssignment(string UserId) : ISubscriptionPoolMessage;

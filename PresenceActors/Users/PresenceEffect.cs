@@ -9,7 +9,11 @@ public abstract record PresenceEffect;
 public sealed record SendUcUpdate(UcUpdate Update) : PresenceEffect;
 
 /// <summary>setPresence with our session id (U1; Busy/InACall by default, see docs/mapping.md), or its keep-alive.</summary>
-public sealed record SetTeamsSession(long Operation, TimeSpan Expiration, TeamsShown Shown) : PresenceEffect;
+/// <param name="KeepAlive">Our session holds already (until <paramref name="ExpiresAt"/>): this keeps it.</param>
+public sealed record SetTeamsSession(long Operation, TimeSpan Expiration, TeamsShown Shown, bool KeepAlive = false, DateTimeOffset? ExpiresAt = null) : PresenceEffect;
+
+/// <summary>The setPresence asked for is no longer wanted: withdraw it if it has not gone out yet (docs/graph-budget.md).</summary>
+public sealed record WithdrawTeamsSession(long Operation) : PresenceEffect;
 
 /// <summary>clearPresence with our session id (U2). A 404 counts as success.</summary>
 public sealed record ClearTeamsSession(long Operation) : PresenceEffect;

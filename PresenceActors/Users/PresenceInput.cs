@@ -55,13 +55,19 @@ public sealed record TeamsSessionSet(long Operation, DateTimeOffset ExpiresAt) :
 
 public sealed record TeamsSessionSetFailed(long Operation, string Reason) : PresenceInput;
 
+/// <summary>The setPresence was withdrawn before it went out (the UC call ended while it waited for Graph's budget).</summary>
+public sealed record TeamsSessionSetWithdrawn(long Operation) : PresenceInput;
+
 /// <param name="WasAlreadyGone">Graph answered 404: the session had already gone, which counts as success.</param>
 public sealed record TeamsSessionCleared(long Operation, bool WasAlreadyGone) : PresenceInput;
 
 public sealed record TeamsSessionClearFailed(long Operation, string Reason) : PresenceInput;
 
-/// <summary>The cluster's mapping (docs/mapping.md) is now this version: the user's state is judged by it again.</summary>
-public sealed record PresenceRulesChanged(int Version) : PresenceInput;
+/// <summary>
+/// The cluster's table (docs/mapping.md) reached the user: their state keeps it and is judged by it. It carries the whole
+/// table so that the journal replays under the table each input was judged by.
+/// </summary>
+public sealed record PresenceRulesChanged(PresenceMapping Mapping) : PresenceInput;
 
 /// <summary>The actor recovered from its journal: whatever was in flight is done again.</summary>
 public sealed record Resumed : PresenceInput;

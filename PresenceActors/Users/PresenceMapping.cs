@@ -107,6 +107,25 @@ public sealed record PresenceMapping
         return null;
     }
 
+    /// <summary>Users listed in <see cref="BusyOnBusyOn"/> or <see cref="BusyOnBusyOff"/> at most: the table travels to every node.</summary>
+    public const int MaxListedUsers = 2_000;
+
+    /// <summary>
+    /// The table as one user is judged by it, with their busy-on-busy resolved and no user lists: what a user's state
+    /// keeps, so that its journal replays under the table it was written under (docs/decisions.md, "The mapping is data").
+    /// </summary>
+    public PresenceMapping ForUser(string teamsUserId) =>
+        this with { BusyOnBusy = BusyOnBusyFor(teamsUserId), BusyOnBusyOn = [], BusyOnBusyOff = [] };
+
+    /// <summary>The same table with its names trimmed (what a save stores).</summary>
+    public PresenceMapping Trimmed() => this with
+    {
+        TeamsToUc = TeamsToUc.IsDefault ? TeamsToUc : [.. TeamsToUc.Select(r => r is null ? r! : new TeamsToUcRow(r.Activity?.Trim()!, r.Availability?.Trim(), r.UcStatus?.Trim()!))],
+        UcToTeams = UcToTeams.IsDefault ? UcToTeams : [.. UcToTeams.Select(r => r is null ? r! : new UcToTeamsRow(r.Trigger?.Trim()!, r.Availability?.Trim()!, r.Activity?.Trim()!))],
+        BusyOnBusyOn = BusyOnBusyOn.IsDefault ? BusyOnBusyOn : [.. BusyOnBusyOn.Select(i => i?.Trim()!)],
+        BusyOnBusyOff = BusyOnBusyOff.IsDefault ? BusyOnBusyOff : [.. BusyOnBusyOff.Select(i => i?.Trim()!)],
+    };
+
     public bool BusyOnBusyFor(string teamsUserId) =>
         BusyOnBusy
             ? !BusyOnBusyOff.Contains(teamsUserId, StringComparer.OrdinalIgnoreCase)
@@ -123,6 +142,12 @@ public sealed record PresenceMapping
         var problems = new List<string>();
         if (TeamsToUc.IsDefault || UcToTeams.IsDefault || BusyOnBusyOn.IsDefault || BusyOnBusyOff.IsDefault)
             return ["teamsToUc, ucToTeams, busyOnBusyOn and busyOnBusyOff must be lists (they may be empty)."];
+        if (TeamsToUc.Any(r => r is null) || UcToTeams.Any(r => r is null))
+        {
+            return [.. TeamsToUc.Select((r, i) => (r, i)).Where(x => x.r is null).Select(x => $"teamsToUc[{x.i}] is empty: a row needs activity and ucStatus.")
+                .Concat(UcToTeams.Select((r, i) => (r, i)).Where(x => x.r is null).Select(x => $"ucToTeams[{x.i}] is empty: a row needs trigger, availability and activity."))];
+        }
+
         for (var i = 0; i < TeamsToUc.Length; i++)
         {
             var row = TeamsToUc[i];
@@ -168,6 +193,8 @@ public sealed record PresenceMapping
         {
             if (ids.Any(string.IsNullOrWhiteSpace))
                 problems.Add($"{field}: an entry is empty; list Teams user ids.");
+            if (ids.Length > MaxListedUsers)
+                problems.Add($"{field}: {ids.Length} users; at most {MaxListedUsers} (for more, turn busyOnBusy on or off for everyone and list the exceptions).");
         }
 
         return problems;

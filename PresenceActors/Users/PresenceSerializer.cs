@@ -25,6 +25,7 @@ public sealed class PresenceSerializer(ExtendedActorSystem system) : ManifestJso
         ("session-cleared", typeof(TeamsSessionCleared)),
         ("session-clear-failed", typeof(TeamsSessionClearFailed)),
         ("rules-changed", typeof(PresenceRulesChanged)),
+        ("session-set-withdrawn", typeof(TeamsSessionSetWithdrawn)),
         // snapshot
         ("state-1", typeof(UserPresenceState)),
         // protocol between nodes

@@ -27,6 +27,9 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private UserPresenceState _state;
 
+    // setPresence calls on their way, by operation: cancelled to withdraw one still waiting for Graph's budget.
+    private readonly Dictionary<long, CancellationTokenSource> _withdrawable = [];
+
     public UserPresenceActor(
         string userId, UserPresenceOptions options, Mapping.PresenceRulesSource rules, IUcFrontEndPort frontEnd, ITeamsPresencePort teams,
         TimeProvider clock)
@@ -40,7 +43,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         PersistenceId = PersistenceIdFor(userId);
 
         Recover<SnapshotOffer>(offer => _state = (UserPresenceState)offer.Snapshot);
-        Recover<PresenceInput>(input => _state = _state.Handle(input, _rules.Current).State);
+        Recover<PresenceInput>(input => _state = _state.Handle(input, _rules.Settings).State);
         Recover<RecoveryCompleted>(_ =>
         {
             Decide(new Resumed { At = Now });
@@ -54,7 +57,12 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         Command<ReportUcPresence>(c => Decide(new UcPresenceReported(c.Status, c.OnPhone, c.ReportedAt) { At = Now }, AcknowledgeTo(c.Acknowledge), c.TraceParent));
         Command<GetUserPresence>(_ => Sender.Tell(new UserPresenceView(_state.UserId, _state)));
 
-        Command<EffectOutcome>(outcome => Decide(outcome.Input with { At = Now }));
+        Command<EffectOutcome>(outcome =>
+        {
+            if (outcome.SetOperation is { } op && _withdrawable.Remove(op, out var handle))
+                handle.Dispose();
+            Decide(outcome.Input with { At = Now });
+        });
         Command<TeamsPresenceRead>(read => Decide(new TeamsPresenceObserved(
             read.Presence.Availability.Value, read.Presence.Activity.Value, read.Presence.SequenceNumber,
             TeamsPresenceSource.Read) { At = Now }));
@@ -68,13 +76,13 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
                 return;
             }
 
-            var delay = _rules.Current.Backoff(failed.Attempt);
+            var delay = _rules.Settings.Backoff(failed.Attempt);
             _log.Info("teams-read-failed user={0} attempt={1}: {2}; reading again in {3:0.#} s", _state.UserId, failed.Attempt, failed.Reason, delay.TotalSeconds);
             Timers.StartSingleTimer(ReadRetryKey, new ReadAgain(failed.Attempt + 1), delay);
         });
         Command<ReadAgain>(again => Read(again.Attempt));
         Command<TimerTick>(_ => Decide(new TimerFired { At = Now }));
-        Command<ApplyRules>(c => Decide(new PresenceRulesChanged(c.Version) { At = Now }));
+        Command<ApplyRules>(_ => Decide(null)); // the cluster's table changed: handed over if this user is not judged by it yet
 
         Command<ReceiveTimeout>(_ =>
         {
@@ -112,32 +120,56 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     /// Applies the rules to one input; <paramref name="taken"/> hears <see cref="Taken"/> once it is journaled. An input
     /// that came with a trace (<paramref name="traceParent"/>) gets a span, under which the effects' calls run.
     /// </summary>
-    private void Decide(PresenceInput input, IActorRef? taken = null, string? traceParent = null, IActorRef? linkStateTo = null)
+    private void Decide(PresenceInput? input, IActorRef? taken = null, string? traceParent = null, IActorRef? linkStateTo = null)
     {
-        var span = StartSpan(input, traceParent);
-        var decision = _state.Handle(input, _rules.Current);
-        if (!decision.Persist)
+        // The cluster's table first, when this user is not judged by it yet: journaled as an input of its own, before the
+        // one that came, so that a replay judges each by the table it was judged by (docs/decisions.md).
+        var inputs = new List<PresenceInput>(2);
+        if (_rules.ToHand(_state) is { } table)
+            inputs.Add(new PresenceRulesChanged(table) { At = Now });
+        if (input is not null)
+            inputs.Add(input);
+        var span = input is null ? null : StartSpan(input, traceParent);
+        var state = _state;
+        var effects = new List<PresenceEffect>();
+        var journal = new List<PresenceInput>(inputs.Count);
+        foreach (var next in inputs)
         {
-            _state = decision.State;
-            Within(span, () => Perform(decision.Effects));
-            taken?.Tell(new Taken(_state.UserId));
-            linkStateTo?.Tell(new LinkState(_state.UserId, _state.Linked ? _state.UcUserId : null));
-            Finish(span);
+            var decision = state.Handle(next, _rules.Settings);
+            state = decision.State;
+            effects.AddRange(decision.Effects);
+            if (decision.Persist)
+                journal.Add(next);
+        }
+
+        if (journal.Count == 0)
+        {
+            _state = state;
+            Within(span, () => Perform(effects));
+            Answer(taken, linkStateTo, span);
             return;
         }
 
-        Persist(input, _ =>
+        var before = _state.History.Count == 0 ? null : _state.History[^1];
+        var written = 0;
+        PersistAll(journal, _ =>
         {
-            var before = _state.History.Count == 0 ? null : _state.History[^1];
-            _state = decision.State;
+            if (++written < journal.Count)
+                return;
+            _state = state;
             LogTransitions(before, span);
-            Within(span, () => Perform(decision.Effects));
-            taken?.Tell(new Taken(_state.UserId));
-            linkStateTo?.Tell(new LinkState(_state.UserId, _state.Linked ? _state.UcUserId : null));
-            Finish(span);
-            if (LastSequenceNr % _options.SnapshotEvery == 0)
+            Within(span, () => Perform(effects));
+            Answer(taken, linkStateTo, span);
+            if (LastSequenceNr / _options.SnapshotEvery != (LastSequenceNr - journal.Count) / _options.SnapshotEvery)
                 SaveSnapshot(_state);
         });
+    }
+
+    private void Answer(IActorRef? taken, IActorRef? linkStateTo, System.Diagnostics.Activity? span)
+    {
+        taken?.Tell(new Taken(_state.UserId));
+        linkStateTo?.Tell(new LinkState(_state.UserId, _state.Linked ? _state.UcUserId : null));
+        Finish(span);
     }
 
     /// <summary>A span for this input in the sender's trace; not made current, since the actor's thread serves others too.</summary>
@@ -216,14 +248,27 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
                         reason => new EffectOutcome(new UcUpdateFailed(send.Update.Sequence, reason) { At = default }));
                     break;
                 case SetTeamsSession set:
-                    Run(async ct => { await _teams.SetCallPresenceAsync(userId, set.Shown, set.Expiration, ct); return true; },
-                        _ => new EffectOutcome(new TeamsSessionSet(set.Operation, Now + set.Expiration) { At = default }),
-                        reason => new EffectOutcome(new TeamsSessionSetFailed(set.Operation, reason) { At = default }));
+                    var withdraw = new CancellationTokenSource();
+                    _withdrawable[set.Operation] = withdraw;
+                    var request = new TeamsSessionRequest(set.Shown, set.Expiration, set.KeepAlive, set.ExpiresAt) { Withdrawn = withdraw.Token };
+                    // Not bounded by the effect timeout: it may wait for Graph's budget (docs/graph-budget.md); the HTTP
+                    // call itself is bounded by the Graph client's own timeout.
+                    Run(ct => _teams.SetCallPresenceAsync(userId, request, ct),
+                        sent => new EffectOutcome(new TeamsSessionSet(set.Operation, Now + sent) { At = default }, set.Operation),
+                        reason => new EffectOutcome(reason == Withdrawn
+                            ? new TeamsSessionSetWithdrawn(set.Operation) { At = default }
+                            : new TeamsSessionSetFailed(set.Operation, reason) { At = default }, set.Operation),
+                        bounded: false);
+                    break;
+                case WithdrawTeamsSession withdrawSet:
+                    if (_withdrawable.TryGetValue(withdrawSet.Operation, out var pending))
+                        pending.Cancel();
                     break;
                 case ClearTeamsSession clear:
                     Run(ct => _teams.ClearCallPresenceAsync(userId, ct),
                         wasGone => new EffectOutcome(new TeamsSessionCleared(clear.Operation, wasGone) { At = default }),
-                        reason => new EffectOutcome(new TeamsSessionClearFailed(clear.Operation, reason) { At = default }));
+                        reason => new EffectOutcome(new TeamsSessionClearFailed(clear.Operation, reason) { At = default }),
+                        bounded: false);
                     break;
                 case ReadTeamsPresence:
                     Timers.Cancel(ReadRetryKey); // this read answers for a retry that was waiting too
@@ -243,13 +288,16 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     private void Read(int attempt)
     {
         var userId = _state.UserId;
-        Run(ct => _teams.ReadPresenceAsync(userId, ct), presence => new TeamsPresenceRead(presence), reason => new ReadFailed(reason, attempt));
+        Run(ct => _teams.ReadPresenceAsync(userId, ct), presence => new TeamsPresenceRead(presence), reason => new ReadFailed(reason, attempt), bounded: false);
     }
 
-    /// <summary>Runs a port call off the actor's thread, bounded by the effect timeout, and pipes its outcome back.</summary>
-    private void Run<T>(Func<CancellationToken, Task<T>> call, Func<T, object> success, Func<string, object> failure)
+    /// <summary>
+    /// Runs a port call off the actor's thread and pipes its outcome back; <paramref name="bounded"/>: by the effect
+    /// timeout (Graph's calls are not: they may wait for the budget, and their HTTP has its own timeout).
+    /// </summary>
+    private void Run<T>(Func<CancellationToken, Task<T>> call, Func<T, object> success, Func<string, object> failure, bool bounded = true)
     {
-        var timeout = new CancellationTokenSource(_options.EffectTimeout);
+        var timeout = bounded ? new CancellationTokenSource(_options.EffectTimeout) : new CancellationTokenSource();
         Task.Run(() => call(timeout.Token), timeout.Token)
             .ContinueWith(t =>
             {
@@ -259,11 +307,16 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
             .PipeTo(Self);
     }
 
+    private const string Withdrawn = "withdrawn before it was sent";
+
     private static string Describe(Task task) =>
-        task.IsCanceled ? "timed out" : task.Exception?.GetBaseException().Message ?? "failed";
+        task.IsCanceled ? "timed out"
+        : task.Exception?.GetBaseException() is PresenceCallWithdrawnException ? Withdrawn
+        : task.Exception?.GetBaseException().Message ?? "failed";
 
     /// <summary>The outcome of an effect, carried back into the actor as the input it becomes.</summary>
-    private sealed record EffectOutcome(PresenceInput Input) : INoSerializationVerificationNeeded;
+    /// <param name="SetOperation">A setPresence's operation: its withdrawal handle is let go with its outcome.</param>
+    private sealed record EffectOutcome(PresenceInput Input, long? SetOperation = null) : INoSerializationVerificationNeeded;
 
     private sealed record TeamsPresenceRead(Presence.TeamsPresence Presence) : INoSerializationVerificationNeeded;
 

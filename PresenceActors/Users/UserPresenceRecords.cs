@@ -13,7 +13,8 @@ public enum SessionOperationKind
 }
 
 /// <summary>A setPresence or clearPresence that has been asked for and not yet answered.</summary>
-public sealed record SessionOperation(long Id, SessionOperationKind Kind, DateTimeOffset IssuedAt);
+/// <param name="Withdrawing">A set no longer wanted, asked to be withdrawn; its outcome is awaited all the same.</param>
+public sealed record SessionOperation(long Id, SessionOperationKind Kind, DateTimeOffset IssuedAt, bool Withdrawing = false);
 
 /// <summary>Our Graph presence session for this user, as far as the service knows it.</summary>
 public sealed record TeamsSession

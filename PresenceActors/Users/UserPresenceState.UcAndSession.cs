@@ -165,9 +165,6 @@ public sealed partial record UserPresenceState
                     Set(_s with { Outbox = _s.Outbox with { RetryAt = null } });
                 _effects.Add(new SendUcUpdate(pending));
             }
-
-            // The mapping may have changed while the user was not in memory (docs/mapping.md, "When the table changes").
-            RulesChanged(settings.Mapping.Version);
         }
 
         public void SessionSet(long operation, DateTimeOffset expiresAt)
@@ -181,7 +178,9 @@ public sealed partial record UserPresenceState
                 {
                     InFlight = null,
                     ExpiresAt = expiresAt,
-                    RefreshDueAt = op.IssuedAt + settings.SessionRefresh,
+                    // As long before the end as the configured pair leaves (1 minute): the session may have been sent with a
+                    // longer expirationDuration while Graph's budget was tight (docs/graph-budget.md).
+                    RefreshDueAt = Later(op.IssuedAt + settings.SessionRefresh, expiresAt - (settings.SessionTtl - settings.SessionRefresh)),
                     Failures = 0,
                     RetryAt = null,
                 },
@@ -208,6 +207,15 @@ public sealed partial record UserPresenceState
                 },
             });
             Note("U1-retry", $"setPresence failed ({reason}); retry #{failures}");
+        }
+
+        /// <summary>The set never went out: Graph holds what it held before it (nothing, for a first set).</summary>
+        public void SessionSetWithdrawn(long operation)
+        {
+            if (_s.Session.InFlight is not { Kind: SessionOperationKind.Set } op || op.Id != operation)
+                return;
+            Set(_s with { Session = _s.Session with { InFlight = null } });
+            Note("U2", "the UC call ended before our setPresence went out: nothing was sent");
         }
 
         public void SessionCleared(long operation, bool wasAlreadyGone)
@@ -257,12 +265,20 @@ public sealed partial record UserPresenceState
 
         /// <summary>What our Teams session must show now (U1 by the mapping's UC rows), or null: none.</summary>
         private TeamsShown? Wanted() =>
-            _s.Linked ? settings.Mapping.TeamsShownFor(_s.UserId, _s.UcOnPhone, _s.UcCurrent) : null;
+            _s.Linked ? Table.TeamsShownFor(_s.UserId, _s.UcOnPhone, _s.UcCurrent) : null;
 
         /// <summary>U1/U2: make Graph hold our session exactly while a crossing UC state (by default a UC call) lasts.</summary>
         private void ReconcileSession()
         {
             var session = _s.Session;
+            if (session.InFlight is { Kind: SessionOperationKind.Set, Withdrawing: false } pending && Wanted() is null)
+            {
+                // Not wanted any more: if it still waits for Graph's budget it is never sent (docs/graph-budget.md).
+                Set(_s with { Session = session with { InFlight = pending with { Withdrawing = true } } });
+                _effects.Add(new WithdrawTeamsSession(pending.Id));
+                return;
+            }
+
             if (session.InFlight is not null || (session.RetryAt is { } retry && now < retry))
                 return;
             if (Wanted() is { } wanted)
@@ -284,7 +300,7 @@ public sealed partial record UserPresenceState
                         Shown = FreshSession(session) ? [wanted] : session.Shown.Contains(wanted) ? session.Shown : session.Shown.Add(wanted),
                     },
                 });
-                _effects.Add(new SetTeamsSession(id, settings.SessionTtl, wanted));
+                _effects.Add(new SetTeamsSession(id, settings.SessionTtl, wanted, KeepAlive: session.ExpiresAt is { } holds && holds > now, session.ExpiresAt));
             }
             else if (session.ExpiresAt is { } expiresAt)
             {

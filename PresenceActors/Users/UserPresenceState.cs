@@ -55,6 +55,13 @@ public sealed partial record UserPresenceState
     /// <summary>T2: someone changed UC during the Teams call; their choice stands and nothing is restored.</summary>
     public bool UcChangedDuringCall { get; init; }
 
+    /// <summary>
+    /// The table this user is judged by, their busy-on-busy resolved (docs/mapping.md); null until the first cluster table
+    /// reached them: then the configured one. Kept in the state and journaled with each change, so that a journal replays
+    /// under the table it was written under.
+    /// </summary>
+    public PresenceMapping? Mapping { get; init; }
+
     public TeamsSession Session { get; init; } = new();
 
     public UcOutbox Outbox { get; init; } = new();
@@ -89,9 +96,10 @@ public sealed partial record UserPresenceState
             case UcUpdateFailed failed: decider.UcFailed(failed.Sequence, failed.Reason); break;
             case TeamsSessionSet set: decider.SessionSet(set.Operation, set.ExpiresAt); break;
             case TeamsSessionSetFailed setFailed: decider.SessionSetFailed(setFailed.Operation, setFailed.Reason); break;
+            case TeamsSessionSetWithdrawn withdrawn: decider.SessionSetWithdrawn(withdrawn.Operation); break;
             case TeamsSessionCleared cleared: decider.SessionCleared(cleared.Operation, cleared.WasAlreadyGone); break;
             case TeamsSessionClearFailed clearFailed: decider.SessionClearFailed(clearFailed.Operation, clearFailed.Reason); break;
-            case PresenceRulesChanged changed: decider.RulesChanged(changed.Version); break;
+            case PresenceRulesChanged changed: decider.RulesChanged(changed.Mapping); break;
             default: throw new ArgumentException($"Unknown presence input {input.GetType().Name}", nameof(input));
         }
 
@@ -103,6 +111,9 @@ public sealed partial record UserPresenceState
     {
         private readonly List<PresenceEffect> _effects = [];
         private UserPresenceState _s = start;
+
+        /// <summary>The table the rules judge by: the user's own, else the configured one.</summary>
+        private PresenceMapping Table => _s.Mapping ?? settings.Mapping;
         private bool _changed;
 
         private void Set(UserPresenceState next)
@@ -144,7 +155,8 @@ public sealed partial record UserPresenceState
         {
             if (!_s.Linked)
                 return;
-            Set(_s with { Linked = false });
+            // What Teams showed is forgotten: nobody tells us about it from now on, and a link later must not judge it.
+            Set(_s with { Linked = false, Teams = null });
             Note("unlink", "removed from synchronisation; calls wound down");
             if (_s.TeamsCallActive || _s.RestorePending)
             {
@@ -192,7 +204,7 @@ public sealed partial record UserPresenceState
                 }
             }
 
-            if (settings.Mapping.UcStatusFor(presence) is { } target)
+            if (Table.UcStatusFor(presence) is { } target)
             {
                 if (_s.TeamsCallActive)
                 {
@@ -255,14 +267,19 @@ public sealed partial record UserPresenceState
             IssueUcUpdate(target, UcUpdate.TeamsCallStarted);
         }
 
-        /// <summary>The cluster's mapping changed: what Teams shows now is judged by the new rows (UC's side by <see cref="Finish"/>).</summary>
-        public void RulesChanged(int version)
+        /// <summary>
+        /// The cluster's table reached this user: kept (their busy-on-busy resolved), and what Teams shows now is judged by
+        /// its rows (UC's side by <see cref="Finish"/>). The same table again changes nothing.
+        /// </summary>
+        public void RulesChanged(PresenceMapping mapping)
         {
-            var before = _s;
+            var table = mapping.ForUser(_s.UserId);
+            if (_s.Mapping is { } current && current.Version == table.Version && current.SameRulesAs(table))
+                return;
+            Set(_s with { Mapping = table });
+            Note("mapping", $"mapping version {table.Version} applied");
             if (_s.Linked && _s.Teams is { } known)
                 EvaluateTeams(known, TeamsPresenceSource.Notification);
-            if (!ReferenceEquals(before, _s))
-                Note("mapping", $"mapping version {version} applied");
         }
 
         private void FinishTeamsCall()

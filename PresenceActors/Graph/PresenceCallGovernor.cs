@@ -1,0 +1,258 @@
+namespace PresenceActors.Graph;
+
+/// <summary>What a presence call is for, most urgent first: the order the governor lets waiting calls go.</summary>
+public enum PresenceCallKind
+{
+    /// <summary>clearPresence: a user must never stay busy.</summary>
+    Clear = 0,
+
+    /// <summary>setPresence for a call that just started.</summary>
+    Set = 1,
+
+    /// <summary>setPresence again for a session that holds (keep-alive).</summary>
+    KeepAlive = 2,
+
+    /// <summary>Presence reads: a user's own, and the pool's bulk reads.</summary>
+    Read = 3,
+}
+
+/// <summary>
+/// Paces this node's presence calls within its share of the application's budget (docs/graph-budget.md): Graph allows an
+/// application 1,500 presence requests per 30 s per tenant, counted over a sliding window, and answers 429 beyond it.
+/// A call is let go at once while the last 30 s hold fewer grants than the share and nothing more urgent waits;
+/// otherwise it waits, and waiting calls go in <see cref="PresenceCallKind"/> order (then first come, first served) as
+/// the window frees up. A call cancelled while it waits was never sent: it cost nothing.
+/// </summary>
+public sealed class PresenceCallGovernor : IDisposable
+{
+    /// <summary>Graph's window for the presence budget.</summary>
+    public static readonly TimeSpan GraphWindow = TimeSpan.FromSeconds(30);
+
+    private readonly TimeSpan _window;
+
+    private readonly object _gate = new();
+    private readonly TimeProvider _clock;
+    private readonly Queue<DateTimeOffset> _granted = new();
+    private readonly LinkedList<Waiter>[] _waiting = [new(), new(), new(), new()];
+    private readonly ITimer _timer;
+    private DateTimeOffset? _timerDue;
+    private int _nodes = 1;
+    private long _grantedTotal;
+    private long _waitedTotal;
+
+    private sealed class Waiter(PresenceCallKind kind, DateTimeOffset? urgentAt) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public PresenceCallKind Kind { get; } = kind;
+
+        public DateTimeOffset? UrgentAt { get; } = urgentAt;
+
+        public LinkedListNode<Waiter>? Node { get; set; }
+
+        public CancellationTokenRegistration Registration { get; set; }
+    }
+
+    /// <param name="budget">The application's presence requests per window (presence.graph.presenceBudget).</param>
+    /// <param name="window">Graph's window, 30 s; shorter only where a test shortens the simulator's too.</param>
+    public PresenceCallGovernor(int budget, TimeProvider? clock = null, TimeSpan? window = null)
+    {
+        if (budget < 1)
+            throw new ArgumentOutOfRangeException(nameof(budget), budget, "The presence budget must be at least 1 request per 30 s.");
+        Budget = budget;
+        // A grant counts a thirtieth longer than the window (1 s of 30): a call reaches Graph a little after it was let
+        // go, and one that reached it sooner than the call whose place it takes would be one too many in Graph's window.
+        _window = (window ?? GraphWindow) * 31 / 30;
+        _clock = clock ?? TimeProvider.System;
+        _timer = _clock.CreateTimer(_ => Release(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    public int Budget { get; }
+
+    /// <summary>This node's share: the budget split evenly over the cluster's Up members (docs/graph-budget.md, "Shares").</summary>
+    public int Share
+    {
+        get
+        {
+            lock (_gate)
+                return Math.Max(1, Budget / _nodes);
+        }
+    }
+
+    /// <summary>The cluster's Up members changed: each node's share follows.</summary>
+    public void SetNodes(int upNodes)
+    {
+        lock (_gate)
+            _nodes = Math.Max(1, upNodes);
+        Release();
+    }
+
+    /// <summary>How long a grant counts: Graph's window and a thirtieth.</summary>
+    public TimeSpan Slot => _window;
+
+    /// <summary>Calls let go in the last window on this node.</summary>
+    public int InUse
+    {
+        get
+        {
+            lock (_gate)
+            {
+                Prune(_clock.GetUtcNow());
+                return _granted.Count;
+            }
+        }
+    }
+
+    /// <summary>Four fifths of the share in use, or calls waiting: sessions are asked for longer (docs/graph-budget.md).</summary>
+    public bool Tight
+    {
+        get
+        {
+            lock (_gate)
+            {
+                Prune(_clock.GetUtcNow());
+                return _granted.Count * 5 >= ShareLocked * 4 || Next() is not null;
+            }
+        }
+    }
+
+    /// <summary>Calls waiting now, by kind.</summary>
+    public IReadOnlyDictionary<PresenceCallKind, int> Waiting
+    {
+        get
+        {
+            lock (_gate)
+                return Enum.GetValues<PresenceCallKind>().ToDictionary(k => k, k => _waiting[(int)k].Count);
+        }
+    }
+
+    /// <summary>Calls let go since start, and how many of them had to wait.</summary>
+    public (long Granted, long Waited) Totals => (Interlocked.Read(ref _grantedTotal), Interlocked.Read(ref _waitedTotal));
+
+    /// <summary>
+    /// Completes when the call may go. Cancelled while waiting, it throws <see cref="OperationCanceledException"/>: the
+    /// call was not made and used none of the budget. A keep-alive still waiting at <paramref name="urgentAt"/> (shortly
+    /// before its session lapses) goes right after the clears, before new calls.
+    /// </summary>
+    public Task AcquireAsync(PresenceCallKind kind, CancellationToken cancellationToken = default, DateTimeOffset? urgentAt = null)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            var now = _clock.GetUtcNow();
+            Prune(now);
+            if (_granted.Count < ShareLocked && !AnyWaitingUpTo(kind))
+            {
+                Grant(now);
+                return Task.CompletedTask;
+            }
+
+            var waiter = new Waiter(kind, urgentAt);
+            waiter.Node = _waiting[(int)kind].AddLast(waiter);
+            Interlocked.Increment(ref _waitedTotal);
+            waiter.Registration = cancellationToken.Register(() => Withdraw(waiter, cancellationToken));
+            ArmLocked(now);
+            return waiter.Task;
+        }
+    }
+
+    private int ShareLocked => Math.Max(1, Budget / _nodes);
+
+    private bool AnyWaitingUpTo(PresenceCallKind kind)
+    {
+        for (var k = 0; k <= (int)kind; k++)
+        {
+            if (_waiting[k].Count > 0)
+                return true;
+        }
+
+        return false;
+    }
+
+    private void Withdraw(Waiter waiter, CancellationToken token)
+    {
+        lock (_gate)
+        {
+            if (waiter.Node is not { List: not null } node)
+                return; // already let go
+            node.List.Remove(node);
+            waiter.Node = null;
+        }
+
+        waiter.TrySetCanceled(token);
+    }
+
+    /// <summary>Lets waiting calls go as far as the window allows, most urgent first; arms the timer for the rest.</summary>
+    private void Release()
+    {
+        var go = new List<Waiter>();
+        lock (_gate)
+        {
+            _timerDue = null;
+            var now = _clock.GetUtcNow();
+            Prune(now);
+            while (_granted.Count < ShareLocked && Next(now) is { } waiter)
+            {
+                waiter.Node!.List!.Remove(waiter.Node);
+                waiter.Node = null;
+                Grant(now);
+                go.Add(waiter);
+            }
+
+            ArmLocked(now);
+        }
+
+        foreach (var waiter in go)
+        {
+            waiter.Registration.Dispose();
+            waiter.TrySetResult();
+        }
+    }
+
+    private Waiter? Next(DateTimeOffset? now = null)
+    {
+        if (_waiting[(int)PresenceCallKind.Clear].First is { } clear)
+            return clear.Value;
+        if (now is { } at)
+        {
+            foreach (var keepAlive in _waiting[(int)PresenceCallKind.KeepAlive])
+            {
+                if (keepAlive.UrgentAt <= at)
+                    return keepAlive;
+            }
+        }
+
+        foreach (var queue in _waiting)
+        {
+            if (queue.First is { } first)
+                return first.Value;
+        }
+
+        return null;
+    }
+
+    private void Grant(DateTimeOffset now)
+    {
+        _granted.Enqueue(now);
+        Interlocked.Increment(ref _grantedTotal);
+    }
+
+    private void Prune(DateTimeOffset now)
+    {
+        while (_granted.Count > 0 && _granted.Peek() <= now - _window)
+            _granted.Dequeue();
+    }
+
+    /// <summary>While calls wait, the timer fires when the oldest grant leaves the window (at once if there is room).</summary>
+    private void ArmLocked(DateTimeOffset now)
+    {
+        if (Next() is null)
+            return;
+        var due = _granted.Count < ShareLocked || _granted.Count == 0 ? now : _granted.Peek() + _window;
+        if (_timerDue is { } armed && armed <= due)
+            return;
+        _timerDue = due;
+        var delay = due - now;
+        _timer.Change(delay < TimeSpan.Zero ? TimeSpan.Zero : delay, Timeout.InfiniteTimeSpan);
+    }
+
+    public void Dispose() => _timer.Dispose();
+}
