@@ -8,6 +8,7 @@ using PresenceActors.Benchmarks;
 // Usage: dotnet run -c Release --project PresenceActors.Benchmarks -- [--quick] [--only B1,B2,...,failover] [--seconds N]
 //        [--connections N] [--users N] [--out FOLDER] [--generator wrk|built-in]
 //   --quick      B1 and B2 only, short runs (under a minute); the last two lines are the B1 ratio and the B2 p99.
+//   B3-budget    only B3 within Graph's budget (rate limits on, 1× and 2× one application's budget, --budget-seconds N, 120).
 //   failover     three nodes on PostgreSQL (as the cluster tests run them), kill -9 of the singletons' node and of a
 //                shard node under 100 changes/s; not in the default set (it needs initdb or PRESENCE_TEST_POSTGRES).
 //   false-downing  three healthy nodes for --minutes N (10) with one core kept busy by another process: downings counted.
@@ -136,7 +137,7 @@ if (only.Overlaps(["B1", "B2", "B3"]))
     }
 }
 
-if (only.Contains("B3") && !quick)
+if (only.Overlaps(["B3", "B3-budget"]) && !quick)
 {
     // Within Graph's budget: the simulator's rate limits on and the service's governor at the default budget, on a rig
     // of its own. 1,000 users: at 1× each one's call starts or ends every 20 s.

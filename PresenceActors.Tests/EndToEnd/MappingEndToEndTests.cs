@@ -67,13 +67,6 @@ public class MappingEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFixtu
     private static JsonObject UcRow(string trigger, string availability, string activity) =>
         new() { ["trigger"] = trigger, ["availability"] = availability, ["activity"] = activity };
 
-    private async Task CaughtUpAsync(SimUser user)
-    {
-        _loop.Pool.Tell(new SubscriptionPoolCommands.Resync([user.Id]));
-        var expected = _loop.Graph.Tenant.GetPresence(user.Id).SequenceNumber;
-        await Eventually.TrueAsync(async () => (await _loop.StateOfAsync(user.Id)).Teams?.SequenceNumber == expected, what: "service caught up with Graph");
-    }
-
     private bool OurSessionOn(SimUser user) => _loop.Graph.Tenant.FindUser(user.Id)!.Sessions.ContainsKey(Loop.ClientId);
 
     [Fact]
@@ -105,7 +98,7 @@ public class MappingEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFixtu
         // service takes the covered call for nothing until its session is gone: then a read finds the call and UC follows.
         _loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.InACall);
         Assert.Equal(("DoNotDisturb", "Presenting"), Shown(teams));
-        await CaughtUpAsync(teams);
+        await _loop.CaughtUpAsync(teams);
         Assert.Equal(0, (await _loop.StateOfAsync(teams.Id)).Outbox.LastSequence); // no UC update was ever decided for it
 
         // The restore after the UC call is the same clearPresence; the covered Teams call then crosses to UC.
@@ -137,7 +130,7 @@ public class MappingEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFixtu
 
         // Under the seed's table presenting does not cross.
         _loop.Graph.Tenant.SetClient(teamsPresenter.Id, TeamsClientState.Presenting);
-        await CaughtUpAsync(teamsPresenter);
+        await _loop.CaughtUpAsync(teamsPresenter);
         Assert.Equal("Available", _loop.Uc.User(presenter)!.Status);
 
         // The preview names the presenter, who would go Busy, and nobody else of these.
@@ -169,7 +162,7 @@ public class MappingEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFixtu
         await _loop.Uc.SetStatusAsync(presenter, "Lunch");
         await Eventually.TrueAsync(async () => (await _loop.StateOfAsync(teamsPresenter.Id)).UcChangedDuringCall, what: "the change seen during the crossing");
         _loop.Graph.Tenant.SetClient(teamsPresenter.Id, TeamsClientState.Available);
-        await CaughtUpAsync(teamsPresenter);
+        await _loop.CaughtUpAsync(teamsPresenter);
         Assert.Equal("Lunch", _loop.Uc.User(presenter)!.Status);
         // Only the crossing's Busy (and, when it came before our update's acknowledgement, the person's own choice
         // re-asserted): never the restore to Available.
@@ -185,7 +178,7 @@ public class MappingEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFixtu
         // UC "Do not disturb" → our Teams session DoNotDisturb/Presenting, which the service takes for its own echo.
         await _loop.Uc.SetStatusAsync(ucDnd, "Do not disturb");
         await Eventually.TrueAsync(() => OurSessionOn(teamsUcDnd) && Shown(teamsUcDnd) == ("DoNotDisturb", "Presenting"), what: "Teams DoNotDisturb from UC");
-        await CaughtUpAsync(teamsUcDnd);
+        await _loop.CaughtUpAsync(teamsUcDnd);
         Assert.DoesNotContain(_loop.Uc.Updates, u => u.UcUserId == ucDnd); // the echo of our session wrote nothing to UC
         await _loop.Uc.SetStatusAsync(ucDnd, "Available");
         await Eventually.TrueAsync(() => !OurSessionOn(teamsUcDnd), what: "our session cleared");

@@ -27,14 +27,6 @@ public class SeedTableEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFix
         }
     }
 
-    /// <summary>Waits until the service has seen the simulator's current presence of the user (a bulk read forces it).</summary>
-    private async Task ServiceCaughtUpAsync(SimUser user)
-    {
-        _loop.Pool.Tell(new SubscriptionPoolCommands.Resync([user.Id]));
-        var expected = _loop.Graph.Tenant.GetPresence(user.Id).SequenceNumber;
-        await Eventually.TrueAsync(async () => (await _loop.StateOfAsync(user.Id)).Teams?.SequenceNumber == expected, what: "service caught up with Graph");
-    }
-
     [Theory]
     [MemberData(nameof(Users.PresenceRulesTests.SeedTable), MemberType = typeof(Users.PresenceRulesTests))]
     public async Task Teams_call_gives_uc_busy_then_the_prior_status(string priorAvailability, string priorActivity, string duringAvailability, string duringActivity)
@@ -48,10 +40,10 @@ public class SeedTableEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFix
         if (shownAsCall)
             await Eventually.TrueAsync(() => _loop.Uc.User(ucUserId)!.Status == "Busy", what: "UC Busy during the Teams call");
         else
-            await ServiceCaughtUpAsync(teams); // the user's own status outranks the call: nothing to mirror
+            await _loop.CaughtUpAsync(teams); // the user's own status outranks the call: nothing to mirror
 
         _loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.Available);
-        await ServiceCaughtUpAsync(teams);
+        await _loop.CaughtUpAsync(teams);
         await Eventually.TrueAsync(() => _loop.Uc.User(ucUserId)!.Status == "Away (custom)", what: "UC back to its prior status",
             state: () => $"UC shows {_loop.Uc.User(ucUserId)!.Status}; transitions: " + string.Join(" | ", _loop.StateOfAsync(teams.Id).Result.History.Select(h => $"{h.Rule}: {h.Detail}")));
 
@@ -66,13 +58,13 @@ public class SeedTableEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFix
     {
         var (ucUserId, teams) = (await _loop.AddUsersAsync(1))[0];
         SetPrior(teams, priorAvailability, priorActivity);
-        await ServiceCaughtUpAsync(teams);
+        await _loop.CaughtUpAsync(teams);
 
         await _loop.Uc.SetPhoneAsync(ucUserId, true);
         await Eventually.TrueAsync(() => _loop.Graph.Tenant.FindUser(teams.Id)!.Sessions.ContainsKey(Loop.ClientId), what: "our session on Graph");
         var during = _loop.Graph.Tenant.GetPresence(teams.Id);
         Assert.Equal((duringAvailability, duringActivity), (during.Availability, during.Activity));
-        await ServiceCaughtUpAsync(teams); // our own echo has reached the service by now
+        await _loop.CaughtUpAsync(teams); // our own echo has reached the service by now
 
         await _loop.Uc.SetPhoneAsync(ucUserId, false);
         // The simulator clears the session before it answers, and logs the call as the answer starts: wait for both.
@@ -80,7 +72,7 @@ public class SeedTableEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFix
                                          && _loop.Graph.Faults.Calls.Any(c => c.Api == "presence.clear" && c.Path.Contains(teams.Id)), what: "our session cleared");
         var after = _loop.Graph.Tenant.GetPresence(teams.Id);
         Assert.Equal((priorAvailability, priorActivity), (after.Availability, after.Activity));
-        await ServiceCaughtUpAsync(teams);
+        await _loop.CaughtUpAsync(teams);
 
         // E1: the UC call's own echo in Teams never came back to UC as an update.
         Assert.DoesNotContain(_loop.Uc.Updates, u => u.UcUserId == ucUserId);

@@ -121,6 +121,14 @@ internal sealed class Loop : IAsyncDisposable
     public async Task<UserPresenceState> StateOfAsync(string teamsUserId) =>
         (await Users.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(teamsUserId), TimeSpan.FromSeconds(10))).State;
 
+    /// <summary>Waits until the service has seen the simulator's current presence of the user (a bulk read forces it).</summary>
+    public async Task CaughtUpAsync(SimUser user)
+    {
+        Pool.Tell(new SubscriptionPoolCommands.Resync([user.Id]));
+        var expected = Graph.Tenant.GetPresence(user.Id).SequenceNumber;
+        await Eventually.TrueAsync(async () => (await StateOfAsync(user.Id)).Teams?.SequenceNumber == expected, what: "service caught up with Graph");
+    }
+
     public Task<PoolStatus> PoolStatusAsync() => Pool.Ask<PoolStatus>(new SubscriptionPoolCommands.GetPoolStatus(), TimeSpan.FromSeconds(10));
 
     /// <summary>
