@@ -365,7 +365,7 @@ public static partial class PresenceConfiguration
                 Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = connection ?? Path.Combine(dataFolder, "presence.db") },
                 Users = new UserPresenceOptions
                 {
-                    Rules = PresenceSettings.Default with { SessionTtl = ttl, SessionRefresh = refresh, Mapping = PresenceMapping.SeedWith(callActivities), MaxUcCallLength = maxCall },
+                    Rules = PresenceSettings.Default with { SessionTtl = ttl, SessionRefresh = refresh, LongestSessionTtl = maxTtl, Mapping = PresenceMapping.SeedWith(callActivities), MaxUcCallLength = maxCall },
                 },
             },
             Graph = new GraphOptions

@@ -28,39 +28,41 @@ public class PresenceCallGovernorTests
     }
 
     [Fact]
-    public async Task A_clear_goes_before_new_calls_keep_alives_and_reads_that_waited_longer()
+    public async Task With_the_window_spent_on_reads_a_clear_a_set_and_a_keep_alive_go_before_the_reads_that_waited_longer()
     {
         var clock = new FakeTimeProvider();
-        using var governor = new PresenceCallGovernor(1, clock);
-        await governor.AcquireAsync(PresenceCallKind.Read);
+        using var governor = new PresenceCallGovernor(10, clock);
+        for (var i = 0; i < 10; i++)
+            await governor.AcquireAsync(PresenceCallKind.Read);
 
-        // The budget is spent on a reconciliation read; then calls of every kind wait, the clear last to arrive.
-        var waiting = new[] { PresenceCallKind.Read, PresenceCallKind.KeepAlive, PresenceCallKind.Set, PresenceCallKind.Clear }
-            .ToDictionary(k => k, k => governor.AcquireAsync(k));
+        // The window is spent on reconciliation reads; ten more wait, then a keep-alive, a set and a clear arrive.
+        var reads = Enumerable.Range(0, 10).Select(_ => governor.AcquireAsync(PresenceCallKind.Read)).ToList();
+        var keepAlive = governor.AcquireAsync(PresenceCallKind.KeepAlive);
+        var set = governor.AcquireAsync(PresenceCallKind.Set);
+        var clear = governor.AcquireAsync(PresenceCallKind.Clear);
         Assert.Equal(1, governor.Waiting[PresenceCallKind.Clear]);
 
-        // One slot frees up per window: they go one at a time, most urgent first.
-        foreach (var expected in new[] { PresenceCallKind.Clear, PresenceCallKind.Set, PresenceCallKind.KeepAlive, PresenceCallKind.Read })
-        {
-            clock.Advance(Slot);
-            await waiting[expected].WaitAsync(TimeSpan.FromSeconds(5));
-            Assert.All(waiting.Where(w => w.Key > expected), w => Assert.False(w.Value.IsCompleted, $"{w.Key} went before {expected}"));
-        }
+        // Ten places free up: the clear, the set and the keep-alive take three of them, the reads the other seven.
+        clock.Advance(Slot);
+        await Task.WhenAll(clear, set, keepAlive).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(7, reads.Count(r => r.IsCompletedSuccessfully));
+        Assert.Equal(3, governor.Waiting[PresenceCallKind.Read]);
     }
 
     [Fact]
-    public async Task A_newcomer_does_not_overtake_a_more_urgent_waiting_call_but_a_more_urgent_one_waits_only_for_room()
+    public async Task Reads_keep_a_tenth_of_the_share_however_many_sets_wait()
     {
         var clock = new FakeTimeProvider();
-        using var governor = new PresenceCallGovernor(2, clock);
-        await governor.AcquireAsync(PresenceCallKind.Set);
-        await governor.AcquireAsync(PresenceCallKind.Set);
-        var clear = governor.AcquireAsync(PresenceCallKind.Clear);
-        var read = governor.AcquireAsync(PresenceCallKind.Read);
+        using var governor = new PresenceCallGovernor(10, clock);
+        for (var i = 0; i < 10; i++)
+            await governor.AcquireAsync(PresenceCallKind.Set);
+        var sets = Enumerable.Range(0, 12).Select(_ => governor.AcquireAsync(PresenceCallKind.Set)).ToList();
+        var reads = Enumerable.Range(0, 2).Select(_ => governor.AcquireAsync(PresenceCallKind.Read)).ToList();
+
         clock.Advance(Slot);
-        await clear.WaitAsync(TimeSpan.FromSeconds(5));
-        await read.WaitAsync(TimeSpan.FromSeconds(5)); // both slots freed: both go, the clear first
-        Assert.Equal(2, governor.InUse);
+        await reads[0].WaitAsync(TimeSpan.FromSeconds(5)); // one read (a tenth of 10), then nine sets
+        Assert.False(reads[1].IsCompleted);
+        Assert.Equal(9, sets.Count(s => s.IsCompletedSuccessfully));
     }
 
     [Fact]
@@ -82,7 +84,7 @@ public class PresenceCallGovernorTests
     }
 
     [Fact]
-    public void Each_node_gets_an_even_share_of_the_budget()
+    public async Task Each_node_gets_an_even_share_of_the_budget()
     {
         using var governor = new PresenceCallGovernor(1500, new FakeTimeProvider());
         Assert.Equal(1500, governor.Share);
@@ -90,10 +92,25 @@ public class PresenceCallGovernorTests
         Assert.Equal(500, governor.Share);
         for (var i = 0; i < 500; i++)
             Assert.True(governor.AcquireAsync(PresenceCallKind.Set).IsCompletedSuccessfully);
-        Assert.False(governor.AcquireAsync(PresenceCallKind.Set).IsCompleted);
+        var waiting = governor.AcquireAsync(PresenceCallKind.Set);
+        Assert.False(waiting.IsCompleted);
         governor.SetNodes(2); // a node left: the others' shares grow and what waited goes
         Assert.Equal(750, governor.Share);
-        Assert.Equal(0, governor.Waiting[PresenceCallKind.Set]);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+        governor.SetNodes(4); // two joined: the share shrinks, and nothing more goes until the window is below it
+        Assert.Equal(375, governor.Share);
+        Assert.False(governor.AcquireAsync(PresenceCallKind.Clear).IsCompleted);
+    }
+
+    [Fact]
+    public async Task Disposing_cancels_what_waits_none_of_which_was_sent()
+    {
+        var governor = new PresenceCallGovernor(1, new FakeTimeProvider());
+        await governor.AcquireAsync(PresenceCallKind.Set);
+        var waiting = governor.AcquireAsync(PresenceCallKind.Clear);
+        governor.Dispose();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        Assert.Throws<ObjectDisposedException>(() => { _ = governor.AcquireAsync(PresenceCallKind.Read); });
     }
 
     [Fact]

@@ -5,18 +5,30 @@ namespace PresenceActors.Graph;
 
 /// <summary>
 /// Keeps the governor's share at the budget over the cluster's Up members (docs/graph-budget.md, "Shares"): a member
-/// that joins takes part of the others' shares, one that leaves or is downed gives its part back.
+/// that joins takes part of the others' shares, one that leaves or is downed gives its part back. The members are kept
+/// from the events themselves (the cluster's own state may not show an event yet when it arrives).
 /// </summary>
 public sealed class BudgetShareListener : ReceiveActor
 {
+    private readonly HashSet<UniqueAddress> _up = [];
+
     public BudgetShareListener(PresenceCallGovernor governor)
     {
-        var cluster = Akka.Cluster.Cluster.Get(Context.System);
-        Receive<ClusterEvent.IMemberEvent>(_ => governor.SetNodes(UpMembers(cluster.State)));
-        Receive<ClusterEvent.CurrentClusterState>(state => governor.SetNodes(UpMembers(state)));
+        Receive<ClusterEvent.CurrentClusterState>(state =>
+        {
+            _up.Clear();
+            _up.UnionWith(state.Members.Where(m => m.Status == MemberStatus.Up).Select(m => m.UniqueAddress));
+            governor.SetNodes(_up.Count);
+        });
+        Receive<ClusterEvent.IMemberEvent>(e =>
+        {
+            if (e.Member.Status == MemberStatus.Up)
+                _up.Add(e.Member.UniqueAddress);
+            else
+                _up.Remove(e.Member.UniqueAddress);
+            governor.SetNodes(_up.Count);
+        });
     }
-
-    private static int UpMembers(ClusterEvent.CurrentClusterState state) => state.Members.Count(m => m.Status == MemberStatus.Up);
 
     protected override void PreStart() =>
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.IMemberEvent));

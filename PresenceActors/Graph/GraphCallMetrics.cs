@@ -79,7 +79,7 @@ public sealed class GraphCallMetrics : DelegatingHandler
     }
 
     /// <summary>Calls that count against Graph's presence budget: presence writes and reads.</summary>
-    private static bool IsPresenceCall(HttpRequestMessage request)
+    internal static bool IsPresenceCall(HttpRequestMessage request)
     {
         var path = request.RequestUri?.AbsolutePath ?? "";
         return path.EndsWith("/setPresence", StringComparison.OrdinalIgnoreCase)

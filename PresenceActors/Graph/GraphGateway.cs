@@ -113,6 +113,9 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
     /// <summary>Paces this node's presence calls within its share of the application's budget (docs/graph-budget.md).</summary>
     public PresenceCallGovernor Governor { get; }
 
+    /// <summary>How long a user's own presence read may wait for the budget.</summary>
+    public static readonly TimeSpan MaxReadWait = TimeSpan.FromMinutes(2);
+
     private bool IsNonPublicAuthority => !_options.AuthorityHost.Host.EndsWith("microsoftonline.com", StringComparison.OrdinalIgnoreCase);
 
     public void RegisterAccount(TechnicalAccountCredentials credentials) =>
@@ -137,6 +140,7 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
                 handlers[i] = new Microsoft.Kiota.Http.HttpClientLibrary.Middleware.RetryHandler(new RetryHandlerOption { MaxRetry = _options.MaxRetries });
         }
 
+        handlers.Add(new GovernedRetries(Governor)); // the SDK's retries of presence calls count against the budget too
         handlers.Add(new GraphCallMetrics()); // innermost: every attempt, retries included
         var http = GraphClientFactory.Create(handlers, finalHandler: Handler());
         http.Timeout = timeout;
@@ -190,16 +194,22 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
 
     public async Task<TimeSpan> SetCallPresenceAsync(string userId, TeamsSessionRequest request, CancellationToken cancellationToken)
     {
-        try
+        using (var waitFor = CancellationTokenSource.CreateLinkedTokenSource(request.Withdrawn, cancellationToken))
         {
-            // A keep-alive still waiting 20 s before its session lapses goes right after the clears.
-            await Governor.AcquireAsync(request.KeepAlive ? PresenceCallKind.KeepAlive : PresenceCallKind.Set, request.Withdrawn,
-                request.ExpiresAt - TimeSpan.FromSeconds(20));
+            try
+            {
+                // A keep-alive still waiting 20 s before its session lapses goes right after the clears.
+                await Governor.AcquireAsync(request.KeepAlive ? PresenceCallKind.KeepAlive : PresenceCallKind.Set, waitFor.Token,
+                    request.ExpiresAt - TimeSpan.FromSeconds(20));
+            }
+            catch (OperationCanceledException) when (request.Withdrawn.IsCancellationRequested)
+            {
+                throw new PresenceCallWithdrawnException();
+            }
         }
-        catch (OperationCanceledException) when (request.Withdrawn.IsCancellationRequested)
-        {
-            throw new PresenceCallWithdrawnException();
-        }
+
+        if (request.Withdrawn.IsCancellationRequested)
+            throw new PresenceCallWithdrawnException(); // withdrawn as it was let go: not sent, and no clear needed after it
 
         // While the budget is tight a session is asked for longer, so that it needs fewer keep-alives.
         var expiration = Governor.Tight && _options.SessionTtlWhenTight > request.Expiration ? _options.SessionTtlWhenTight : request.Expiration;
@@ -227,7 +237,21 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
 
     public async Task<TeamsPresence> ReadPresenceAsync(string userId, CancellationToken cancellationToken)
     {
-        await Governor.AcquireAsync(PresenceCallKind.Read, cancellationToken);
+        // A user's read waits at most this long for the budget: it fails then and is tried again with back-off (or left
+        // to the next reconciliation), so reads never pile up behind writes for good.
+        using (var waitFor = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            waitFor.CancelAfter(MaxReadWait);
+            try
+            {
+                await Governor.AcquireAsync(PresenceCallKind.Read, waitFor.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"waited {MaxReadWait.TotalMinutes:0} min for Graph's presence budget");
+            }
+        }
+
         var presence = await _app.Users[userId].Presence.GetAsync(cancellationToken: cancellationToken)
                        ?? throw new InvalidOperationException($"Graph returned no presence for {userId}.");
         return TeamsPresence.Parse(presence.Availability ?? "PresenceUnknown", presence.Activity ?? "PresenceUnknown", presence.SequenceNumber);
@@ -381,6 +405,7 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
+        Governor.Dispose();
         foreach (var owned in _owned)
             owned.Dispose();
     }

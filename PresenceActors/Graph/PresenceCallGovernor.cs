@@ -19,9 +19,11 @@ public enum PresenceCallKind
 /// <summary>
 /// Paces this node's presence calls within its share of the application's budget (docs/graph-budget.md): Graph allows an
 /// application 1,500 presence requests per 30 s per tenant, counted over a sliding window, and answers 429 beyond it.
-/// A call is let go at once while the last 30 s hold fewer grants than the share and nothing more urgent waits;
-/// otherwise it waits, and waiting calls go in <see cref="PresenceCallKind"/> order (then first come, first served) as
-/// the window frees up. A call cancelled while it waits was never sent: it cost nothing.
+/// A call is let go at once while the last window holds fewer grants than the share and nothing more urgent waits;
+/// otherwise it waits, and waiting calls go in this order as the window frees up: clears, keep-alives close to their
+/// session's end, reads while they had less than a tenth of the share in the window, new sets, keep-alives, reads (first
+/// come, first served within each). A call cancelled while it waits was never sent: it cost nothing. The window runs on
+/// the monotonic clock, so a step of the wall clock neither stalls nor floods it.
 /// </summary>
 public sealed class PresenceCallGovernor : IDisposable
 {
@@ -29,16 +31,18 @@ public sealed class PresenceCallGovernor : IDisposable
     public static readonly TimeSpan GraphWindow = TimeSpan.FromSeconds(30);
 
     private readonly TimeSpan _window;
-
     private readonly object _gate = new();
     private readonly TimeProvider _clock;
-    private readonly Queue<DateTimeOffset> _granted = new();
+    private readonly Queue<(long At, bool Read)> _granted = new();
     private readonly LinkedList<Waiter>[] _waiting = [new(), new(), new(), new()];
+    private readonly PriorityQueue<Waiter, DateTimeOffset> _byUrgency = new();
     private readonly ITimer _timer;
-    private DateTimeOffset? _timerDue;
+    private long? _timerDue;
     private int _nodes = 1;
+    private int _readsInWindow;
     private long _grantedTotal;
     private long _waitedTotal;
+    private bool _disposed;
 
     private sealed class Waiter(PresenceCallKind kind, DateTimeOffset? urgentAt) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
     {
@@ -73,7 +77,7 @@ public sealed class PresenceCallGovernor : IDisposable
         get
         {
             lock (_gate)
-                return Math.Max(1, Budget / _nodes);
+                return ShareLocked;
         }
     }
 
@@ -95,7 +99,7 @@ public sealed class PresenceCallGovernor : IDisposable
         {
             lock (_gate)
             {
-                Prune(_clock.GetUtcNow());
+                Prune(_clock.GetTimestamp());
                 return _granted.Count;
             }
         }
@@ -108,8 +112,8 @@ public sealed class PresenceCallGovernor : IDisposable
         {
             lock (_gate)
             {
-                Prune(_clock.GetUtcNow());
-                return _granted.Count * 5 >= ShareLocked * 4 || Next() is not null;
+                Prune(_clock.GetTimestamp());
+                return _granted.Count * 5 >= ShareLocked * 4 || _waiting.Any(w => w.Count > 0);
             }
         }
     }
@@ -137,16 +141,19 @@ public sealed class PresenceCallGovernor : IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
-            var now = _clock.GetUtcNow();
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var now = _clock.GetTimestamp();
             Prune(now);
-            if (_granted.Count < ShareLocked && !AnyWaitingUpTo(kind))
+            if (_granted.Count < ShareLocked && !Ahead(kind))
             {
-                Grant(now);
+                Grant(now, kind);
                 return Task.CompletedTask;
             }
 
-            var waiter = new Waiter(kind, urgentAt);
+            var waiter = new Waiter(kind, kind == PresenceCallKind.KeepAlive ? urgentAt : null);
             waiter.Node = _waiting[(int)kind].AddLast(waiter);
+            if (waiter.UrgentAt is { } urgent)
+                _byUrgency.Enqueue(waiter, urgent);
             Interlocked.Increment(ref _waitedTotal);
             waiter.Registration = cancellationToken.Register(() => Withdraw(waiter, cancellationToken));
             ArmLocked(now);
@@ -156,15 +163,59 @@ public sealed class PresenceCallGovernor : IDisposable
 
     private int ShareLocked => Math.Max(1, Budget / _nodes);
 
-    private bool AnyWaitingUpTo(PresenceCallKind kind)
+    /// <summary>Reads may always have a tenth of the share, so that reconciliation and E1's reads are never starved.</summary>
+    private int ReadFloor => Math.Max(1, ShareLocked / 10);
+
+    /// <summary>Whether a waiting call would go before one of this kind.</summary>
+    private bool Ahead(PresenceCallKind kind)
     {
-        for (var k = 0; k <= (int)kind; k++)
+        if (_waiting[(int)PresenceCallKind.Clear].Count > 0 || (kind != PresenceCallKind.Clear && Urgent() is not null))
+            return true;
+        if (kind == PresenceCallKind.Read)
+            return _waiting[(int)PresenceCallKind.Read].Count > 0;
+        if (_waiting[(int)PresenceCallKind.Read].Count > 0 && _readsInWindow < ReadFloor)
+            return true;
+        for (var k = (int)PresenceCallKind.Set; k <= (int)kind; k++)
         {
             if (_waiting[k].Count > 0)
                 return true;
         }
 
         return false;
+    }
+
+    /// <summary>The waiting keep-alive whose session is closest to lapsing, when it is close enough to go first.</summary>
+    private Waiter? Urgent()
+    {
+        while (_byUrgency.TryPeek(out var waiter, out var urgentAt))
+        {
+            if (waiter.Node is null)
+            {
+                _byUrgency.Dequeue(); // already let go or withdrawn
+                continue;
+            }
+
+            return urgentAt <= _clock.GetUtcNow() ? waiter : null;
+        }
+
+        return null;
+    }
+
+    private Waiter? Next()
+    {
+        if (_waiting[(int)PresenceCallKind.Clear].First is { } clear)
+            return clear.Value;
+        if (Urgent() is { } urgent)
+            return urgent;
+        if (_readsInWindow < ReadFloor && _waiting[(int)PresenceCallKind.Read].First is { } read)
+            return read.Value;
+        foreach (var queue in _waiting)
+        {
+            if (queue.First is { } first)
+                return first.Value;
+        }
+
+        return null;
     }
 
     private void Withdraw(Waiter waiter, CancellationToken token)
@@ -186,14 +237,16 @@ public sealed class PresenceCallGovernor : IDisposable
         var go = new List<Waiter>();
         lock (_gate)
         {
+            if (_disposed)
+                return;
             _timerDue = null;
-            var now = _clock.GetUtcNow();
+            var now = _clock.GetTimestamp();
             Prune(now);
-            while (_granted.Count < ShareLocked && Next(now) is { } waiter)
+            while (_granted.Count < ShareLocked && Next() is { } waiter)
             {
                 waiter.Node!.List!.Remove(waiter.Node);
                 waiter.Node = null;
-                Grant(now);
+                Grant(now, waiter.Kind);
                 go.Add(waiter);
             }
 
@@ -207,52 +260,64 @@ public sealed class PresenceCallGovernor : IDisposable
         }
     }
 
-    private Waiter? Next(DateTimeOffset? now = null)
+    private void Grant(long now, PresenceCallKind kind)
     {
-        if (_waiting[(int)PresenceCallKind.Clear].First is { } clear)
-            return clear.Value;
-        if (now is { } at)
-        {
-            foreach (var keepAlive in _waiting[(int)PresenceCallKind.KeepAlive])
-            {
-                if (keepAlive.UrgentAt <= at)
-                    return keepAlive;
-            }
-        }
-
-        foreach (var queue in _waiting)
-        {
-            if (queue.First is { } first)
-                return first.Value;
-        }
-
-        return null;
-    }
-
-    private void Grant(DateTimeOffset now)
-    {
-        _granted.Enqueue(now);
+        _granted.Enqueue((now, kind == PresenceCallKind.Read));
+        if (kind == PresenceCallKind.Read)
+            _readsInWindow++;
         Interlocked.Increment(ref _grantedTotal);
     }
 
-    private void Prune(DateTimeOffset now)
+    private void Prune(long now)
     {
-        while (_granted.Count > 0 && _granted.Peek() <= now - _window)
-            _granted.Dequeue();
+        while (_granted.Count > 0 && _clock.GetElapsedTime(_granted.Peek().At, now) >= _window)
+        {
+            if (_granted.Dequeue().Read)
+                _readsInWindow--;
+        }
     }
 
-    /// <summary>While calls wait, the timer fires when the oldest grant leaves the window (at once if there is room).</summary>
-    private void ArmLocked(DateTimeOffset now)
+    /// <summary>
+    /// While calls wait, the timer fires when the oldest grant leaves the window (at once if there is room), and no later
+    /// than a second from now while a keep-alive waits, so that one turning urgent is seen.
+    /// </summary>
+    private void ArmLocked(long now)
     {
-        if (Next() is null)
+        if (_waiting.All(w => w.Count == 0))
             return;
-        var due = _granted.Count < ShareLocked || _granted.Count == 0 ? now : _granted.Peek() + _window;
+        var delay = _granted.Count < ShareLocked || _granted.Count == 0 ? TimeSpan.Zero : _window - _clock.GetElapsedTime(_granted.Peek().At, now);
+        if (_waiting[(int)PresenceCallKind.KeepAlive].Count > 0 && delay > TimeSpan.FromSeconds(1))
+            delay = TimeSpan.FromSeconds(1);
+        if (delay < TimeSpan.Zero)
+            delay = TimeSpan.Zero;
+        var due = now + (long)(delay.TotalSeconds * _clock.TimestampFrequency);
         if (_timerDue is { } armed && armed <= due)
             return;
         _timerDue = due;
-        var delay = due - now;
-        _timer.Change(delay < TimeSpan.Zero ? TimeSpan.Zero : delay, Timeout.InfiniteTimeSpan);
+        _timer.Change(delay, Timeout.InfiniteTimeSpan);
     }
 
-    public void Dispose() => _timer.Dispose();
+    /// <summary>Stops the timer and cancels every call still waiting (none of them was sent).</summary>
+    public void Dispose()
+    {
+        List<Waiter> left;
+        lock (_gate)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            left = [.. _waiting.SelectMany(w => w)];
+            foreach (var queue in _waiting)
+                queue.Clear();
+            foreach (var waiter in left)
+                waiter.Node = null;
+        }
+
+        _timer.Dispose();
+        foreach (var waiter in left)
+        {
+            waiter.Registration.Dispose();
+            waiter.TrySetCanceled();
+        }
+    }
 }

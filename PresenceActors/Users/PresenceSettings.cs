@@ -14,6 +14,12 @@ public sealed record PresenceSettings
     /// <summary>expirationDuration of our setPresence session; Graph accepts PT5M to PT4H.</summary>
     public TimeSpan SessionTtl { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// The longest expirationDuration a set may have been sent with (presence.session.maxTtl, used while Graph's budget is
+    /// tight): after a set whose outcome is unknown, our session is assumed to hold this long, so that it is cleared.
+    /// </summary>
+    public TimeSpan LongestSessionTtl { get; init; } = TimeSpan.FromMinutes(30);
+
     /// <summary>How often our session is re-sent while a UC call lasts; must be shorter than the TTL.</summary>
     public TimeSpan SessionRefresh { get; init; } = TimeSpan.FromMinutes(4);
 
@@ -54,6 +60,8 @@ public sealed record PresenceSettings
             problems.Add($"SessionRefresh ({SessionRefresh}) must be positive and shorter than SessionTtl ({SessionTtl}), or Teams drops the busy state between refreshes.");
         if (RetryDelay <= TimeSpan.Zero || MaxRetryDelay < RetryDelay)
             problems.Add("RetryDelay must be positive and MaxRetryDelay at least RetryDelay.");
+        if (LongestSessionTtl < SessionTtl)
+            problems.Add($"LongestSessionTtl ({LongestSessionTtl}) must be at least SessionTtl ({SessionTtl}).");
         if (MaxUcCallLength < SessionTtl)
             problems.Add($"MaxUcCallLength ({MaxUcCallLength}) must be at least SessionTtl ({SessionTtl}).");
         if (HistoryLength < 1)

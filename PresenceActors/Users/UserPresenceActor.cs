@@ -30,6 +30,10 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     // setPresence calls on their way, by operation: cancelled to withdraw one still waiting for Graph's budget.
     private readonly Dictionary<long, CancellationTokenSource> _withdrawable = [];
 
+    // Graph calls of this incarnation still waiting for the budget are given up when it stops: the next incarnation
+    // does again what its state says is in flight, and a set of this one must not go after that one's clear.
+    private readonly CancellationTokenSource _stopping = new();
+
     public UserPresenceActor(
         string userId, UserPresenceOptions options, Mapping.PresenceRulesSource rules, IUcFrontEndPort frontEnd, ITeamsPresencePort teams,
         TimeProvider clock)
@@ -106,6 +110,14 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     }
 
     public override string PersistenceId { get; }
+
+    protected override void PostStop()
+    {
+        _stopping.Cancel();
+        foreach (var withdraw in _withdrawable.Values)
+            withdraw.Cancel();
+        base.PostStop();
+    }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -297,7 +309,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     private void Run<T>(Func<CancellationToken, Task<T>> call, Func<T, object> success, Func<string, object> failure, bool bounded = true)
     {
-        var timeout = bounded ? new CancellationTokenSource(_options.EffectTimeout) : new CancellationTokenSource();
+        var timeout = bounded ? new CancellationTokenSource(_options.EffectTimeout) : CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         Task.Run(() => call(timeout.Token), timeout.Token)
             .ContinueWith(t =>
             {

@@ -150,7 +150,7 @@ public sealed partial record UserPresenceState
             if (session.InFlight is { } op)
             {
                 session = op.Kind == SessionOperationKind.Set
-                    ? session with { InFlight = null, ExpiresAt = Later(session.ExpiresAt, now + settings.SessionTtl), RefreshDueAt = now }
+                    ? session with { InFlight = null, ExpiresAt = Later(session.ExpiresAt, now + settings.LongestSessionTtl), RefreshDueAt = now }
                     : session with { InFlight = null };
             }
 
@@ -200,7 +200,7 @@ public sealed partial record UserPresenceState
                 {
                     InFlight = null,
                     // It may have reached Graph at any moment until now: assume it holds a full TTL, so that it is cleared later.
-                    ExpiresAt = Later(_s.Session.ExpiresAt, now + settings.SessionTtl),
+                    ExpiresAt = Later(_s.Session.ExpiresAt, now + settings.LongestSessionTtl),
                     RefreshDueAt = now,
                     Failures = failures,
                     RetryAt = now + settings.Backoff(failures),
@@ -300,7 +300,10 @@ public sealed partial record UserPresenceState
                         Shown = FreshSession(session) ? [wanted] : session.Shown.Contains(wanted) ? session.Shown : session.Shown.Add(wanted),
                     },
                 });
-                _effects.Add(new SetTeamsSession(id, settings.SessionTtl, wanted, KeepAlive: session.ExpiresAt is { } holds && holds > now, session.ExpiresAt));
+                // A keep-alive only when the last set went through and shows the same: a retry, or a set after a restart
+                // that may never have gone out, is as urgent as a new call.
+                var keepAlive = session.ExpiresAt is { } holds && holds > now && session.Failures == 0 && wanted == (session.ShownAs ?? TeamsShown.InACall);
+                _effects.Add(new SetTeamsSession(id, settings.SessionTtl, wanted, keepAlive, session.ExpiresAt));
             }
             else if (session.ExpiresAt is { } expiresAt)
             {
