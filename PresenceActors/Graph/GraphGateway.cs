@@ -83,7 +83,7 @@ public interface ISubscriptionGraph
 /// presence and looks up users; each technical user's own credential (ROPC) owns its presence subscription, because
 /// Graph has no application permission for presence subscriptions. The SDK's retry handler honours 429 Retry-After.
 /// </summary>
-public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUserDirectory, IDisposable
+public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUserDirectory, IDisposable
 {
     public const int MaxIdsPerCall = 650;
     private static readonly string[] GraphScopes = ["https://graph.microsoft.com/.default"];
@@ -188,73 +188,6 @@ public sealed class GraphGateway : ITeamsPresencePort, ISubscriptionGraph, IUser
         {
             return EntraErrors.CodeIn(e.ToString()) is { } code ? EntraErrors.Explain(code) : e.Message;
         }
-    }
-
-    // ---------- ITeamsPresencePort (application credential) ----------
-
-    public async Task<TimeSpan> SetCallPresenceAsync(string userId, TeamsSessionRequest request, CancellationToken cancellationToken)
-    {
-        using (var waitFor = CancellationTokenSource.CreateLinkedTokenSource(request.Withdrawn, cancellationToken))
-        {
-            try
-            {
-                // A keep-alive still waiting 20 s before its session lapses goes right after the clears.
-                await Governor.AcquireAsync(request.KeepAlive ? PresenceCallKind.KeepAlive : PresenceCallKind.Set, waitFor.Token,
-                    request.ExpiresAt - TimeSpan.FromSeconds(20));
-            }
-            catch (OperationCanceledException) when (request.Withdrawn.IsCancellationRequested)
-            {
-                throw new PresenceCallWithdrawnException();
-            }
-        }
-
-        if (request.Withdrawn.IsCancellationRequested)
-            throw new PresenceCallWithdrawnException(); // withdrawn as it was let go: not sent, and no clear needed after it
-
-        // While the budget is tight a session is asked for longer, so that it needs fewer keep-alives.
-        var expiration = Governor.Tight && _options.SessionTtlWhenTight > request.Expiration ? _options.SessionTtlWhenTight : request.Expiration;
-        await _app.Users[userId].Presence.SetPresence.PostAsync(new SetPresencePostRequestBody
-        {
-            SessionId = _options.ClientId, Availability = request.Shown.Availability, Activity = request.Shown.Activity, ExpirationDuration = expiration,
-        }, cancellationToken: cancellationToken);
-        return expiration;
-    }
-
-    public async Task<bool> ClearCallPresenceAsync(string userId, CancellationToken cancellationToken)
-    {
-        await Governor.AcquireAsync(PresenceCallKind.Clear, cancellationToken);
-        try
-        {
-            await _app.Users[userId].Presence.ClearPresence.PostAsync(new ClearPresencePostRequestBody { SessionId = _options.ClientId },
-                cancellationToken: cancellationToken);
-            return false;
-        }
-        catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.NotFound)
-        {
-            return true; // U2: the session is already gone
-        }
-    }
-
-    public async Task<TeamsPresence> ReadPresenceAsync(string userId, CancellationToken cancellationToken)
-    {
-        // A user's read waits at most this long for the budget: it fails then and is tried again with back-off (or left
-        // to the next reconciliation), so reads never pile up behind writes for good.
-        using (var waitFor = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-        {
-            waitFor.CancelAfter(MaxReadWait);
-            try
-            {
-                await Governor.AcquireAsync(PresenceCallKind.Read, waitFor.Token);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new TimeoutException($"waited {MaxReadWait.TotalMinutes:0} min for Graph's presence budget");
-            }
-        }
-
-        var presence = await _app.Users[userId].Presence.GetAsync(cancellationToken: cancellationToken)
-                       ?? throw new InvalidOperationException($"Graph returned no presence for {userId}.");
-        return TeamsPresence.Parse(presence.Availability ?? "PresenceUnknown", presence.Activity ?? "PresenceUnknown", presence.SequenceNumber);
     }
 
     // ---------- IUserDirectory ----------
