@@ -106,7 +106,7 @@ public static class PresenceService
         services.AddSingleton(options.WebhookFlow);
         services.AddSingleton<WebhookTargets>();
         services.AddSingleton<PresenceActors.Cluster.ClusterQuorum>();
-        services.AddSingleton(_ => new ValidationTokenValidator(options.OpenIdConfiguration, options.Graph.TenantId, options.Graph.ClientId,
+        services.AddSingleton(sp => new ValidationTokenValidator(options.OpenIdConfiguration, options.Graph.TenantId, () => sp.GetRequiredService<GraphGateway>().Applications,
             new HttpClient(PinnedTls.Handler(options.Graph.EntraTrustedCertificates)) { Timeout = TimeSpan.FromSeconds(10) }));
         services.AddNotificationIngress(options.Ingress, options.Node);
 
@@ -136,7 +136,7 @@ public static class PresenceService
                     targets.Users = registry.Get<UserPresenceRegion>();
                     targets.Pool = registry.Get<SubscriptionPoolKey>();
                     system.ActorOf(Props.Create(() => new MemberRemovedResync(targets.Pool, TimeSpan.FromSeconds(5))), "member-removed-resync");
-                    system.ActorOf(Props.Create(() => new BudgetShareListener(provider.GetRequiredService<GraphGateway>().Governor)), "budget-share");
+                    system.ActorOf(Props.Create(() => new BudgetShareListener(provider.GetRequiredService<GraphGateway>())), "budget-share");
                 });
             var hocon = Path.Combine(AppContext.BaseDirectory, "hocon", "cluster.hocon");
             if (File.Exists(hocon))

@@ -35,7 +35,7 @@ run.SetAction(async (parse, stopping) =>
     await app.StartAsync(stopping);
     // Technical accounts added to the file later join the pool without a restart.
     var watcher = new TechnicalAccountsWatcher(
-        () => file is null ? ([], []) : TechnicalAccountsWatcher.Read(file),
+        () => file is null ? WatchedConfiguration.None : TechnicalAccountsWatcher.Read(file),
         app.Services.GetRequiredService<PresenceActors.Graph.ISubscriptionGraph>(),
         app.Services.GetRequiredService<Akka.Hosting.IRequiredActor<PresenceActors.Subscriptions.SubscriptionPoolKey>>(),
         app.Services.GetRequiredService<ILogger<TechnicalAccountsWatcher>>());

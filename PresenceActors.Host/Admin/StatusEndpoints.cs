@@ -156,10 +156,11 @@ public static class StatusEndpoints
                 ucUsersWaiting = emitter.PendingUsers,
                 graphCalls = GraphCallMetrics.Total,
                 graphThrottled = GraphCallMetrics.Throttled,
-                // This node's presence calls in the last 30 s against its share of the application's budget.
-                presenceBudgetInUse = GraphCallMetrics.Governor?.InUse,
-                presenceBudgetShare = GraphCallMetrics.Governor?.Share,
-                presenceCallsWaiting = GraphCallMetrics.Governor?.Waiting.Values.Sum(),
+                // This node's presence calls in the last 30 s against its share of the budgets, all applications and each.
+                presenceBudgetInUse = GraphCallMetrics.Governors.Sum(g => g.InUse),
+                presenceBudgetShare = GraphCallMetrics.Governors.Sum(g => g.Share),
+                presenceCallsWaiting = GraphCallMetrics.Governors.Sum(g => g.Waiting.Values.Sum()),
+                presenceBudgets = GraphCallMetrics.Governors.Select(g => new { application = g.Application, inUse = g.InUse, share = g.Share, waiting = g.Waiting.Values.Sum() }),
             },
             latency = latency is { } l ? new { p50 = Math.Round(l.P50, 2), p99 = Math.Round(l.P99, 2), max = Math.Round(l.Max, 2), samples = l.Samples } : null,
             lastHour = new

@@ -10,6 +10,8 @@ public static partial class PresenceConfiguration
         ("azure.activedirectory.tenantId", "(required)", false, "Entra ID tenant id"),
         ("azure.activedirectory.clientId", "(required)", false, "application (client) id; also our setPresence session id"),
         ("azure.activedirectory.clientSecret", "(required)", true, "application client secret (its value, not its id)"),
+        ("azure.activedirectory.applications[N].clientId", "", false, "more applications, N = 0, 1, …: each adds a presence budget and a subscription per technical user"),
+        ("azure.activedirectory.applications[N].clientSecret", "", true, "their client secrets"),
         ("azure.activedirectory.technical.user.username", "", false, "first technical user (owns a presence subscription for up to 650 users)"),
         ("azure.activedirectory.technical.user.password", "", true, "its password"),
         ("azure.activedirectory.technical.users[N].username", "", false, "more technical users, N = 0, 1, 2, …"),

@@ -75,6 +75,35 @@ public static partial class PresenceConfiguration
         return accounts;
     }
 
+    /// <summary>
+    /// The applications beyond the seed's (azure.activedirectory.applications[N].clientId/.clientSecret, N = 0, 1, …):
+    /// each adds a presence budget and a subscription per technical user (docs/graph-budget.md, "Several applications").
+    /// Also read again when the file changes, so that one can be added without a restart.
+    /// </summary>
+    public static List<GraphApplication> MoreApplications(IConfiguration configuration, string? firstClientId, List<string> found)
+    {
+        var applications = new List<GraphApplication>();
+        for (var n = 0; n < 100; n++)
+        {
+            var prefix = $"azure.activedirectory.applications[{n}]";
+            var (clientId, secret) = (Get(configuration, $"{prefix}.clientId"), Get(configuration, $"{prefix}.clientSecret"));
+            if (clientId is null && secret is null)
+                break;
+            if (clientId is null)
+                found.Add($"{prefix}.clientId is missing while {prefix}.clientSecret is set.");
+            else if (!Guid.TryParse(clientId, out _))
+                found.Add($"{prefix}.clientId = '{clientId}' is not a GUID (the application id, e.g. 5f1c1b0e-…).");
+            else if (secret is null)
+                found.Add($"{prefix}.clientSecret is missing for application {clientId}.");
+            else if (string.Equals(clientId, firstClientId, StringComparison.OrdinalIgnoreCase) || applications.Any(a => string.Equals(a.ClientId, clientId, StringComparison.OrdinalIgnoreCase)))
+                found.Add($"{prefix}.clientId: application {clientId} is configured more than once (azure.activedirectory.clientId is the first).");
+            else
+                applications.Add(new GraphApplication(clientId, secret));
+        }
+
+        return applications;
+    }
+
     /// <summary>A key file made once and kept (data/client-state.key, data/internal-api.key), owner-only from its first byte.</summary>
     private static byte[] LoadOrCreateKey(string path)
     {

@@ -74,7 +74,7 @@ public static partial class PresenceConfiguration
         else if (apiKey is null && !string.IsNullOrWhiteSpace(Get(configuration, "presence.cluster.seedNodes")))
             found.Add("presence.api.key is missing: in a cluster the UC back end's calls reach any node, so every node needs the same key (a long random string).");
 
-        var accounts = TechnicalAccounts(configuration, found);
+        var (accounts, moreApplications) = (TechnicalAccounts(configuration, found), MoreApplications(configuration, clientId, found));
 
         // Extra certificates trusted per remote: one trusted for a UC front end must not vouch for Entra (where the
         // technical users' passwords go) or Graph. The catch-all key (simulators, the sandbox) adds to all three.
@@ -371,7 +371,7 @@ public static partial class PresenceConfiguration
             Graph = new GraphOptions
             {
                 TenantId = tenantId!, ClientId = clientId!, ClientSecret = clientSecret!, AuthorityHost = authority, GraphBaseUrl = graphBase,
-                TechnicalAccounts = accounts, TrustedCertificates = trustedGraph, EntraTrustedCertificates = trustedEntra, MaxConnections = graphConnections,
+                MoreApplications = moreApplications, TechnicalAccounts = accounts, TrustedCertificates = trustedGraph, EntraTrustedCertificates = trustedEntra, MaxConnections = graphConnections,
                 PresenceBudget = presenceBudget, SessionTtlWhenTight = maxTtl,
             },
             FrontEnds = new UcFrontEndOptions { Urls = frontEnds, TrustedCertificates = trustedFrontEnds },

@@ -30,34 +30,42 @@ public sealed class Doctor(PresenceServiceOptions options, TextWriter output)
             _encryption = stored?[0].Certificate;
         }
 
-        var appProblem = await graph.CheckSignInAsync(null, cancellationToken);
-        Report(appProblem is null, $"application {options.Graph.ClientId} signs in (client secret)", appProblem);
-
-        var usableAccounts = new List<TechnicalAccountCredentials>();
-        foreach (var account in options.Graph.TechnicalAccounts)
-        {
-            var problem = await graph.CheckSignInAsync(account.Username, cancellationToken);
-            Report(problem is null, $"technical user {account.Username} signs in (username/password)", problem);
-            if (problem is null)
-                usableAccounts.Add(account);
-        }
-
-        DirectoryUser? probeUser = null;
-        if (appProblem is null && options.Graph.TechnicalAccounts.Count > 0)
-        {
-            var name = options.Graph.TechnicalAccounts[0].Username;
-            probeUser = await Try<DirectoryUser>(() => graph.ResolveAsync(name, cancellationToken), "look up a user (User.Read.All, application)",
-                "grant the application permission User.Read.All and admin consent");
-            if (probeUser is not null)
-            {
-                await Try<IReadOnlyList<ObservedPresence>>(async () => await graph.ReadPresencesAsync([probeUser.Id], cancellationToken), "read presence in bulk (Presence.Read.All / Presence.ReadWrite.All, application)",
-                    "grant the application permission Presence.ReadWrite.All and admin consent");
-            }
-        }
-
+        // Every application on its own (docs/graph-budget.md, "Several applications"): its client secret, each technical
+        // user's sign-in with it (public client flows and consent are per application), and its permissions.
         var handshake = await HandshakeAsync(cancellationToken);
-        if (handshake && usableAccounts.Count > 0 && probeUser is not null && _encryption is not null)
-            await SubscriptionProbeAsync(graph, usableAccounts[0].Username, probeUser.Id, cancellationToken);
+        DirectoryUser? probeUser = null;
+        var applications = graph.Applications;
+        for (var i = 0; i < applications.Count; i++)
+        {
+            var application = applications[i];
+            var with = applications.Count == 1 ? "" : $" with application {application}";
+            var appProblem = await graph.CheckSignInAsync(null, cancellationToken, application);
+            Report(appProblem is null, $"application {application} signs in (client secret)", appProblem);
+
+            string? usable = null;
+            foreach (var account in options.Graph.TechnicalAccounts)
+            {
+                var problem = await graph.CheckSignInAsync(account.Username, cancellationToken, application);
+                Report(problem is null, $"technical user {account.Username} signs in{with} (username/password)", problem);
+                usable ??= problem is null ? SubscriptionSlots.Name(account.Username, application, i == 0) : null;
+            }
+
+            if (appProblem is not null || options.Graph.TechnicalAccounts.Count == 0)
+                continue;
+            if (i == 0)
+            {
+                probeUser = await Try<DirectoryUser>(() => graph.ResolveAsync(options.Graph.TechnicalAccounts[0].Username, cancellationToken),
+                    "look up a user (User.Read.All, application)", "grant the application permission User.Read.All and admin consent");
+            }
+
+            if (probeUser is null)
+                continue;
+            await Try<ObservedPresence>(async () => await graph.ProbePresenceAsync(application, probeUser.Id, cancellationToken),
+                $"read presence (Presence.Read.All / Presence.ReadWrite.All, application{with})",
+                $"grant the application {application} the permission Presence.ReadWrite.All and admin consent");
+            if (handshake && usable is not null && _encryption is not null)
+                await SubscriptionProbeAsync(graph, usable, probeUser.Id, cancellationToken);
+        }
 
         foreach (var url in options.FrontEnds.Urls)
             await FrontEndAsync(url, cancellationToken);
@@ -119,7 +127,7 @@ public sealed class Doctor(PresenceServiceOptions options, TextWriter output)
 
     private async Task SubscriptionProbeAsync(GraphGateway graph, string account, string userId, CancellationToken cancellationToken)
     {
-        var what = $"technical user {account} can create and delete a presence subscription (Presence.Read.All, delegated)";
+        var what = $"technical user {SubscriptionSlots.UsernameOf(account)} can create and delete a presence subscription{(SubscriptionSlots.IsUsername(account) ? "" : $" with application {account.Split('/')[1]}")} (Presence.Read.All, delegated)";
         try
         {
             var signer = new ClientStateSigner(options.ClientStateKey, options.PreviousClientStateKeys, options.NextClientStateKeys);

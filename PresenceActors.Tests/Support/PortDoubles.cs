@@ -48,7 +48,9 @@ internal sealed class RecordingTeams : ITeamsPresencePort
         return expiration;
     }
 
-    public async Task<bool> ClearCallPresenceAsync(string userId, CancellationToken cancellationToken)
+    public string ApplicationFor(string userId) => "app";
+
+    public async Task<bool> ClearCallPresenceAsync(string userId, string? application, CancellationToken cancellationToken)
     {
         await Record($"clear {userId}");
         return false;

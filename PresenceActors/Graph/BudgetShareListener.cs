@@ -4,7 +4,7 @@ using Akka.Cluster;
 namespace PresenceActors.Graph;
 
 /// <summary>
-/// Keeps the governor's share at the budget over the cluster's Up members (docs/graph-budget.md, "Shares"): a member
+/// Keeps each application's governor's share at the budget over the cluster's Up members (docs/graph-budget.md, "Shares"): a member
 /// that joins takes part of the others' shares, one that leaves or is downed gives its part back. The members are kept
 /// from the events themselves (the cluster's own state may not show an event yet when it arrives).
 /// </summary>
@@ -12,13 +12,13 @@ public sealed class BudgetShareListener : ReceiveActor
 {
     private readonly HashSet<UniqueAddress> _up = [];
 
-    public BudgetShareListener(PresenceCallGovernor governor)
+    public BudgetShareListener(GraphGateway gateway)
     {
         Receive<ClusterEvent.CurrentClusterState>(state =>
         {
             _up.Clear();
             _up.UnionWith(state.Members.Where(m => m.Status == MemberStatus.Up).Select(m => m.UniqueAddress));
-            governor.SetNodes(_up.Count);
+            gateway.SetNodes(_up.Count);
         });
         Receive<ClusterEvent.IMemberEvent>(e =>
         {
@@ -26,7 +26,7 @@ public sealed class BudgetShareListener : ReceiveActor
                 _up.Add(e.Member.UniqueAddress);
             else
                 _up.Remove(e.Member.UniqueAddress);
-            governor.SetNodes(_up.Count);
+            gateway.SetNodes(_up.Count);
         });
     }
 

@@ -18,16 +18,19 @@ public sealed class GraphCallMetrics : DelegatingHandler
             description: "Presence requests (setPresence, clearPresence, presence reads) this process made in the last 30 s");
         Meter.CreateObservableGauge("presence.graph.presence_budget.limit", () => Interlocked.Read(ref _presenceBudget),
             description: "The application's presence budget per 30 s (presence.graph.presenceBudget)");
-        Meter.CreateObservableGauge("presence.graph.presence_budget.share", () => Governor?.Share ?? 0,
-            description: "This node's share of the presence budget per 30 s (the budget over the cluster's Up members)");
-        Meter.CreateObservableGauge("presence.graph.presence_budget.waiting", () => Governor is { } governor
-                ? governor.Waiting.Select(w => new Measurement<int>(w.Value, new KeyValuePair<string, object?>("kind", w.Key.ToString())))
-                : [],
-            description: "Presence calls waiting for the budget, by kind (Clear, Set, KeepAlive, Read)");
+        Meter.CreateObservableGauge("presence.graph.presence_budget.share", () => Governors.Select(g => new Measurement<int>(g.Share, Tag(g))),
+            description: "This node's share of each application's presence budget per 30 s (the budget over the cluster's Up members)");
+        Meter.CreateObservableGauge("presence.graph.presence_budget.in_use", () => Governors.Select(g => new Measurement<int>(g.InUse, Tag(g))),
+            description: "Presence calls each application's governor let go on this node in the last 30 s");
+        Meter.CreateObservableGauge("presence.graph.presence_budget.waiting", () => Governors.SelectMany(g => g.Waiting.Select(w =>
+                new Measurement<int>(w.Value, Tag(g), new KeyValuePair<string, object?>("kind", w.Key.ToString())))),
+            description: "Presence calls waiting for the budget, by application and kind (Clear, Set, KeepAlive, Read)");
     }
 
-    /// <summary>The governor of this process's presence calls (the last gateway made), for the gauges.</summary>
-    public static PresenceCallGovernor? Governor { get; set; }
+    private static KeyValuePair<string, object?> Tag(PresenceCallGovernor governor) => new("application", governor.Application);
+
+    /// <summary>The governors of this process's applications (the last gateway made), for the gauges and the status page.</summary>
+    public static IReadOnlyList<PresenceCallGovernor> Governors { get; set; } = [];
 
     /// <summary>Presence requests in the last 30 s, for the status page.</summary>
     public static long PresenceRequestsLast30Seconds => Presence.Count();

@@ -1,17 +1,7 @@
-using System.Collections.Concurrent;
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
-using Azure.Core;
-using Azure.Core.Pipeline;
-using Azure.Identity;
-using Microsoft.Graph;
-using Microsoft.Graph.Communications.GetPresencesByUserId;
-using Microsoft.Graph.Models;
 using Microsoft.Graph.Models.ODataErrors;
 using Microsoft.Graph.Users.Item.Presence.ClearPresence;
 using Microsoft.Graph.Users.Item.Presence.SetPresence;
-using Microsoft.Kiota.Authentication.Azure;
-using Microsoft.Kiota.Http.HttpClientLibrary.Middleware.Options;
 using PresenceActors.Presence;
 using PresenceActors.Users;
 
@@ -24,12 +14,14 @@ public sealed partial class GraphGateway
 
     public async Task<TimeSpan> SetCallPresenceAsync(string userId, TeamsSessionRequest request, CancellationToken cancellationToken)
     {
+        var application = Find(request.Application);
+        var governor = application.Governor;
         using (var waitFor = CancellationTokenSource.CreateLinkedTokenSource(request.Withdrawn, cancellationToken))
         {
             try
             {
                 // A keep-alive still waiting 20 s before its session lapses goes right after the clears.
-                await Governor.AcquireAsync(request.KeepAlive ? PresenceCallKind.KeepAlive : PresenceCallKind.Set, waitFor.Token,
+                await governor.AcquireAsync(request.KeepAlive ? PresenceCallKind.KeepAlive : PresenceCallKind.Set, waitFor.Token,
                     request.ExpiresAt - TimeSpan.FromSeconds(20));
             }
             catch (OperationCanceledException) when (request.Withdrawn.IsCancellationRequested)
@@ -42,20 +34,21 @@ public sealed partial class GraphGateway
             throw new PresenceCallWithdrawnException(); // withdrawn as it was let go: not sent, and no clear needed after it
 
         // While the budget is tight a session is asked for longer, so that it needs fewer keep-alives.
-        var expiration = Governor.Tight && _options.SessionTtlWhenTight > request.Expiration ? _options.SessionTtlWhenTight : request.Expiration;
-        await _app.Users[userId].Presence.SetPresence.PostAsync(new SetPresencePostRequestBody
+        var expiration = governor.Tight && _options.SessionTtlWhenTight > request.Expiration ? _options.SessionTtlWhenTight : request.Expiration;
+        await application.Graph.Users[userId].Presence.SetPresence.PostAsync(new SetPresencePostRequestBody
         {
-            SessionId = _options.ClientId, Availability = request.Shown.Availability, Activity = request.Shown.Activity, ExpirationDuration = expiration,
+            SessionId = application.ClientId, Availability = request.Shown.Availability, Activity = request.Shown.Activity, ExpirationDuration = expiration,
         }, cancellationToken: cancellationToken);
         return expiration;
     }
 
-    public async Task<bool> ClearCallPresenceAsync(string userId, CancellationToken cancellationToken)
+    public async Task<bool> ClearCallPresenceAsync(string userId, string? application, CancellationToken cancellationToken)
     {
-        await Governor.AcquireAsync(PresenceCallKind.Clear, cancellationToken);
+        var holder = Find(application);
+        await holder.Governor.AcquireAsync(PresenceCallKind.Clear, cancellationToken);
         try
         {
-            await _app.Users[userId].Presence.ClearPresence.PostAsync(new ClearPresencePostRequestBody { SessionId = _options.ClientId },
+            await holder.Graph.Users[userId].Presence.ClearPresence.PostAsync(new ClearPresencePostRequestBody { SessionId = holder.ClientId },
                 cancellationToken: cancellationToken);
             return false;
         }
@@ -67,6 +60,7 @@ public sealed partial class GraphGateway
 
     public async Task<TeamsPresence> ReadPresenceAsync(string userId, CancellationToken cancellationToken)
     {
+        var application = Pick(userId);
         // A user's read waits at most this long for the budget: it fails then and is tried again with back-off (or left
         // to the next reconciliation), so reads never pile up behind writes for good.
         using (var waitFor = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
@@ -74,7 +68,7 @@ public sealed partial class GraphGateway
             waitFor.CancelAfter(MaxReadWait);
             try
             {
-                await Governor.AcquireAsync(PresenceCallKind.Read, waitFor.Token);
+                await application.Governor.AcquireAsync(PresenceCallKind.Read, waitFor.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -82,7 +76,7 @@ public sealed partial class GraphGateway
             }
         }
 
-        var presence = await _app.Users[userId].Presence.GetAsync(cancellationToken: cancellationToken)
+        var presence = await application.Graph.Users[userId].Presence.GetAsync(cancellationToken: cancellationToken)
                        ?? throw new InvalidOperationException($"Graph returned no presence for {userId}.");
         return TeamsPresence.Parse(presence.Availability ?? "PresenceUnknown", presence.Activity ?? "PresenceUnknown", presence.SequenceNumber);
     }

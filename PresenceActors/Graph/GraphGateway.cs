@@ -61,6 +61,12 @@ public interface ISubscriptionGraph
 
     bool HasCredentials(string account);
 
+    /// <summary>A technical user's places in the pool: one subscription per application (<see cref="SubscriptionSlots"/>).</summary>
+    IReadOnlyList<string> SlotsOf(string username);
+
+    /// <summary>Adds an application; returns the new places of the technical users (empty when it was known).</summary>
+    IReadOnlyList<string> AddApplication(GraphApplication application);
+
     Task<SubscriptionInfo> CreateSubscriptionAsync(string account, IReadOnlyCollection<string> userIds, SubscriptionRequest request, CancellationToken cancellationToken);
 
     /// <summary>Renews (and so reauthorizes) a subscription; throws <see cref="SubscriptionGoneException"/> on 404.</summary>
@@ -89,8 +95,8 @@ public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGrap
     private static readonly string[] GraphScopes = ["https://graph.microsoft.com/.default"];
 
     private readonly GraphOptions _options;
-    private readonly GraphServiceClient _app;
     private readonly ConcurrentDictionary<string, GraphServiceClient> _accounts = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, TechnicalAccountCredentials> _credentials = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, (DirectoryUser? User, DateTimeOffset At)> _users = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<IDisposable> _owned = [];
     private readonly TimeProvider _clock;
@@ -101,37 +107,47 @@ public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGrap
         _options = options;
         _clock = clock ?? TimeProvider.System;
         GraphCallMetrics.PresenceBudget = options.PresenceBudget;
-        Governor = new PresenceCallGovernor(options.PresenceBudget, _clock, options.PresenceBudgetWindow);
-        GraphCallMetrics.Governor = Governor;
-        var credential = new ClientSecretCredential(options.TenantId, options.ClientId, options.ClientSecret,
-            new ClientSecretCredentialOptions { AuthorityHost = options.AuthorityHost, DisableInstanceDiscovery = IsNonPublicAuthority, Transport = Transport() });
-        _app = Client(credential, options.RequestTimeout);
+        foreach (var application in options.Applications)
+            AddApplication(application);
         foreach (var account in options.TechnicalAccounts)
             RegisterAccount(account);
     }
 
-    /// <summary>Paces this node's presence calls within its share of the application's budget (docs/graph-budget.md).</summary>
-    public PresenceCallGovernor Governor { get; }
+    /// <summary>The first application's governor (the only one unless more applications are configured).</summary>
+    public PresenceCallGovernor Governor => _applications[0].Governor;
 
     /// <summary>How long a user's own presence read may wait for the budget.</summary>
     public static readonly TimeSpan MaxReadWait = TimeSpan.FromMinutes(2);
 
     private bool IsNonPublicAuthority => !_options.AuthorityHost.Host.EndsWith("microsoftonline.com", StringComparison.OrdinalIgnoreCase);
 
-    public void RegisterAccount(TechnicalAccountCredentials credentials) =>
-        _accounts[credentials.Username] = Client(UserCredential(credentials), _options.SubscriptionTimeout);
+    /// <summary>Registers (or updates) a technical user: one client per application, each owning one subscription.</summary>
+    public void RegisterAccount(TechnicalAccountCredentials credentials)
+    {
+        _credentials[credentials.Username] = credentials;
+        foreach (var application in _applications)
+            RegisterSlot(credentials, application);
+    }
+
+    private void RegisterSlot(TechnicalAccountCredentials credentials, ApplicationClients application) =>
+        _accounts[SubscriptionSlots.Name(credentials.Username, application.ClientId, application == _applications[0])] =
+            Client(UserCredential(credentials, application.Registration.ClientId), _options.SubscriptionTimeout, application.Governor);
 
     public bool HasCredentials(string account) => _accounts.ContainsKey(account);
 
     // The one place the obsolete ROPC credential is used: technical users have no other non-interactive sign-in for
     // delegated presence subscriptions; it stops working once MFA is enforced for them.
 #pragma warning disable CS0618
-    private UsernamePasswordCredential UserCredential(TechnicalAccountCredentials credentials) =>
-        new(credentials.Username, credentials.Password, _options.TenantId, _options.ClientId,
+    private UsernamePasswordCredential UserCredential(TechnicalAccountCredentials credentials, string clientId) =>
+        new(credentials.Username, credentials.Password, _options.TenantId, clientId,
             new UsernamePasswordCredentialOptions { AuthorityHost = _options.AuthorityHost, DisableInstanceDiscovery = IsNonPublicAuthority, Transport = Transport() });
 #pragma warning restore CS0618
 
-    private GraphServiceClient Client(TokenCredential credential, TimeSpan timeout)
+    private ClientSecretCredential AppCredential(GraphApplication application) =>
+        new(_options.TenantId, application.ClientId, application.ClientSecret,
+            new ClientSecretCredentialOptions { AuthorityHost = _options.AuthorityHost, DisableInstanceDiscovery = IsNonPublicAuthority, Transport = Transport() });
+
+    private GraphServiceClient Client(TokenCredential credential, TimeSpan timeout, PresenceCallGovernor governor)
     {
         var handlers = GraphClientFactory.CreateDefaultHandlers();
         for (var i = 0; i < handlers.Count; i++)
@@ -140,11 +156,12 @@ public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGrap
                 handlers[i] = new Microsoft.Kiota.Http.HttpClientLibrary.Middleware.RetryHandler(new RetryHandlerOption { MaxRetry = _options.MaxRetries });
         }
 
-        handlers.Add(new GovernedRetries(Governor)); // the SDK's retries of presence calls count against the budget too
+        handlers.Add(new GovernedRetries(governor)); // the SDK's retries of presence calls count against the budget too
         handlers.Add(new GraphCallMetrics()); // innermost: every attempt, retries included
         var http = GraphClientFactory.Create(handlers, finalHandler: Handler());
         http.Timeout = timeout;
-        _owned.Add(http);
+        lock (_owned)
+            _owned.Add(http);
         var auth = new AzureIdentityAuthenticationProvider(credential, allowedHosts: [_options.GraphHost.Host], scopes: GraphScopes);
         return new GraphServiceClient(http, auth, _options.GraphBaseUrl.ToString().TrimEnd('/'));
     }
@@ -153,30 +170,30 @@ public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGrap
     private HttpClientTransport Transport()
     {
         var http = new HttpClient(PinnedTls.Handler(_options.EntraTrustedCertificates, maxConnections: _options.MaxConnections));
-        _owned.Add(http);
+        lock (_owned)
+            _owned.Add(http);
         return new HttpClientTransport(http);
     }
 
     private SocketsHttpHandler Handler() => PinnedTls.Handler(_options.TrustedCertificates, maxConnections: _options.MaxConnections);
 
     /// <summary>
-    /// Asks Entra ID for a fresh token: for the application (account null) or a technical user. Null when it works,
-    /// otherwise what is wrong and how to fix it.
+    /// Asks Entra ID for a fresh token: for an application (account null; application null: the first) or a technical
+    /// user with that application. Null when it works, otherwise what is wrong and how to fix it.
     /// </summary>
-    public async Task<string?> CheckSignInAsync(string? account, CancellationToken cancellationToken)
+    public async Task<string?> CheckSignInAsync(string? account, CancellationToken cancellationToken, string? application = null)
     {
+        var registration = Find(application).Registration;
         TokenCredential credential;
         if (account is null)
         {
-            credential = new ClientSecretCredential(_options.TenantId, _options.ClientId, _options.ClientSecret,
-                new ClientSecretCredentialOptions { AuthorityHost = _options.AuthorityHost, DisableInstanceDiscovery = IsNonPublicAuthority, Transport = Transport() });
+            credential = AppCredential(registration);
         }
         else
         {
-            var credentials = _options.TechnicalAccounts.FirstOrDefault(a => string.Equals(a.Username, account, StringComparison.OrdinalIgnoreCase));
-            if (credentials is null)
+            if (!_credentials.TryGetValue(account, out var credentials))
                 return $"no password is configured for technical user {account}";
-            credential = UserCredential(credentials);
+            credential = UserCredential(credentials, registration.ClientId);
         }
 
         try
@@ -199,13 +216,13 @@ public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGrap
         User? found;
         try
         {
-            found = await _app.Users[idUpnOrMail].GetAsync(r => r.QueryParameters.Select = ["id", "userPrincipalName", "mail", "displayName"], cancellationToken);
+            found = await _applications[0].Graph.Users[idUpnOrMail].GetAsync(r => r.QueryParameters.Select = ["id", "userPrincipalName", "mail", "displayName"], cancellationToken);
         }
         catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.NotFound)
         {
             // Not an id or UPN: try mail.
             var escaped = idUpnOrMail.Replace("'", "''");
-            var byMail = await _app.Users.GetAsync(r =>
+            var byMail = await _applications[0].Graph.Users.GetAsync(r =>
             {
                 r.QueryParameters.Filter = $"mail eq '{escaped}'";
                 r.QueryParameters.Select = ["id", "userPrincipalName", "mail", "displayName"];
@@ -305,15 +322,19 @@ public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGrap
 
     public async Task<IReadOnlyList<ObservedPresence>> ReadPresencesAsync(IReadOnlyList<string> userIds, CancellationToken cancellationToken)
     {
+        // Each application reads its own users, within its own budget.
         var result = new List<ObservedPresence>(userIds.Count);
-        foreach (var chunk in userIds.Chunk(MaxIdsPerCall))
+        foreach (var group in userIds.GroupBy(Pick))
         {
-            await Governor.AcquireAsync(PresenceCallKind.Read, cancellationToken);
-            var response = await _app.Communications.GetPresencesByUserId.PostAsGetPresencesByUserIdPostResponseAsync(
-                new GetPresencesByUserIdPostRequestBody { Ids = [.. chunk] }, cancellationToken: cancellationToken);
-            result.AddRange((response?.Value ?? [])
-                .Where(p => p.Id is not null)
-                .Select(p => new ObservedPresence(p.Id!, p.Availability ?? "PresenceUnknown", p.Activity ?? "PresenceUnknown", p.SequenceNumber)));
+            foreach (var chunk in group.Chunk(MaxIdsPerCall))
+            {
+                await group.Key.Governor.AcquireAsync(PresenceCallKind.Read, cancellationToken);
+                var response = await group.Key.Graph.Communications.GetPresencesByUserId.PostAsGetPresencesByUserIdPostResponseAsync(
+                    new GetPresencesByUserIdPostRequestBody { Ids = [.. chunk] }, cancellationToken: cancellationToken);
+                result.AddRange((response?.Value ?? [])
+                    .Where(p => p.Id is not null)
+                    .Select(p => new ObservedPresence(p.Id!, p.Availability ?? "PresenceUnknown", p.Activity ?? "PresenceUnknown", p.SequenceNumber)));
+            }
         }
 
         return result;
@@ -338,8 +359,12 @@ public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGrap
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
             return;
-        Governor.Dispose();
-        foreach (var owned in _owned)
-            owned.Dispose();
+        foreach (var application in _applications)
+            application.Governor.Dispose();
+        lock (_owned)
+        {
+            foreach (var owned in _owned)
+                owned.Dispose();
+        }
     }
 }

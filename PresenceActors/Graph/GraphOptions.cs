@@ -8,6 +8,16 @@ public sealed record TechnicalAccountCredentials(string Username, string Passwor
     public override string ToString() => Username; // never the password
 }
 
+/// <summary>
+/// An Entra application (app registration) the service writes and reads presence with. Each has its own presence budget
+/// and its own session id (its client id), and each technical user holds one presence subscription per application
+/// (docs/graph-budget.md, "Several applications").
+/// </summary>
+public sealed record GraphApplication(string ClientId, string ClientSecret)
+{
+    public override string ToString() => ClientId; // never the secret
+}
+
 /// <summary>How the service reaches Microsoft Graph and Entra ID (seed keys azure.activedirectory.*).</summary>
 public sealed record GraphOptions
 {
@@ -16,6 +26,12 @@ public sealed record GraphOptions
     public string ClientId { get; init; } = "";
 
     public string ClientSecret { get; init; } = "";
+
+    /// <summary>Applications beyond the seed's (azure.activedirectory.applications[N]); users are spread over all of them.</summary>
+    public IReadOnlyList<GraphApplication> MoreApplications { get; init; } = [];
+
+    /// <summary>Every application: the seed's keys first, then <see cref="MoreApplications"/>.</summary>
+    public IReadOnlyList<GraphApplication> Applications => [new GraphApplication(ClientId, ClientSecret), .. MoreApplications];
 
     public Uri AuthorityHost { get; init; } = new("https://login.microsoftonline.com/");
 
@@ -48,7 +64,7 @@ public sealed record GraphOptions
     /// <summary>Graph's presence limit for one application in one tenant: 1,500 requests per 30 s.</summary>
     public const int DefaultPresenceBudget = 1500;
 
-    /// <summary>Presence requests (writes and reads) the application may make per 30 s; metrics show the share in use.</summary>
+    /// <summary>Presence requests (writes and reads) each application may make per 30 s; metrics show the share in use.</summary>
     public int PresenceBudget { get; init; } = DefaultPresenceBudget;
 
     /// <summary>Graph's window for the presence budget (30 s); shorter only in tests that shorten the simulator's too.</summary>

@@ -71,6 +71,9 @@ public sealed class PresenceCallGovernor : IDisposable
 
     public int Budget { get; }
 
+    /// <summary>The application (client id) whose budget this is, for the status page and the metrics.</summary>
+    public string Application { get; init; } = "";
+
     /// <summary>This node's share: the budget split evenly over the cluster's Up members (docs/graph-budget.md, "Shares").</summary>
     public int Share
     {

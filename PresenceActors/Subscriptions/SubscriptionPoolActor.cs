@@ -89,26 +89,30 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
         });
         Command<AddAccount>(a =>
         {
-            if (_state.Accounts.TryGetValue(a.Account, out var existing) && !existing.Draining)
+            // A technical user takes one place per application (docs/graph-budget.md, "Several applications").
+            var places = Places(a.Account).Where(p => !(_state.Accounts.TryGetValue(p, out var existing) && !existing.Draining)).ToList();
+            if (places.Count == 0)
             {
                 Reply(new CommandResult(false, $"Technical account {a.Account} is already in the pool."));
                 return;
             }
 
-            Record([new AccountAdded(a.Account)], rebalance: true);
+            Record([.. places.Select(p => (PoolEvent)new AccountAdded(p))], rebalance: true);
             Reply(new CommandResult(true, _graph.HasCredentials(a.Account)
                 ? $"Technical account {a.Account} added; users spread onto it."
                 : $"Technical account {a.Account} added, but no password is configured for it on this node (azure.activedirectory.technical.users[N])."));
         });
         Command<RemoveAccount>(r =>
         {
-            if (!_state.Accounts.ContainsKey(r.Account))
+            var places = _state.Accounts.Keys.Where(name => string.Equals(name, r.Account, StringComparison.OrdinalIgnoreCase)
+                || (SubscriptionSlots.IsUsername(r.Account) && string.Equals(SubscriptionSlots.UsernameOf(name), r.Account, StringComparison.OrdinalIgnoreCase))).ToList();
+            if (places.Count == 0)
             {
                 Reply(new CommandResult(false, $"No technical account {r.Account} in the pool."));
                 return;
             }
 
-            Record([new AccountDraining(r.Account)], rebalance: true);
+            Record([.. places.Select(p => (PoolEvent)new AccountDraining(p))], rebalance: true);
             Reply(new CommandResult(true, $"Technical account {r.Account} is draining: its users move, then its subscription is deleted."));
         });
         Command<ReauthorizationRequired>(r =>
@@ -219,6 +223,9 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
     /// Answers a command, unless it came without a sender (the registry and the webhook tell without waiting): an answer
     /// to nobody would only show up as a dead letter.
     /// </summary>
+    /// <summary>A technical user's places (one per application); a place named in full is itself.</summary>
+    private IReadOnlyList<string> Places(string account) => SubscriptionSlots.IsUsername(account) ? _graph.SlotsOf(account) : [account];
+
     private void Reply(CommandResult result)
     {
         if (!Sender.IsNobody())
@@ -227,7 +234,7 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
 
     private void Start()
     {
-        var missing = _configuredAccounts.Where(a => !_state.Accounts.ContainsKey(a)).Select(a => (PoolEvent)new AccountAdded(a)).ToList();
+        var missing = _configuredAccounts.SelectMany(Places).Where(a => !_state.Accounts.ContainsKey(a)).Select(a => (PoolEvent)new AccountAdded(a)).ToList();
         Record(missing, rebalance: true, force: true);
         Timers.StartPeriodicTimer("reconcile", ReconcileTick.Instance, _options.ReconcileEvery);
         // Published on every change, and again periodically: a node that missed a publication (it joined, or the

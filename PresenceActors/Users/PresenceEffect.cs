@@ -10,13 +10,15 @@ public sealed record SendUcUpdate(UcUpdate Update) : PresenceEffect;
 
 /// <summary>setPresence with our session id (U1; Busy/InACall by default, see docs/mapping.md), or its keep-alive.</summary>
 /// <param name="KeepAlive">Our session holds already (until <paramref name="ExpiresAt"/>): this keeps it.</param>
-public sealed record SetTeamsSession(long Operation, TimeSpan Expiration, TeamsShown Shown, bool KeepAlive = false, DateTimeOffset? ExpiresAt = null) : PresenceEffect;
+/// <param name="Application">The application holding the session; null with no session held: the user's application now.</param>
+public sealed record SetTeamsSession(long Operation, TimeSpan Expiration, TeamsShown Shown, bool KeepAlive = false, DateTimeOffset? ExpiresAt = null,
+    string? Application = null) : PresenceEffect;
 
 /// <summary>The setPresence asked for is no longer wanted: withdraw it if it has not gone out yet (docs/graph-budget.md).</summary>
 public sealed record WithdrawTeamsSession(long Operation) : PresenceEffect;
 
-/// <summary>clearPresence with our session id (U2). A 404 counts as success.</summary>
-public sealed record ClearTeamsSession(long Operation) : PresenceEffect;
+/// <summary>clearPresence with our session id (U2), by the application holding it (null: the first). A 404 counts as success.</summary>
+public sealed record ClearTeamsSession(long Operation, string? Application = null) : PresenceEffect;
 
 /// <summary>Read the user's current Teams presence and feed it back as a <see cref="TeamsPresenceSource.Read"/> observation.</summary>
 public sealed record ReadTeamsPresence : PresenceEffect;

@@ -51,9 +51,11 @@ public sealed record UcUpdateAcknowledged(long Sequence) : PresenceInput;
 
 public sealed record UcUpdateFailed(long Sequence, string Reason) : PresenceInput;
 
-public sealed record TeamsSessionSet(long Operation, DateTimeOffset ExpiresAt) : PresenceInput;
+/// <param name="Application">The application (client id) whose session it is; null: the first (docs/graph-budget.md).</param>
+public sealed record TeamsSessionSet(long Operation, DateTimeOffset ExpiresAt, string? Application = null) : PresenceInput;
 
-public sealed record TeamsSessionSetFailed(long Operation, string Reason) : PresenceInput;
+/// <param name="Application">The application it was sent with: it may have reached Graph, so its clear goes there.</param>
+public sealed record TeamsSessionSetFailed(long Operation, string Reason, string? Application = null) : PresenceInput;
 
 /// <summary>The setPresence was withdrawn before it went out (the UC call ended while it waited for Graph's budget).</summary>
 public sealed record TeamsSessionSetWithdrawn(long Operation) : PresenceInput;

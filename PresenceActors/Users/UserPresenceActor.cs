@@ -262,14 +262,17 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
                 case SetTeamsSession set:
                     var withdraw = new CancellationTokenSource();
                     _withdrawable[set.Operation] = withdraw;
-                    var request = new TeamsSessionRequest(set.Shown, set.Expiration, set.KeepAlive, set.ExpiresAt) { Withdrawn = withdraw.Token };
+                    // The application holding the session keeps it; a new session goes to the user's application now
+                    // (docs/graph-budget.md, "Several applications"), and the outcome records which one it was.
+                    var application = set.Application ?? (set.ExpiresAt is null ? _teams.ApplicationFor(userId) : null);
+                    var request = new TeamsSessionRequest(set.Shown, set.Expiration, set.KeepAlive, set.ExpiresAt) { Withdrawn = withdraw.Token, Application = application };
                     // Not bounded by the effect timeout: it may wait for Graph's budget (docs/graph-budget.md); the HTTP
                     // call itself is bounded by the Graph client's own timeout.
                     Run(ct => _teams.SetCallPresenceAsync(userId, request, ct),
-                        sent => new EffectOutcome(new TeamsSessionSet(set.Operation, Now + sent) { At = default }, set.Operation),
+                        sent => new EffectOutcome(new TeamsSessionSet(set.Operation, Now + sent, application) { At = default }, set.Operation),
                         reason => new EffectOutcome(reason == Withdrawn
                             ? new TeamsSessionSetWithdrawn(set.Operation) { At = default }
-                            : new TeamsSessionSetFailed(set.Operation, reason) { At = default }, set.Operation),
+                            : new TeamsSessionSetFailed(set.Operation, reason, application) { At = default }, set.Operation),
                         bounded: false);
                     break;
                 case WithdrawTeamsSession withdrawSet:
@@ -277,7 +280,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
                         pending.Cancel();
                     break;
                 case ClearTeamsSession clear:
-                    Run(ct => _teams.ClearCallPresenceAsync(userId, ct),
+                    Run(ct => _teams.ClearCallPresenceAsync(userId, clear.Application, ct),
                         wasGone => new EffectOutcome(new TeamsSessionCleared(clear.Operation, wasGone) { At = default }),
                         reason => new EffectOutcome(new TeamsSessionClearFailed(clear.Operation, reason) { At = default }),
                         bounded: false);

@@ -15,6 +15,9 @@ public sealed record TeamsSessionRequest(TeamsShown Shown, TimeSpan Expiration, 
 {
     /// <summary>Fires when the call is no longer wanted (the UC call ended): honoured only until it is sent.</summary>
     public CancellationToken Withdrawn { get; init; }
+
+    /// <summary>The application (client id) whose session this sets; null: the first application (docs/graph-budget.md).</summary>
+    public string? Application { get; init; }
 }
 
 /// <summary>A presence call withdrawn before it was sent: Graph never saw it.</summary>
@@ -30,8 +33,17 @@ public interface ITeamsPresencePort
     /// </summary>
     Task<TimeSpan> SetCallPresenceAsync(string userId, TeamsSessionRequest request, CancellationToken cancellationToken);
 
-    /// <summary>clearPresence with our session id; true when Graph answered 404 (the session was already gone).</summary>
-    Task<bool> ClearCallPresenceAsync(string userId, CancellationToken cancellationToken);
+    /// <summary>
+    /// clearPresence of the session the application (client id; null: the first) holds; true when Graph answered 404
+    /// (the session was already gone).
+    /// </summary>
+    Task<bool> ClearCallPresenceAsync(string userId, string? application, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The application a new session of this user is set with: users are spread over the configured applications, each
+    /// with its own presence budget (docs/graph-budget.md, "Several applications").
+    /// </summary>
+    string ApplicationFor(string userId);
 
     Task<TeamsPresence> ReadPresenceAsync(string userId, CancellationToken cancellationToken);
 }

@@ -27,6 +27,12 @@ public sealed record TeamsSession
 
     public SessionOperation? InFlight { get; init; }
 
+    /// <summary>
+    /// The application (client id) whose session Graph may hold while <see cref="ExpiresAt"/> is set; null: the first
+    /// application. Keep-alives and the clear go to it even after the user's application changed (docs/graph-budget.md).
+    /// </summary>
+    public string? Application { get; init; }
+
     /// <summary>What our session was last set to show; null in states written before the mapping was editable (Busy/InACall).</summary>
     public TeamsShown? ShownAs { get; init; }
 

@@ -167,7 +167,7 @@ public sealed partial record UserPresenceState
             }
         }
 
-        public void SessionSet(long operation, DateTimeOffset expiresAt)
+        public void SessionSet(long operation, DateTimeOffset expiresAt, string? application)
         {
             if (_s.Session.InFlight is not { Kind: SessionOperationKind.Set } op || op.Id != operation)
                 return;
@@ -178,6 +178,7 @@ public sealed partial record UserPresenceState
                 {
                     InFlight = null,
                     ExpiresAt = expiresAt,
+                    Application = application,
                     // As long before the end as the configured pair leaves (1 minute): the session may have been sent with a
                     // longer expirationDuration while Graph's budget was tight (docs/graph-budget.md).
                     RefreshDueAt = Later(op.IssuedAt + settings.SessionRefresh, expiresAt - (settings.SessionTtl - settings.SessionRefresh)),
@@ -189,7 +190,7 @@ public sealed partial record UserPresenceState
                 Note("U1", $"our Teams session holds {_s.Session.ShownAs ?? TeamsShown.InACall} until {expiresAt:HH:mm:ss}");
         }
 
-        public void SessionSetFailed(long operation, string reason)
+        public void SessionSetFailed(long operation, string reason, string? application)
         {
             if (_s.Session.InFlight is not { Kind: SessionOperationKind.Set } op || op.Id != operation)
                 return;
@@ -201,6 +202,7 @@ public sealed partial record UserPresenceState
                     InFlight = null,
                     // It may have reached Graph at any moment until now: assume it holds a full TTL, so that it is cleared later.
                     ExpiresAt = Later(_s.Session.ExpiresAt, now + settings.LongestSessionTtl),
+                    Application = application,
                     RefreshDueAt = now,
                     Failures = failures,
                     RetryAt = now + settings.Backoff(failures),
@@ -226,7 +228,7 @@ public sealed partial record UserPresenceState
             {
                 Session = _s.Session with
                 {
-                    InFlight = null, ExpiresAt = null, RefreshDueAt = null, Failures = 0, RetryAt = null, ClearedAt = now,
+                    InFlight = null, ExpiresAt = null, Application = null, RefreshDueAt = null, Failures = 0, RetryAt = null, ClearedAt = now,
                 },
             });
             Note("U2", wasAlreadyGone ? "our Teams session was already gone (404)" : "our Teams session cleared");
@@ -303,14 +305,14 @@ public sealed partial record UserPresenceState
                 // A keep-alive only when the last set went through and shows the same: a retry, or a set after a restart
                 // that may never have gone out, is as urgent as a new call.
                 var keepAlive = session.ExpiresAt is { } holds && holds > now && session.Failures == 0 && wanted == (session.ShownAs ?? TeamsShown.InACall);
-                _effects.Add(new SetTeamsSession(id, settings.SessionTtl, wanted, keepAlive, session.ExpiresAt));
+                _effects.Add(new SetTeamsSession(id, settings.SessionTtl, wanted, keepAlive, session.ExpiresAt, session.Application));
             }
             else if (session.ExpiresAt is { } expiresAt)
             {
                 if (expiresAt <= now)
                 {
                     // Graph dropped it by itself when it expired (the self-healing that U1's short TTL buys).
-                    Set(_s with { Session = session with { ExpiresAt = null, RefreshDueAt = null, Failures = 0, ClearedAt = now } });
+                    Set(_s with { Session = session with { ExpiresAt = null, Application = null, RefreshDueAt = null, Failures = 0, ClearedAt = now } });
                     Note("U2", "our Teams session expired");
                     _effects.Add(new ReadTeamsPresence());
                     return;
@@ -325,7 +327,7 @@ public sealed partial record UserPresenceState
                         InFlight = new SessionOperation(id, SessionOperationKind.Clear, now),
                     },
                 });
-                _effects.Add(new ClearTeamsSession(id));
+                _effects.Add(new ClearTeamsSession(id, session.Application));
             }
         }
 

@@ -94,8 +94,8 @@ public sealed partial record UserPresenceState
             case Resumed: decider.Resume(); break;
             case UcUpdateAcknowledged ack: decider.UcAcknowledged(ack.Sequence); break;
             case UcUpdateFailed failed: decider.UcFailed(failed.Sequence, failed.Reason); break;
-            case TeamsSessionSet set: decider.SessionSet(set.Operation, set.ExpiresAt); break;
-            case TeamsSessionSetFailed setFailed: decider.SessionSetFailed(setFailed.Operation, setFailed.Reason); break;
+            case TeamsSessionSet set: decider.SessionSet(set.Operation, set.ExpiresAt, set.Application); break;
+            case TeamsSessionSetFailed setFailed: decider.SessionSetFailed(setFailed.Operation, setFailed.Reason, setFailed.Application); break;
             case TeamsSessionSetWithdrawn withdrawn: decider.SessionSetWithdrawn(withdrawn.Operation); break;
             case TeamsSessionCleared cleared: decider.SessionCleared(cleared.Operation, cleared.WasAlreadyGone); break;
             case TeamsSessionClearFailed clearFailed: decider.SessionClearFailed(clearFailed.Operation, clearFailed.Reason); break;

@@ -9,7 +9,8 @@ namespace PresenceActors.Webhooks;
 /// <summary>
 /// Checks the validationTokens of rich notifications (docs/reliability.md, "Validation tokens"): signature against the keys published at the
 /// configured OpenID metadata URL, lifetime (5 minutes of clock skew), issuer https://sts.windows.net/{tenant}/ (and a tid
-/// claim, when present, naming the same tenant), audience = our application id, and appid = Graph's change-notification
+/// claim, when present, naming the same tenant), audience = one of our application ids (a subscription's tokens name the
+/// application it was made with, docs/graph-budget.md, "Several applications"), and appid = Graph's change-notification
 /// publisher. Valid tokens are remembered until they expire, so the hot path
 /// validates each distinct token once.
 /// </summary>
@@ -20,17 +21,18 @@ public sealed class ValidationTokenValidator
     private readonly ConfigurationManager<OpenIdConnectConfiguration> _metadata;
     private readonly JsonWebTokenHandler _handler = new();
     private readonly string _issuer;
-    private readonly string _audience;
+    private readonly Func<IEnumerable<string>> _audiences;
     private readonly string _tenant;
     private readonly ConcurrentDictionary<string, DateTime> _valid = new(StringComparer.Ordinal);
 
-    public ValidationTokenValidator(Uri openIdConfiguration, string tenantId, string clientId, HttpClient http)
+    /// <param name="audiences">Our application ids as they are now (one may be added at runtime).</param>
+    public ValidationTokenValidator(Uri openIdConfiguration, string tenantId, Func<IEnumerable<string>> audiences, HttpClient http)
     {
         _metadata = new ConfigurationManager<OpenIdConnectConfiguration>(
             openIdConfiguration.ToString(), new OpenIdConnectConfigurationRetriever(), new HttpDocumentRetriever(http) { RequireHttps = true });
         _issuer = $"https://sts.windows.net/{tenantId}/";
         _tenant = tenantId;
-        _audience = clientId;
+        _audiences = audiences;
     }
 
     /// <summary>Fetches the signing keys ahead of the first notification.</summary>
@@ -57,7 +59,7 @@ public sealed class ValidationTokenValidator
         var result = await _handler.ValidateTokenAsync(token, new TokenValidationParameters
         {
             ValidIssuer = _issuer,
-            ValidAudience = _audience,
+            ValidAudiences = _audiences(),
             IssuerSigningKeys = configuration.SigningKeys,
             ValidateLifetime = true,
             ClockSkew = TimeSpan.FromMinutes(5),
