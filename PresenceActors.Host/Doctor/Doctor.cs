@@ -61,7 +61,7 @@ public sealed class Doctor(PresenceServiceOptions options, TextWriter output)
             if (probeUser is null)
                 continue;
             await Try<ObservedPresence>(async () => await graph.ProbePresenceAsync(application, probeUser.Id, cancellationToken),
-                $"read presence (Presence.Read.All / Presence.ReadWrite.All, application{with})",
+                $"read presence{with} (Presence.Read.All / Presence.ReadWrite.All, application)",
                 $"grant the application {application} the permission Presence.ReadWrite.All and admin consent");
             if (handshake && usable is not null && _encryption is not null)
                 await SubscriptionProbeAsync(graph, usable, probeUser.Id, cancellationToken);

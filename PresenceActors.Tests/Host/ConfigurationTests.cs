@@ -96,6 +96,33 @@ public class ConfigurationTests : IDisposable
         Assert.Equal(3, options!.Graph.TechnicalAccounts.Count);
     }
 
+    [Fact]
+    public void More_applications_come_from_indexed_keys_and_a_bad_one_is_named_by_its_key()
+    {
+        var options = PresenceConfiguration.Load(Configuration(SeedExample + """
+
+            azure.activedirectory.applications[0].clientId = 7a3e9c41-2b8d-4f6a-9e15-3c7d2a8b4f60
+            azure.activedirectory.applications[0].clientSecret = Second~app.secret
+            """), out var problems);
+        Assert.Empty(problems);
+        Assert.Equal(["5f1c1b0e-5e8f-4a4e-9d2b-0c7a4d1e2f30", "7a3e9c41-2b8d-4f6a-9e15-3c7d2a8b4f60"], options!.Graph.Applications.Select(a => a.ClientId));
+
+        (string Lines, string Problem)[] bad =
+        [
+            ("azure.activedirectory.applications[0].clientSecret = Lonely~secret", "azure.activedirectory.applications[0].clientId is missing"),
+            ("azure.activedirectory.applications[0].clientId = second-app", "azure.activedirectory.applications[0].clientId = 'second-app' is not a GUID"),
+            ("azure.activedirectory.applications[0].clientId = 7a3e9c41-2b8d-4f6a-9e15-3c7d2a8b4f60", "azure.activedirectory.applications[0].clientSecret is missing"),
+            ("azure.activedirectory.applications[0].clientId = 5F1C1B0E-5E8F-4A4E-9D2B-0C7A4D1E2F30\nazure.activedirectory.applications[0].clientSecret = Same~app",
+                "application 5F1C1B0E-5E8F-4A4E-9D2B-0C7A4D1E2F30 is configured more than once"),
+        ];
+        foreach (var (lines, problem) in bad)
+        {
+            Assert.Null(PresenceConfiguration.Load(Configuration(SeedExample + "\n" + lines), out problems));
+            Assert.Contains(problems, p => p.Contains(problem, StringComparison.Ordinal));
+            Assert.DoesNotContain(problems, p => p.Contains("Lonely~secret", StringComparison.Ordinal) || p.Contains("Same~app", StringComparison.Ordinal));
+        }
+    }
+
     private const string ApiKey = "a-long-random-internal-api-key";
 
     [Fact]

@@ -98,4 +98,35 @@ public class DoctorTests(LoopFixture fixture) : IClassFixture<LoopFixture>
         Assert.Contains("HAProxy", output);
         Assert.Contains("FAIL  UC front end", output);
     }
+
+    [Fact]
+    public async Task Each_application_is_checked_and_a_fault_of_the_second_is_named()
+    {
+        const string second = "3b9d7e21-6c4a-4f8e-a1d2-5e6f7a8b9c0d";
+        var app = _loop.Graph.Tenant.FindApplication(second) ?? _loop.Graph.Tenant.AddApplication(second, "second-doctor-secret~0123456789");
+        PresenceActors.Host.PresenceServiceOptions WithSecond(PresenceActors.Host.PresenceServiceOptions o) =>
+            o with { Graph = o.Graph with { MoreApplications = [new PresenceActors.Graph.GraphApplication(second, "second-doctor-secret~0123456789")] } };
+
+        var (exit, output) = await RunAsync(WithSecond);
+        Assert.True(exit == 0, output);
+        Assert.Contains($"OK    application {Loop.ClientId} signs in", output);
+        Assert.Contains($"OK    application {second} signs in", output);
+        Assert.Contains($"OK    technical user tech1@contoso.com signs in with application {second}", output);
+        Assert.Contains($"can create and delete a presence subscription with application {second}", output);
+        Assert.Contains($"OK    read presence with application {second} (Presence.Read.All / Presence.ReadWrite.All, application)", output);
+
+        app.AllowPublicClientFlows = false;
+        try
+        {
+            (exit, output) = await RunAsync(WithSecond);
+            Assert.Equal(1, exit);
+            Assert.Contains($"OK    technical user tech1@contoso.com signs in with application {Loop.ClientId}", output);
+            Assert.Contains($"FAIL  technical user tech1@contoso.com signs in with application {second}", output);
+            Assert.Contains("Allow public client flows", output);
+        }
+        finally
+        {
+            app.AllowPublicClientFlows = true;
+        }
+    }
 }

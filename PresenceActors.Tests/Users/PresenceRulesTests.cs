@@ -549,4 +549,38 @@ public class PresenceRulesTests
         Assert.Contains(problems, p => p.StartsWith("Mapping: teamsToUc[0]") && p.Contains("OnThePhone"));
         Assert.Empty(PresenceSettings.Default.Validate());
     }
+
+    [Fact]
+    public void Our_session_is_kept_and_cleared_by_the_application_that_set_it_and_a_new_one_starts_with_the_users_application_now()
+    {
+        // Several applications (docs/graph-budget.md): the first set names none (the actor picks the user's application),
+        // its outcome records the one used, and every later call of that session goes to it.
+        var s = new PresenceScenario();
+        s.Uc("Available");
+        var first = Assert.Single(s.Uc("Available", onPhone: true).OfType<SetTeamsSession>());
+        Assert.Null(first.Application);
+        Assert.True(s.LastPersisted);
+        s.Apply(new TeamsSessionSet(first.Operation, s.Now + first.Expiration, "app-b") { At = s.Now });
+        Assert.Equal("app-b", s.State.Session.Application);
+
+        var keepAlive = Assert.Single(s.FireTimer().OfType<SetTeamsSession>());
+        Assert.Equal("app-b", keepAlive.Application);
+        Assert.True(keepAlive.KeepAlive);
+        // The keep-alive fails with an unknown outcome: the session may hold at app-b all the same.
+        s.Apply(new TeamsSessionSetFailed(keepAlive.Operation, "timeout", "app-b") { At = s.Now });
+        Assert.Equal("app-b", s.State.Session.Application);
+
+        // The UC call ends; once the back-off is over, the clear goes to app-b.
+        Assert.Empty(s.Uc("Available", onPhone: false).OfType<ClearTeamsSession>());
+        var clear = Assert.Single(s.FireTimer().OfType<ClearTeamsSession>());
+        Assert.Equal("app-b", clear.Application);
+        s.Apply(new TeamsSessionCleared(clear.Operation, false) { At = s.Now });
+        Assert.Null(s.State.Session.Application);
+
+        // The next call is a new session: no application named, so it goes to the user's application as it is then.
+        s.Advance(TimeSpan.FromMinutes(1));
+        var next = Assert.Single(s.Uc("Available", onPhone: true).OfType<SetTeamsSession>());
+        Assert.Null(next.Application);
+        Assert.Null(next.ExpiresAt);
+    }
 }
