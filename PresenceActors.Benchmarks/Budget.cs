@@ -21,7 +21,8 @@ internal sealed record BudgetResult(
     long Throttled,
     long Lapsed,
     long Lost,
-    double DrainSeconds);
+    double DrainSeconds,
+    int Applications = 1);
 
 /// <summary>
 /// UC phone calls start and end at a multiple of one application's budget (1,500 presence calls per 30 s: at 1×, 25
@@ -32,7 +33,7 @@ internal sealed record BudgetResult(
 /// </summary>
 internal static class Budget
 {
-    public static async Task<BudgetResult> RunAsync(Rig rig, List<(string UcUserId, string TeamsId)> users, double multiple, int seconds)
+    public static async Task<BudgetResult> RunAsync(Rig rig, List<(string UcUserId, string TeamsId)> users, double multiple, int seconds, int applications = 1)
     {
         var reportsPerSecond = (int)Math.Round(multiple * GraphOptions.DefaultPresenceBudget / 30.0);
         var index = users.Select((u, i) => (u.TeamsId, i)).ToDictionary(x => x.TeamsId, x => x.i);
@@ -62,10 +63,12 @@ internal static class Budget
                 else if (sessionShown[i])
                 {
                     sessionShown[i] = false;
-                    if (onPhone[i])
-                        lapsed++; // our session went while the UC call still goes on
-                    else if (clearAsked[i] is { } asked)
+                    // A clear asked for is the previous call's, landing after the next call began (the next set follows
+                    // it); without one, our session went by itself while the UC call still goes on: a lapse.
+                    if (clearAsked[i] is { } asked)
                         clearLatencies.Add(Stopwatch.GetElapsedTime(asked, now).TotalMilliseconds);
+                    else if (onPhone[i])
+                        lapsed++;
                     clearAsked[i] = null;
                 }
             }
@@ -117,10 +120,10 @@ internal static class Budget
         await Task.WhenAll(Enumerable.Range(0, users.Count).Where(i => onPhone[i]).Select(i => rig.Uc.SetPhoneAsync(users[i].UcUserId, false)));
         var sets = setLatencies.Order().ToArray();
         var clears = clearLatencies.Order().ToArray();
-        Console.Error.WriteLine($"B3 at {multiple}× budget: {starts} starts, {ends} ends, {sets.Length} sets and {clears.Length} clears seen, {lost} lost, drained {drain.Elapsed.TotalSeconds:0} s");
+        Console.Error.WriteLine($"B3 at {multiple}× budget, {applications} application(s): {starts} starts, {ends} ends, {sets.Length} sets and {clears.Length} clears seen, {lost} lost, drained {drain.Elapsed.TotalSeconds:0} s");
         return new BudgetResult(multiple, reportsPerSecond, seconds, starts, ends, sets.Length, clears.Length,
             RecentLatencies.Percentile(sets, 0.5), RecentLatencies.Percentile(sets, 0.99),
             RecentLatencies.Percentile(clears, 0.5), RecentLatencies.Percentile(clears, 0.99),
-            GraphCallMetrics.Throttled - throttledBefore, lapsed, lost, drain.Elapsed.TotalSeconds);
+            GraphCallMetrics.Throttled - throttledBefore, lapsed, lost, drain.Elapsed.TotalSeconds, applications);
     }
 }

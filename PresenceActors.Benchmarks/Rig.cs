@@ -55,10 +55,16 @@ internal sealed class Rig : IAsyncDisposable
 
     private int _presenceBudget = GraphOptions.DefaultPresenceBudget;
 
-    public static async Task<Rig> StartAsync(int accounts, bool rateLimits)
+    /// <summary>Applications beyond the first (each with its own presence budget at the simulator and in the service).</summary>
+    private List<GraphApplication> _moreApplications = [];
+
+    public static async Task<Rig> StartAsync(int accounts, bool rateLimits, int applications = 1)
     {
         var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions { RateLimits = rateLimits });
         graph.Tenant.AddApplication(ClientId, Secret);
+        var more = Enumerable.Range(2, applications - 1).Select(n => new GraphApplication($"b1c2d3e4-0000-4000-8000-{n:D12}", $"{Secret}-{n}")).ToList();
+        foreach (var application in more)
+            graph.Tenant.AddApplication(application.ClientId, application.ClientSecret);
         var credentials = new List<TechnicalAccountCredentials>();
         for (var i = 1; i <= accounts; i++)
         {
@@ -73,7 +79,7 @@ internal sealed class Rig : IAsyncDisposable
         Directory.CreateDirectory(data);
         // Without the simulator's rate limits the service's governor is opened as wide: B1 to B3 measure throughput, not
         // Graph's budget (B3 within the budget runs on a rig of its own, with both on).
-        var rig = new Rig(graph, uc, data, apiKey, credentials) { _presenceBudget = rateLimits ? GraphOptions.DefaultPresenceBudget : 10_000_000 };
+        var rig = new Rig(graph, uc, data, apiKey, credentials) { _presenceBudget = rateLimits ? GraphOptions.DefaultPresenceBudget : 10_000_000, _moreApplications = more };
         await rig.StartServiceAsync();
         return rig;
     }
@@ -81,7 +87,7 @@ internal sealed class Rig : IAsyncDisposable
     public async Task StartServiceAsync()
     {
         var options = SimulatedService.Options(Graph, ClientId, Secret, _accounts, Uc, _apiKey, DatabaseFile, Encryption, new SimulatedService.Listen(WebhookPort));
-        options = options with { Graph = options.Graph with { PresenceBudget = _presenceBudget } };
+        options = options with { Graph = options.Graph with { PresenceBudget = _presenceBudget, MoreApplications = _moreApplications } };
         Tls = options.Webhook.Certificate!;
         Service = PresenceService.Build(options, configure: b => b.Logging.SetMinimumLevel(LogLevel.Error));
         await Service.StartAsync();
