@@ -64,6 +64,15 @@ public class SeveralApplicationsTests
         var presenceCalls = loop.Graph.Faults.Calls.Skip(from).Where(c => c.Api.StartsWith("presence", StringComparison.Ordinal) && c.Status < 400).ToList();
         var busiestWindow = presenceCalls.Max(c => presenceCalls.Count(o => o.At >= c.At && o.At < c.At + window));
         Assert.True(busiestWindow > budget, $"at most {busiestWindow} presence calls went out within {window.TotalSeconds} s");
+
+        // A session whose application is not known (a first set cut short by a stop) is cleared by each application.
+        var (_, last) = users[^1];
+        foreach (var application in gateway.Applications)
+            await gateway.SetCallPresenceAsync(last.Id, new PresenceActors.Users.TeamsSessionRequest(PresenceActors.Users.TeamsShown.InACall, TimeSpan.FromMinutes(5), false) { Application = application }, CancellationToken.None);
+        Assert.Equal(2, loop.Graph.Tenant.FindUser(last.Id)!.Sessions.Count);
+        Assert.False(await gateway.ClearCallPresenceAsync(last.Id, PresenceActors.Users.TeamsSession.AnyApplication, CancellationToken.None));
+        Assert.Empty(loop.Graph.Tenant.FindUser(last.Id)!.Sessions);
+        Assert.True(await gateway.ClearCallPresenceAsync(last.Id, PresenceActors.Users.TeamsSession.AnyApplication, CancellationToken.None));
     }
 
     [Fact]

@@ -583,4 +583,25 @@ public class PresenceRulesTests
         Assert.Null(next.Application);
         Assert.Null(next.ExpiresAt);
     }
+
+    [Fact]
+    public void A_first_set_cut_short_by_a_stop_is_cleared_with_every_application()
+    {
+        // The node stopped while the first set was on its way: it went with the application picked then, which no input
+        // recorded, so after the restart any application may hold it.
+        var s = new PresenceScenario();
+        s.Uc("Available");
+        Assert.Single(s.Uc("Available", onPhone: true).OfType<SetTeamsSession>());
+        var again = Assert.Single(s.Apply(new Resumed { At = s.Now }).OfType<SetTeamsSession>());
+        Assert.Equal(TeamsSession.AnyApplication, s.State.Session.Application);
+        Assert.Equal(TeamsSession.AnyApplication, again.Application); // the actor sends it with the user's application now
+
+        // The call ends before the set again went out: withdrawn, and the clear goes to every application.
+        var withdraw = Assert.Single(s.Uc("Available", onPhone: false).OfType<WithdrawTeamsSession>());
+        var clear = Assert.Single(s.Apply(new TeamsSessionSetWithdrawn(withdraw.Operation) { At = s.Now }).OfType<ClearTeamsSession>());
+        Assert.Equal(TeamsSession.AnyApplication, clear.Application);
+        s.Apply(new TeamsSessionCleared(clear.Operation, true) { At = s.Now });
+        Assert.Null(s.State.Session.Application);
+        Assert.Null(s.State.Session.ExpiresAt);
+    }
 }

@@ -44,6 +44,15 @@ public sealed partial class GraphGateway
 
     public async Task<bool> ClearCallPresenceAsync(string userId, string? application, CancellationToken cancellationToken)
     {
+        if (application == TeamsSession.AnyApplication)
+        {
+            // Which application holds it is not known (a first set cut short by a stop): each clears its own.
+            var gone = true;
+            foreach (var each in Applications)
+                gone &= await ClearCallPresenceAsync(userId, each, cancellationToken);
+            return gone;
+        }
+
         var holder = Find(application);
         await holder.Governor.AcquireAsync(PresenceCallKind.Clear, cancellationToken);
         try

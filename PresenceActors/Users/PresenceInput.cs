@@ -5,7 +5,7 @@ namespace PresenceActors.Users;
 /// <summary>
 /// Everything that can happen to one user's presence. Inputs that change the state are what the actor journals:
 /// replaying them through <see cref="UserPresenceState.Handle"/> rebuilds the state, because time is part of the input.
-/// These records are a persisted contract: see UserPresenceSerializer for their stable manifests.
+/// These records are a persisted contract: see <see cref="PresenceSerializer"/> for their stable manifests.
 /// </summary>
 public abstract record PresenceInput
 {

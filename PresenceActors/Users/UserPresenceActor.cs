@@ -264,7 +264,12 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
                     _withdrawable[set.Operation] = withdraw;
                     // The application holding the session keeps it; a new session goes to the user's application now
                     // (docs/graph-budget.md, "Several applications"), and the outcome records which one it was.
-                    var application = set.Application ?? (set.ExpiresAt is null ? _teams.ApplicationFor(userId) : null);
+                    var application = set.Application switch
+                    {
+                        TeamsSession.AnyApplication => _teams.ApplicationFor(userId),
+                        null when set.ExpiresAt is null => _teams.ApplicationFor(userId),
+                        var holding => holding,
+                    };
                     var request = new TeamsSessionRequest(set.Shown, set.Expiration, set.KeepAlive, set.ExpiresAt) { Withdrawn = withdraw.Token, Application = application };
                     // Not bounded by the effect timeout: it may wait for Graph's budget (docs/graph-budget.md); the HTTP
                     // call itself is bounded by the Graph client's own timeout.

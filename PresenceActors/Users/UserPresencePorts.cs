@@ -34,8 +34,8 @@ public interface ITeamsPresencePort
     Task<TimeSpan> SetCallPresenceAsync(string userId, TeamsSessionRequest request, CancellationToken cancellationToken);
 
     /// <summary>
-    /// clearPresence of the session the application (client id; null: the first) holds; true when Graph answered 404
-    /// (the session was already gone).
+    /// clearPresence of the session the application (client id; null: the first; <see cref="TeamsSession.AnyApplication"/>:
+    /// every application) holds; true when Graph answered 404 (the session was already gone).
     /// </summary>
     Task<bool> ClearCallPresenceAsync(string userId, string? application, CancellationToken cancellationToken);
 

@@ -33,6 +33,12 @@ public sealed record TeamsSession
     /// </summary>
     public string? Application { get; init; }
 
+    /// <summary>
+    /// <see cref="Application"/> when it cannot be known: the node stopped while a first set was on its way, before its
+    /// outcome recorded the application it went to. The clear then goes to every application (docs/graph-budget.md).
+    /// </summary>
+    public const string AnyApplication = "*";
+
     /// <summary>What our session was last set to show; null in states written before the mapping was editable (Busy/InACall).</summary>
     public TeamsShown? ShownAs { get; init; }
 

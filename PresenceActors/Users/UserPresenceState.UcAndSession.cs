@@ -149,8 +149,14 @@ public sealed partial record UserPresenceState
             var session = _s.Session;
             if (session.InFlight is { } op)
             {
+                // A first set may have reached Graph with the application the node picked then, which no input
+                // recorded: any application may hold it now.
                 session = op.Kind == SessionOperationKind.Set
-                    ? session with { InFlight = null, ExpiresAt = Later(session.ExpiresAt, now + settings.LongestSessionTtl), RefreshDueAt = now }
+                    ? session with
+                    {
+                        InFlight = null, ExpiresAt = Later(session.ExpiresAt, now + settings.LongestSessionTtl), RefreshDueAt = now,
+                        Application = session.ExpiresAt is null ? TeamsSession.AnyApplication : session.Application,
+                    }
                     : session with { InFlight = null };
             }
 
