@@ -14,7 +14,7 @@ internal sealed record GraphCaller(string AppId, string? UserId)
     public override string ToString() => UserId is null ? $"app:{AppId}" : $"user:{UserId}";
 }
 
-/// <summary>Microsoft Graph v1.0 as the SDK uses it: users, presence, subscriptions (contract sections 1 to 4).</summary>
+/// <summary>Microsoft Graph v1.0 as the SDK uses it: users, presence, subscriptions (docs/graph-contract.md, sections 1 to 4).</summary>
 internal static partial class GraphEndpoints
 {
     public static void Map(WebApplication app, GraphSimulator sim)

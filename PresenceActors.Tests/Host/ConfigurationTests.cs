@@ -7,7 +7,7 @@ namespace PresenceActors.Tests.Host;
 /// <summary>The seed's application.properties, read as operators have it, and checked key by key.</summary>
 public class ConfigurationTests : IDisposable
 {
-    /// <summary>The manual's example (section 3.14.2), placeholders filled in, wiki link markup and all.</summary>
+    /// <summary>The UC Graph Connector manual's example application.properties, placeholders filled in, wiki link markup and all.</summary>
     private const string SeedExample = """
         # /opt/uc-graph-connector/application.properties
         azure.activedirectory.clientId = 5f1c1b0e-5e8f-4a4e-9d2b-0c7a4d1e2f30

@@ -32,7 +32,7 @@ public sealed record UcFrontEndOptions
     public IReadOnlyList<X509Certificate2> TrustedCertificates { get; init; } = [];
 }
 
-/// <summary>The payload of DESIGN 3.3.</summary>
+/// <summary>The payload of docs/design.md, 3.3.</summary>
 public sealed record UcFrontEndPayload(
     [property: JsonPropertyName("ucUserId")] string UcUserId,
     [property: JsonPropertyName("teamsUserId")] string TeamsUserId,

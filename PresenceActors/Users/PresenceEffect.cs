@@ -5,7 +5,7 @@ namespace PresenceActors.Users;
 /// <summary>Something the rules ask the outside world to do. The actor performs it and feeds the outcome back as an input.</summary>
 public abstract record PresenceEffect;
 
-/// <summary>Send a UC status to the UC front end (DESIGN 3.3).</summary>
+/// <summary>Send a UC status to the UC front end (docs/design.md, 3.3).</summary>
 public sealed record SendUcUpdate(UcUpdate Update) : PresenceEffect;
 
 /// <summary>setPresence with our session id (U1; Busy/InACall by default, see docs/mapping.md), or its keep-alive.</summary>
@@ -28,7 +28,7 @@ public sealed record ArmTimer(DateTimeOffset DueAt) : PresenceEffect;
 
 public sealed record CancelTimer : PresenceEffect;
 
-/// <summary>The UC front-end payload of DESIGN 3.3.</summary>
+/// <summary>The UC front-end payload of docs/design.md, 3.3.</summary>
 public sealed record UcUpdate(
     long Sequence,
     string UcUserId,

@@ -2,7 +2,7 @@ using PresenceActors.Presence;
 
 namespace PresenceActors.Users;
 
-/// <summary>Where UC updates leave the service (the UC front ends, DESIGN 3.3). Completes when a front end acknowledged.</summary>
+/// <summary>Where UC updates leave the service (the UC front ends, docs/design.md, 3.3). Completes when a front end acknowledged.</summary>
 public interface IUcFrontEndPort
 {
     Task DeliverAsync(UcUpdate update, CancellationToken cancellationToken);
