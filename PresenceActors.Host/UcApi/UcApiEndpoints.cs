@@ -264,9 +264,7 @@ public static partial class UcApiEndpoints
     private static string ProblemText(IResult? problem) =>
         problem is IValueHttpResult { Value: Microsoft.AspNetCore.Mvc.ProblemDetails details } ? details.Detail ?? details.Title ?? "failed" : "failed";
 
-    internal static IResult Problem(int status, string field, string detail) =>
-        Results.Problem(detail: detail, statusCode: status, title: status == 401 ? "Unauthorized" : $"Problem with {field}",
-            extensions: new Dictionary<string, object?> { ["field"] = field });
+    internal static IResult Problem(int status, string field, string detail) => HttpProblem.Of(status, field, detail);
 
     /// <summary>A user's full presence state for the UC back end and operators.</summary>
     public sealed record UserView(

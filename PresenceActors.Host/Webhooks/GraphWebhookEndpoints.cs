@@ -84,6 +84,5 @@ public static class GraphWebhookEndpoints
         }
     }
 
-    private static IResult Problem(int status, string field, string detail) =>
-        Results.Problem(detail: detail, statusCode: status, title: $"Invalid {field}", extensions: new Dictionary<string, object?> { ["field"] = field });
+    private static IResult Problem(int status, string field, string detail) => HttpProblem.Of(status, field, detail);
 }
