@@ -219,13 +219,13 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>A technical user's places (one per application); a place named in full is itself.</summary>
+    private IReadOnlyList<string> Places(string account) => SubscriptionSlots.IsUsername(account) ? _graph.SlotsOf(account) : [account];
+
     /// <summary>
     /// Answers a command, unless it came without a sender (the registry and the webhook tell without waiting): an answer
     /// to nobody would only show up as a dead letter.
     /// </summary>
-    /// <summary>A technical user's places (one per application); a place named in full is itself.</summary>
-    private IReadOnlyList<string> Places(string account) => SubscriptionSlots.IsUsername(account) ? _graph.SlotsOf(account) : [account];
-
     private void Reply(CommandResult result)
     {
         if (!Sender.IsNobody())
