@@ -58,7 +58,17 @@ public class ProcessSignalTests
 
         try
         {
-            await banner.Task.WaitAsync(TimeSpan.FromSeconds(90));
+            try
+            {
+                var came = await Task.WhenAny(banner.Task, process.WaitForExitAsync()).WaitAsync(TimeSpan.FromSeconds(90));
+                if (came != banner.Task)
+                    throw new InvalidOperationException($"The sandbox exited with code {process.ExitCode} before its banner. Its console:\n{Console()}");
+            }
+            catch (TimeoutException)
+            {
+                throw new TimeoutException($"The sandbox printed no banner within 90 s. Its console:\n{Console()}");
+            }
+
             var ports = PresenceActors.Host.Sandbox.SandboxMode.PortsFrom(first);
             using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
 
