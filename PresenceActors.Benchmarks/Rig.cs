@@ -109,9 +109,9 @@ internal sealed class Rig : IAsyncDisposable
     {
         var system = Service!.Services.GetRequiredService<Akka.Actor.ActorSystem>();
         var users = Akka.Hosting.ActorRegistry.For(system).Get<PresenceActors.Users.UserPresenceRegion>();
-        var view = await Akka.Actor.Futures.Ask<PresenceActors.Users.UserPresenceQueries.UserPresenceView>(users,
-            new PresenceActors.Users.UserPresenceQueries.GetUserPresence(teamsId), TimeSpan.FromSeconds(10));
-        return view.State.ToString();
+        var snapshot = await Akka.Actor.Futures.Ask<PresenceActors.Users.UserPresenceSnapshot>(users,
+            new PresenceActors.Users.UserPresenceQueries.GetSnapshot(teamsId), TimeSpan.FromSeconds(10));
+        return snapshot.ToString();
     }
 
     /// <summary>Creates the users in both simulators (Teams Available, UC Available).</summary>

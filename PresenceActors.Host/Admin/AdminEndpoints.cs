@@ -20,10 +20,13 @@ public static class AdminEndpoints
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>Who may use the admin surface: loopback, the admin token, presence.admin.open.</summary>
+    public static IServiceCollection AddAdmin(this IServiceCollection services, PresenceServiceOptions options) =>
+        services.AddSingleton(sp => new AdminAccess(options.AdminToken, options.AdminOpen, sp.GetRequiredService<TimeProvider>()));
+
     public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder endpoints)
     {
-        var admin = endpoints.MapGroup("/admin").AddEndpointFilter(async (context, next) =>
-            context.HttpContext.RequestServices.GetRequiredService<AdminAccess>().Check(context.HttpContext) ?? await next(context));
+        var admin = endpoints.MapAdminGroup();
 
         admin.MapGet("/cluster", (ActorSystem system) =>
         {
@@ -84,10 +87,10 @@ public static class AdminEndpoints
             var (mapping, teamsId) = await MappingEndpoints.ResolveUserAsync(user, directory, registry.ActorRef, cancellationToken);
             if (teamsId is null || mapping is null)
                 return UcApiEndpoints.Problem(404, "user", $"No UC user or Teams user '{user}'.");
-            var view = await users.ActorRef.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(teamsId), AskTimeout);
+            var snapshot = await users.ActorRef.Ask<UserPresenceSnapshot>(new UserPresenceQueries.GetSnapshot(teamsId), AskTimeout);
             var sync = await registry.ActorRef.Ask<UserRegistryCommands.SyncSetting>(new UserRegistryCommands.GetSynchronised(mapping.UcUserId), AskTimeout);
             var assignment = await pool.ActorRef.Ask<SubscriptionPoolCommands.Assignment>(new SubscriptionPoolCommands.GetAssignment(teamsId), AskTimeout);
-            return Results.Json(new { user = UcApiEndpoints.UserView.From(mapping, view.State, sync.Synchronised), technicalAccount = assignment.Account });
+            return Results.Json(new { user = UcApiEndpoints.UserView.From(mapping, snapshot, sync.Synchronised), technicalAccount = assignment.Account });
         });
         admin.MapGet("/presence/pool", async (IRequiredActor<SubscriptionPoolKey> pool) =>
             Results.Json(await pool.ActorRef.Ask<PoolStatus>(new SubscriptionPoolCommands.GetPoolStatus(), AskTimeout)));
@@ -136,6 +139,11 @@ public static class AdminEndpoints
         MappingEndpoints.Map(admin);
         return endpoints;
     }
+
+    /// <summary>The /admin group: every request passes <see cref="AdminAccess.Check"/> first.</summary>
+    internal static RouteGroupBuilder MapAdminGroup(this IEndpointRouteBuilder endpoints) =>
+        endpoints.MapGroup("/admin").AddEndpointFilter(async (context, next) =>
+            context.HttpContext.RequestServices.GetRequiredService<AdminAccess>().Check(context.HttpContext) ?? await next(context));
 
     /// <summary>The parameter of <c>cluster leave</c> and <c>cluster down</c>.</summary>
     public sealed record AddressParameter

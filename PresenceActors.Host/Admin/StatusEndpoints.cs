@@ -18,7 +18,7 @@ namespace PresenceActors.Host.Admin;
 
 /// <summary>
 /// The status page on the admin port (<c>/status</c>) and the read-only JSON it draws from (<c>/admin/status/*</c>,
-/// behind the admin endpoint's loopback and token checks). In sandbox mode it also drives the simulators.
+/// behind the admin endpoint's loopback and token checks). In sandbox mode the page's buttons drive the simulators (SandboxEndpoints).
 /// </summary>
 public static class StatusEndpoints
 {
@@ -75,7 +75,6 @@ public static class StatusEndpoints
         admin.MapGet("/status/data", Data);
         admin.MapGet("/status/users", Users);
         admin.MapGet("/status/feed", Feed);
-        admin.MapPost("/status/sandbox", Sandbox);
     }
 
     private static string Asset(string name)
@@ -222,12 +221,12 @@ public static class StatusEndpoints
             .UcUserIds.ToHashSet(StringComparer.Ordinal);
         var views = await Task.WhenAll(matching.Take(take).Select(async m =>
         {
-            var view = await users.ActorRef.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(m.TeamsUserId), AskTimeout, cancellationToken);
+            var snapshot = await users.ActorRef.Ask<UserPresenceSnapshot>(new UserPresenceQueries.GetSnapshot(m.TeamsUserId), AskTimeout, cancellationToken);
             var ucSide = sandbox?.UcSide(m.UcUserId);
             return new
             {
-                user = UcApiEndpoints.UserView.From(m, view.State, !optedOut.Contains(m.UcUserId)),
-                ourSessionActive = view.State.Session.ExpiresAt is not null || view.State.Session.InFlight is not null,
+                user = UcApiEndpoints.UserView.From(m, snapshot, !optedOut.Contains(m.UcUserId)),
+                ourSessionActive = snapshot.TeamsSessionActive,
                 simulator = sandbox is null ? null : new { teams = sandbox.TeamsSide(m.TeamsUserId), uc = ucSide?.Status, ucOnPhone = ucSide?.OnPhone },
             };
         }));
@@ -237,52 +236,6 @@ public static class StatusEndpoints
     /// <summary>Server-sent events: every rule that fires on this node, as it fires.</summary>
     private static Task Feed(HttpContext context, ActorSystem system) =>
         ServerSentEvents.StreamAsync(context, system, lines => Props.Create(() => new DecisionListener(lines)));
-
-    private static async Task<IResult> Sandbox(HttpContext context, IServiceProvider services)
-    {
-        if (services.GetService<SandboxControls>() is not { } sandbox)
-            return UcApiEndpoints.Problem(404, "action", "The simulators can only be driven in sandbox mode.");
-        JsonElement body;
-        try
-        {
-            body = (await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted)).RootElement;
-        }
-        catch (JsonException e)
-        {
-            return UcApiEndpoints.Problem(400, "body", $"The body must be a JSON object: {e.Message}");
-        }
-
-        string Text(string field) =>
-            body.ValueKind == JsonValueKind.Object && body.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.String
-                ? v.GetString()!
-                : throw new ArgumentException($"'{field}' (a string) is required.", field);
-        bool Flag(string field) =>
-            body.ValueKind == JsonValueKind.Object && body.TryGetProperty(field, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False
-                ? v.GetBoolean()
-                : throw new ArgumentException($"'{field}' (true or false) is required.", field);
-
-        try
-        {
-            var action = Text("action");
-            var message = action switch
-            {
-                "teams-call" => await sandbox.TeamsCallAsync(Text("user"), Flag("active")),
-                "uc-call" => await sandbox.UcCallAsync(Text("user"), Flag("active")),
-                "teams-status" => await sandbox.TeamsStatusAsync(Text("user"), Text("availability")),
-                "front-end" => await sandbox.FrontEndAsync(body.TryGetProperty("index", out var i) && i.TryGetInt32(out var n) ? n : throw new ArgumentException("'index' (a number) is required.", "index"), Flag("up")),
-                _ => throw new ArgumentException($"'{action}' is not one of teams-call, uc-call, teams-status, front-end.", "action"),
-            };
-            return Results.Json(new { ok = true, message }, Json);
-        }
-        catch (ArgumentException e)
-        {
-            return UcApiEndpoints.Problem(400, e.ParamName ?? "body", e.Message.Split(" (Parameter")[0]);
-        }
-        catch (InvalidOperationException e)
-        {
-            return UcApiEndpoints.Problem(400, "body", e.Message);
-        }
-    }
 
     /// <summary>Forwards the node's sync decisions to one feed stream.</summary>
     private sealed class DecisionListener : ReceiveActor

@@ -54,6 +54,7 @@ public static class SandboxMode
             builder.Logging.AddFilter<Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider>(null, settings.Verbose ? LogLevel.Information : LogLevel.Warning);
             builder.Services.AddSingleton(new SandboxControls(graph, uc)); // the status page's buttons
         });
+        service.MapSandboxControls();
         await service.StartAsync(stopping);
         // The sync decisions, one line each, whatever the log level.
         var system = service.Services.GetRequiredService<Akka.Actor.ActorSystem>();

@@ -81,9 +81,9 @@ public static partial class UcApiEndpoints
             var mapping = (await registry.ActorRef.Ask<LookupResult>(new Lookup(ucUserId), AskTimeout)).Mapping;
             if (mapping is null)
                 return Problem(404, "ucUserId", $"UC user '{ucUserId}' is not registered.");
-            var view = await users.ActorRef.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(mapping.TeamsUserId), AskTimeout);
+            var snapshot = await users.ActorRef.Ask<UserPresenceSnapshot>(new UserPresenceQueries.GetSnapshot(mapping.TeamsUserId), AskTimeout);
             var sync = await registry.ActorRef.Ask<SyncSetting>(new GetSynchronised(ucUserId), AskTimeout);
-            return Results.Json(UserView.From(mapping, view.State, sync.Synchronised));
+            return Results.Json(UserView.From(mapping, snapshot, sync.Synchronised));
         });
         api.MapPost("/users/{ucUserId}/presence", ReportPresence);
         api.MapPost("/presence", ReportAll);
@@ -286,10 +286,10 @@ public static partial class UcApiEndpoints
         bool Synchronised)
     {
         /// <param name="synchronised">False when an operator left the user out (docs/mapping.md, "Leaving a user out").</param>
-        public static UserView From(UserMapping mapping, UserPresenceState state, bool synchronised = true) => new(
+        public static UserView From(UserMapping mapping, UserPresenceSnapshot user, bool synchronised = true) => new(
             mapping.UcUserId, mapping.TeamsUserId, mapping.UserPrincipalName,
-            state.Teams?.Availability.Value, state.Teams?.Activity.Value, state.Teams?.SequenceNumber,
-            state.UcCurrent?.Value, state.UcPrior?.Value, state.TeamsCallActive, state.UcOnPhone, state.RestorePending,
-            state.Session.ExpiresAt, state.Outbox.LastSequence, state.Outbox.LastAcknowledged, state.History, synchronised);
+            user.TeamsAvailability, user.TeamsActivity, user.TeamsSequenceNumber,
+            user.UcStatus, user.UcPriorStatus, user.TeamsCallActive, user.UcCallActive, user.RestorePending,
+            user.SessionExpiresAt, user.LastUcSequence, user.LastUcAcknowledged, user.History, synchronised);
     }
 }

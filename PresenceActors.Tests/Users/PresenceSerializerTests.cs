@@ -80,6 +80,8 @@ public class PresenceSerializerTests : IAsyncLifetime
             new UserPresenceCommands.Taken("teams-7"),
             new UserPresenceQueries.GetUserPresence("teams-7"),
             new UserPresenceQueries.UserPresenceView("teams-7", state),
+            new UserPresenceQueries.GetSnapshot("teams-7"),
+            UserPresenceSnapshot.Of(state),
         ];
     }
 

@@ -67,6 +67,16 @@ public static class ClusterSetup
         return builder;
     }
 
+    /// <summary>
+    /// The operator's hocon/cluster.hocon beside the program, when there is one: over the defaults Akka.Hosting brings, or
+    /// they would not count.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithClusterHocon(this AkkaConfigurationBuilder builder)
+    {
+        var hocon = Path.Combine(AppContext.BaseDirectory, "hocon", "cluster.hocon");
+        return File.Exists(hocon) ? builder.AddHoconFile(hocon, HoconAddMode.Prepend) : builder;
+    }
+
     /// <summary>The Up members, oldest first: the first is where the cluster singletons run.</summary>
     public static List<Akka.Cluster.Member> UpByAge(Akka.Cluster.ClusterEvent.CurrentClusterState state) =>
         state.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).ToList();

@@ -30,4 +30,11 @@ public static class SubscriptionPoolSetup
                 new ClusterSingletonOptions(),
                 createProxyToo: true);
     }
+
+    /// <summary>
+    /// When a member leaves the cluster, asks the pool for a full presence read once its shards have moved (<see cref="MemberRemovedResync"/>).
+    /// </summary>
+    public static AkkaConfigurationBuilder WithMemberRemovedResync(this AkkaConfigurationBuilder builder) =>
+        builder.WithActors((system, registry) =>
+            system.ActorOf(Props.Create(() => new MemberRemovedResync(registry.Get<SubscriptionPoolKey>(), TimeSpan.FromSeconds(5))), "member-removed-resync"));
 }

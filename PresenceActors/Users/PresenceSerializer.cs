@@ -38,6 +38,8 @@ public sealed class PresenceSerializer(ExtendedActorSystem system) : ManifestJso
         ("taken", typeof(UserPresenceCommands.Taken)),
         ("q-get", typeof(UserPresenceQueries.GetUserPresence)),
         ("q-view", typeof(UserPresenceQueries.UserPresenceView)),
+        ("q-snapshot", typeof(UserPresenceQueries.GetSnapshot)),
+        ("snapshot", typeof(UserPresenceSnapshot)),
     ];
 
     /// <summary>The types this serializer must be bound to.</summary>

@@ -60,6 +60,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
             Decide(new TeamsPresenceObserved(c.Availability, c.Activity, c.SequenceNumber, c.Source) { At = Now }, AcknowledgeTo(c.Acknowledge), c.TraceParent));
         Command<ReportUcPresence>(c => Decide(new UcPresenceReported(c.Status, c.OnPhone, c.ReportedAt) { At = Now }, AcknowledgeTo(c.Acknowledge), c.TraceParent));
         Command<GetUserPresence>(_ => Sender.Tell(new UserPresenceView(_state.UserId, _state)));
+        Command<GetSnapshot>(_ => Sender.Tell(UserPresenceSnapshot.Of(_state)));
 
         Command<EffectOutcome>(outcome =>
         {

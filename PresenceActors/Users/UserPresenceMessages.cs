@@ -67,10 +67,16 @@ public sealed class StopUserActor : Akka.Actor.INoSerializationVerificationNeede
 
 public static class UserPresenceQueries
 {
-    /// <summary>Answered with <see cref="UserPresenceView"/>.</summary>
-    public sealed record GetUserPresence(string UserId) : IUserPresenceMessage;
+    /// <summary>Answered with <see cref="UserPresenceSnapshot"/>: what the rest of the service reads of a user.</summary>
+    public sealed record GetSnapshot(string UserId) : IUserPresenceMessage;
 
-    public sealed record UserPresenceView(string UserId, UserPresenceState State) : IUserPresenceMessage;
+    /// <summary>
+    /// Answered with <see cref="UserPresenceView"/>, the whole state: for the user feature itself (the mapping preview
+    /// runs the rules over it) and its tests, never for the HTTP surfaces.
+    /// </summary>
+    internal sealed record GetUserPresence(string UserId) : IUserPresenceMessage;
+
+    internal sealed record UserPresenceView(string UserId, UserPresenceState State) : IUserPresenceMessage;
 }
 
 /// <summary>

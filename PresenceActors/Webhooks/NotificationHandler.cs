@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using Akka.Actor;
+using Akka.Hosting;
 using Microsoft.Extensions.Logging;
 using PresenceActors.Ingress;
 using PresenceActors.Subscriptions;
@@ -8,14 +9,6 @@ using PresenceActors.Users;
 using static PresenceActors.Webhooks.NotificationJson;
 
 namespace PresenceActors.Webhooks;
-
-/// <summary>Where processed notifications go: the user region and the pool (set once the actor system runs).</summary>
-public sealed class WebhookTargets
-{
-    public IActorRef Users { get; set; } = ActorRefs.Nobody;
-
-    public IActorRef Pool { get; set; } = ActorRefs.Nobody;
-}
 
 /// <summary>
 /// Processes an ingress log entry after Graph was answered (docs/decisions.md, "Persist-first ingress"): each item's
@@ -32,7 +25,8 @@ public sealed class NotificationHandler(
     ValidationTokenValidator tokens,
     DuplicateFilter duplicates,
     WebhookMetrics metrics,
-    WebhookTargets targets,
+    IRequiredActor<UserPresenceRegion> users,
+    IRequiredActor<SubscriptionPoolKey> pool,
     PresenceActors.Cluster.ClusterQuorum quorum,
     IngressOptions options,
     ILogger<NotificationHandler> log) : IIngressHandler
@@ -92,115 +86,37 @@ public sealed class NotificationHandler(
         }
     }
 
+    /// <summary>
+    /// A post's change notifications, each through the same named steps (<see cref="OpenAsync"/>); the rich ones that pass
+    /// go to their users' actors at once and are confirmed together, the basic ones become one presence read.
+    /// </summary>
     private async Task NotificationsAsync(JsonElement root, List<JsonElement> items, string? traceParent, Later later, CancellationToken cancellationToken)
     {
-        var confirming = new List<(Task<UserPresenceCommands.Taken> Taken, string Signature, JsonElement Item)>();
-        var basic = new List<(string UserId, JsonElement Item)>();
-        bool? tokensValid = null;
-        var tokensChecked = false;
-        foreach (var item in items)
+        var tokens = new PostTokens(this, root);
+        var confirming = new List<(Task<UserPresenceCommands.Taken> Taken, ChangeItem Item)>();
+        var basic = new List<ChangeItem>();
+        foreach (var raw in items)
         {
-            if (authenticity.Check(item, out var subscriptionId) is { } reason)
+            var (item, stop) = ReadEnvelope(raw);
+            if (item is { Content: null })
             {
-                Drop(reason, subscriptionId);
+                basic.Add(item); // a basic notification names the user only: its presence is read
                 continue;
             }
 
-            if (!authenticity.IsKnown(subscriptionId!))
-            {
-                later.Add(item, ItemAuthenticity.UnknownSubscription, subscriptionId);
-                continue;
-            }
-
-            var userId = Text(Property(item, "resourceData"), "id");
-            if (string.IsNullOrEmpty(userId))
-            {
-                Drop("no-resource-id", subscriptionId);
-                continue;
-            }
-
-            if (Property(item, "encryptedContent") is not { ValueKind: JsonValueKind.Object } encrypted)
-            {
-                basic.Add((userId, item)); // a basic notification names the user only: its presence is read
-                continue;
-            }
-
-            // A copy of an item already processed (Graph redelivers a request answered 503 whose commit landed late) is
-            // dropped before it costs an RSA decryption. Only verified items are recorded, so a forgery carrying a genuine
-            // signature is dropped as a copy only once the genuine item was processed, and cannot shadow it.
-            var signature = Text(encrypted, "dataSignature") ?? "";
-            if (signature.Length > 0 && duplicates.Seen(signature))
-            {
-                Drop("duplicate", subscriptionId);
-                continue;
-            }
-
-            if (!tokensChecked)
-            {
-                tokensValid = await ValidTokensAsync(root, cancellationToken);
-                tokensChecked = true;
-            }
-
-            if (tokensValid is null)
-            {
-                later.Add(item, "validation-keys-unreachable");
-                continue;
-            }
-
-            if (tokensValid == false)
-            {
-                Drop("validation-token", subscriptionId);
-                continue;
-            }
-
-            var content = new EncryptedContent(Text(encrypted, "data") ?? "", signature, Text(encrypted, "dataKey") ?? "",
-                Text(encrypted, "encryptionCertificateId"), Text(encrypted, "encryptionCertificateThumbprint"));
-            if (string.IsNullOrEmpty(content.EncryptionCertificateId) && string.IsNullOrEmpty(content.EncryptionCertificateThumbprint))
-            {
-                // Graph names the certificate in every rich item: content that names none is malformed, not a missing key.
-                Drop("no-certificate", subscriptionId);
-                continue;
-            }
-
-            var (plaintext, problem) = await DecryptAsync(content, cancellationToken);
-            if (problem is "certificates-unreadable" or NotificationDecryptor.UnknownCertificate)
-            {
-                if (problem == NotificationDecryptor.UnknownCertificate)
-                    metrics.OnUnknownCertificate(content.EncryptionCertificateId, DateTimeOffset.UtcNow);
-                later.Add(item, problem);
-                continue;
-            }
-
-            if (plaintext is null)
-            {
-                Drop(problem!, subscriptionId);
-                continue;
-            }
-
-            // Only verified content counts as seen, so that a tampered copy cannot shadow the genuine one.
-            if (!duplicates.FirstTime(signature))
-            {
-                Drop("duplicate", subscriptionId);
-                continue;
-            }
-
-            if (!TryPresence(plaintext, userId, out var availability, out var activity, out var sequence))
-            {
-                Drop("bad-content", subscriptionId);
-                continue;
-            }
-
-            var taken = targets.Users.Ask<UserPresenceCommands.Taken>(
-                new UserPresenceCommands.ObserveTeamsPresence(userId, availability, activity, sequence, TeamsPresenceSource.Notification, Acknowledge: true,
-                    TraceParent: traceParent),
-                options.ConfirmTimeout);
-            confirming.Add((taken, signature, item));
+            UserPresenceCommands.ObserveTeamsPresence? observed = null;
+            if (item is not null)
+                (observed, stop) = await OpenAsync(item, tokens, traceParent, cancellationToken);
+            if (observed is not null)
+                confirming.Add((await SendAsync(observed, cancellationToken), item!));
+            else
+                Stopped(stop!, raw, later);
         }
 
         if (basic.Count > 0)
             await ResyncAsync(basic, later);
         await Task.WhenAll(confirming.Select(c => c.Taken.ContinueWith(_ => { }, TaskScheduler.Default)));
-        foreach (var (taken, signature, item) in confirming)
+        foreach (var (taken, item) in confirming)
         {
             if (taken.IsCompletedSuccessfully)
             {
@@ -209,9 +125,81 @@ public sealed class NotificationHandler(
             }
 
             // Not confirmed: forget it was seen, so that the next attempt is not mistaken for a duplicate.
-            duplicates.Forget(signature);
-            later.Add(item, "not-confirmed");
+            duplicates.Forget(item.Content!.DataSignature);
+            later.Add(item.Raw, "not-confirmed");
         }
+    }
+
+    /// <summary>Step 1: the envelope. The clientState and subscription are authentic and published, the user named.</summary>
+    private (ChangeItem? Item, ItemStop? Stop) ReadEnvelope(JsonElement raw)
+    {
+        if (authenticity.Check(raw, out var subscriptionId) is { } reason)
+            return (null, ItemStop.Drop(reason, subscriptionId));
+        if (!authenticity.IsKnown(subscriptionId!))
+            return (null, ItemStop.Wait(ItemAuthenticity.UnknownSubscription, subscriptionId));
+        return ChangeItem.Read(raw, subscriptionId!) is { } item ? (item, null) : (null, ItemStop.Drop("no-resource-id", subscriptionId));
+    }
+
+    /// <summary>The steps of a rich item after its envelope, in order; any of them may stop it.</summary>
+    private async Task<(UserPresenceCommands.ObserveTeamsPresence? Observed, ItemStop? Stop)> OpenAsync(
+        ChangeItem item, PostTokens tokens, string? traceParent, CancellationToken cancellationToken)
+    {
+        if ((SeenBefore(item) ?? await tokens.CheckAsync(item, cancellationToken) ?? CertificateNamed(item)) is { } stop)
+            return (null, stop);
+        var (plaintext, problem) = await DecryptAsync(item, cancellationToken);
+        if (problem is not null)
+            return (null, problem);
+        if (FirstTime(item) is { } copy)
+            return (null, copy);
+        return TryPresence(plaintext!, item.UserId, out var availability, out var activity, out var sequence)
+            ? (new UserPresenceCommands.ObserveTeamsPresence(item.UserId, availability, activity, sequence, TeamsPresenceSource.Notification,
+                Acknowledge: true, TraceParent: traceParent), null)
+            : (null, ItemStop.Drop("bad-content", item.SubscriptionId));
+    }
+
+    /// <summary>
+    /// Step 2: a copy of an item already processed (Graph redelivers a request answered 503 whose commit landed late) is
+    /// dropped before it costs an RSA decryption. Only verified items are recorded (<see cref="FirstTime"/>), so a forgery
+    /// carrying a genuine signature is dropped as a copy only once the genuine item was processed, and cannot shadow it.
+    /// </summary>
+    private ItemStop? SeenBefore(ChangeItem item) =>
+        item.Content!.DataSignature.Length > 0 && duplicates.Seen(item.Content.DataSignature) ? ItemStop.Drop("duplicate", item.SubscriptionId) : null;
+
+    /// <summary>Step 4: Graph names the certificate in every rich item; content that names none is malformed, not a missing key.</summary>
+    private static ItemStop? CertificateNamed(ChangeItem item) =>
+        string.IsNullOrEmpty(item.Content!.EncryptionCertificateId) && string.IsNullOrEmpty(item.Content.EncryptionCertificateThumbprint)
+            ? ItemStop.Drop("no-certificate", item.SubscriptionId)
+            : null;
+
+    /// <summary>Step 6: only verified content counts as seen, so that a tampered copy cannot shadow the genuine one.</summary>
+    private ItemStop? FirstTime(ChangeItem item) =>
+        duplicates.FirstTime(item.Content!.DataSignature) ? null : ItemStop.Drop("duplicate", item.SubscriptionId);
+
+    /// <summary>Step 7: to the user's actor, whose <see cref="UserPresenceCommands.Taken"/> says it journaled the change.</summary>
+    private async Task<Task<UserPresenceCommands.Taken>> SendAsync(UserPresenceCommands.ObserveTeamsPresence observed, CancellationToken cancellationToken) =>
+        (await users.GetAsync(cancellationToken)).Ask<UserPresenceCommands.Taken>(observed, options.ConfirmTimeout);
+
+    /// <summary>A stopped item: counted and dropped when proven worthless, kept in the entry otherwise.</summary>
+    private void Stopped(ItemStop stop, JsonElement raw, Later later)
+    {
+        if (stop.Waits)
+            later.Add(raw, stop.Reason, stop.SubscriptionId);
+        else
+            Drop(stop.Reason, stop.SubscriptionId);
+    }
+
+    /// <summary>Step 3: the post's validationTokens, checked once, when its first rich item needs them.</summary>
+    private sealed class PostTokens(NotificationHandler handler, JsonElement root)
+    {
+        private Task<bool?>? _valid;
+
+        public async Task<ItemStop?> CheckAsync(ChangeItem item, CancellationToken cancellationToken) =>
+            await (_valid ??= handler.ValidTokensAsync(root, cancellationToken)) switch
+            {
+                null => ItemStop.Wait("validation-keys-unreachable"),
+                false => ItemStop.Drop("validation-token", item.SubscriptionId),
+                true => null,
+            };
     }
 
     /// <summary>Lifecycle events: presence only ever gets reauthorizationRequired, but the others are handled too.</summary>
@@ -244,7 +232,7 @@ public sealed class NotificationHandler(
         }
     }
 
-    private async Task ResyncAsync(List<(string UserId, JsonElement Item)> basic, Later later)
+    private async Task ResyncAsync(List<ChangeItem> basic, Later later)
     {
         if (await PoolTakesAsync(new SubscriptionPoolCommands.Resync([.. basic.Select(b => b.UserId)])))
         {
@@ -253,8 +241,8 @@ public sealed class NotificationHandler(
             return;
         }
 
-        foreach (var (_, item) in basic)
-            later.Add(item, "pool-unavailable");
+        foreach (var item in basic)
+            later.Add(item.Raw, "pool-unavailable");
     }
 
     /// <summary>Whether the pool (a singleton, perhaps moving) confirmed the command.</summary>
@@ -262,26 +250,38 @@ public sealed class NotificationHandler(
     {
         try
         {
-            await targets.Pool.Ask<SubscriptionPoolCommands.CommandResult>(command, options.ConfirmTimeout);
+            using var registered = new CancellationTokenSource(options.ConfirmTimeout);
+            await (await pool.GetAsync(registered.Token)).Ask<SubscriptionPoolCommands.CommandResult>(command, options.ConfirmTimeout);
             return true;
         }
-        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        catch (Exception e) when (e is AskTimeoutException or OperationCanceledException)
         {
             return false;
         }
     }
 
-    private async Task<(byte[]? Plaintext, string? Problem)> DecryptAsync(EncryptedContent content, CancellationToken cancellationToken)
+    /// <summary>
+    /// Step 5: the RSA and AES work. A certificate this node does not hold, or a store it cannot read now, keeps the item
+    /// for later; content that does not decrypt or verify is dropped.
+    /// </summary>
+    private async Task<(byte[]? Plaintext, ItemStop? Stop)> DecryptAsync(ChangeItem item, CancellationToken cancellationToken)
     {
         try
         {
-            return await decryptor.DecryptAsync(content, cancellationToken);
+            var (plaintext, problem) = await decryptor.DecryptAsync(item.Content!, cancellationToken);
+            if (problem == NotificationDecryptor.UnknownCertificate)
+            {
+                metrics.OnUnknownCertificate(item.Content!.EncryptionCertificateId, DateTimeOffset.UtcNow);
+                return (null, ItemStop.Wait(problem));
+            }
+
+            return plaintext is null ? (null, ItemStop.Drop(problem!, item.SubscriptionId)) : (plaintext, null);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The cluster's store could not be read (the database away): nothing is known about the item yet.
             log.LogWarning("encryption-certificates-unreadable: {Message}; the item waits", e.Message);
-            return (null, "certificates-unreadable");
+            return (null, ItemStop.Wait("certificates-unreadable"));
         }
     }
 
