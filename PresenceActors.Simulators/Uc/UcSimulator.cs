@@ -104,12 +104,25 @@ public sealed class UcSimulator : IAsyncDisposable
         return ReportAsync(user);
     }
 
-    /// <summary>The UC back end registers the user with the bridge (PUT /api/v1/users/{ucUserId}).</summary>
+    /// <summary>
+    /// The UC back end registers the user with the bridge (PUT /api/v1/users/{ucUserId}); like its reports, sent again
+    /// after Retry-After while the bridge answers 503 (a node whose cluster is still forming), up to
+    /// <see cref="ReportAttempts"/> times.
+    /// </summary>
     public async Task<(HttpStatusCode Status, JsonObject? Body)> RegisterAsync(string ucUserId, string teamsUser)
     {
-        using var response = await _backEnd.PutAsJsonAsync(new Uri(RequireApi(), $"api/v1/users/{Uri.EscapeDataString(ucUserId)}"), new { teamsUser });
-        var body = response.Content.Headers.ContentLength is > 0 ? await response.Content.ReadFromJsonAsync<JsonObject>() : null;
-        return (response.StatusCode, body);
+        for (var attempt = 1; ; attempt++)
+        {
+            using var response = await _backEnd.PutAsJsonAsync(new Uri(RequireApi(), $"api/v1/users/{Uri.EscapeDataString(ucUserId)}"), new { teamsUser });
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < ReportAttempts)
+            {
+                await Task.Delay(response.Headers.RetryAfter?.Delta ?? Backoff(attempt));
+                continue;
+            }
+
+            var body = response.Content.Headers.ContentLength is > 0 ? await response.Content.ReadFromJsonAsync<JsonObject>() : null;
+            return (response.StatusCode, body);
+        }
     }
 
     /// <summary>An administrator of the UC system leaves the user out of the synchronisation, or takes them back (PUT /api/v1/users/{ucUserId}/sync).</summary>

@@ -62,4 +62,33 @@ public class UcSimulatorBackEndTests
         Assert.Equal([(true, 1), (false, 1)], received.ToArray());
         Assert.Equal(1, uc.ReportRetries);
     }
+
+    [Fact]
+    public async Task A_registration_answered_503_is_sent_again_after_retry_after()
+    {
+        var puts = 0;
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        await using var api = builder.Build();
+        api.MapPut("/api/v1/users/{id}", (HttpContext context) =>
+        {
+            // A node whose cluster is still forming: its registry does not answer yet the first time.
+            if (Interlocked.Increment(ref puts) == 1)
+            {
+                context.Response.Headers.RetryAfter = "0";
+                return Results.StatusCode(503);
+            }
+
+            return Results.Json(new { ucUserId = "uc-new", registered = true });
+        });
+        await api.StartAsync();
+        await using var uc = await UcSimulator.StartAsync(new UcSimulatorOptions { ServiceApi = new Uri(api.Urls.First() + "/"), FrontEndPorts = [] });
+
+        var (status, body) = await uc.RegisterAsync("uc-new", "new@contoso.com").WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(body!["registered"]!.GetValue<bool>());
+        Assert.Equal(2, Volatile.Read(ref puts));
+    }
 }
