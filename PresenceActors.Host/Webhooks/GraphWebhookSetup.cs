@@ -13,6 +13,9 @@ namespace PresenceActors.Host.Webhooks;
 /// <summary>The webhook's wiring: admission and its per-source limit, the ingress log and what processes it afterwards.</summary>
 public static class GraphWebhookSetup
 {
+    /// <summary>The named HttpClient that reads Entra's OpenID metadata for the validationTokens.</summary>
+    public const string OpenIdClient = "entra-openid";
+
     public static IServiceCollection AddGraphWebhook(this IServiceCollection services, PresenceServiceOptions options)
     {
         services.AddRateLimiter(limiter =>
@@ -44,8 +47,13 @@ public static class GraphWebhookSetup
         services.AddSingleton(new DuplicateFilter());
         services.AddSingleton<WebhookMetrics>();
         services.AddSingleton(options.WebhookFlow);
+        // Entra's OpenID metadata and signing keys: no retries in the client, an entry whose tokens cannot be checked yet
+        // waits in the ingress log and is tried again (docs/architecture.md, "Where retries live").
+        services.AddHttpClient(OpenIdClient, http => http.Timeout = TimeSpan.FromSeconds(10))
+            .ConfigurePrimaryHttpMessageHandler(() => PinnedTls.Handler(options.Graph.EntraTrustedCertificates))
+            .RemoveAllLoggers();
         services.AddSingleton(sp => new ValidationTokenValidator(options.OpenIdConfiguration, options.Graph.TenantId, () => sp.GetRequiredService<GraphGateway>().Applications,
-            new HttpClient(PinnedTls.Handler(options.Graph.EntraTrustedCertificates)) { Timeout = TimeSpan.FromSeconds(10) }));
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(OpenIdClient)));
         return services.AddNotificationIngress(options.Ingress, options.Node);
     }
 

@@ -67,15 +67,15 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
     private long _sent;
     private long _failed;
 
-    public UcFrontEndEmitter(UcFrontEndOptions options, ILogger<UcFrontEndEmitter> log)
+    /// <param name="http">The front ends' client (<see cref="UcFrontEndSetup.AddUcFrontEnds"/>: pinned TLS, the request timeout).</param>
+    public UcFrontEndEmitter(UcFrontEndOptions options, HttpClient http, ILogger<UcFrontEndEmitter> log)
     {
         if (options.Urls.Count == 0)
             throw new ArgumentException("At least one UC front-end URL is needed (webhook.listener.http.url).", nameof(options));
         _options = options;
         _log = log;
         _heldUntil = new DateTimeOffset[options.Urls.Count];
-        var handler = PinnedTls.Handler(options.TrustedCertificates, options.RequestTimeout);
-        _http = new HttpClient(handler) { Timeout = options.RequestTimeout };
+        _http = http;
         Meter.CreateObservableGauge("presence.uc.updates.pending", () => (long)_slots.Count);
         _workers = Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
     }
