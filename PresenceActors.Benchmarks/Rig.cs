@@ -109,8 +109,7 @@ internal sealed class Rig : IAsyncDisposable
     {
         var system = Service!.Services.GetRequiredService<Akka.Actor.ActorSystem>();
         var users = Akka.Hosting.ActorRegistry.For(system).Get<PresenceActors.Users.UserPresenceRegion>();
-        var snapshot = await Akka.Actor.Futures.Ask<PresenceActors.Users.UserPresenceSnapshot>(users,
-            new PresenceActors.Users.UserPresenceQueries.GetSnapshot(teamsId), TimeSpan.FromSeconds(10));
+        var snapshot = await PresenceActors.Users.UserSnapshots.AskSnapshotAsync(users, teamsId, TimeSpan.FromSeconds(10));
         return snapshot.ToString();
     }
 

@@ -87,7 +87,7 @@ public static class AdminEndpoints
             var (mapping, teamsId) = await MappingEndpoints.ResolveUserAsync(user, directory, registry.ActorRef, cancellationToken);
             if (teamsId is null || mapping is null)
                 return UcApiEndpoints.Problem(404, "user", $"No UC user or Teams user '{user}'.");
-            var snapshot = await users.ActorRef.Ask<UserPresenceSnapshot>(new UserPresenceQueries.GetSnapshot(teamsId), AskTimeout);
+            var snapshot = await users.ActorRef.AskSnapshotAsync(teamsId, AskTimeout);
             var sync = await registry.ActorRef.Ask<UserRegistryCommands.SyncSetting>(new UserRegistryCommands.GetSynchronised(mapping.UcUserId), AskTimeout);
             var assignment = await pool.ActorRef.Ask<SubscriptionPoolCommands.Assignment>(new SubscriptionPoolCommands.GetAssignment(teamsId), AskTimeout);
             return Results.Json(new { user = UcApiEndpoints.UserView.From(mapping, snapshot, sync.Synchronised), technicalAccount = assignment.Account });

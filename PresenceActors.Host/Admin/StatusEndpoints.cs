@@ -221,7 +221,7 @@ public static class StatusEndpoints
             .UcUserIds.ToHashSet(StringComparer.Ordinal);
         var views = await Task.WhenAll(matching.Take(take).Select(async m =>
         {
-            var snapshot = await users.ActorRef.Ask<UserPresenceSnapshot>(new UserPresenceQueries.GetSnapshot(m.TeamsUserId), AskTimeout, cancellationToken);
+            var snapshot = await users.ActorRef.AskSnapshotAsync(m.TeamsUserId, AskTimeout, cancellationToken);
             var ucSide = sandbox?.UcSide(m.UcUserId);
             return new
             {

@@ -81,7 +81,7 @@ public static partial class UcApiEndpoints
             var mapping = (await registry.ActorRef.Ask<LookupResult>(new Lookup(ucUserId), AskTimeout)).Mapping;
             if (mapping is null)
                 return Problem(404, "ucUserId", $"UC user '{ucUserId}' is not registered.");
-            var snapshot = await users.ActorRef.Ask<UserPresenceSnapshot>(new UserPresenceQueries.GetSnapshot(mapping.TeamsUserId), AskTimeout);
+            var snapshot = await users.ActorRef.AskSnapshotAsync(mapping.TeamsUserId, AskTimeout);
             var sync = await registry.ActorRef.Ask<SyncSetting>(new GetSynchronised(ucUserId), AskTimeout);
             return Results.Json(UserView.From(mapping, snapshot, sync.Synchronised));
         });

@@ -47,6 +47,26 @@ public class UserPresenceActorTests
     }
 
     [Fact]
+    public async Task The_snapshot_asked_of_the_actor_and_the_one_built_from_its_state_agree()
+    {
+        using var db = new TempDatabase();
+        var frontEnd = new RecordingFrontEnd();
+        await using var node = await TestNode.StartAsync(db.Path, frontEnd, new RecordingTeams());
+        node.Users.Tell(new LinkUser("u1", "uc-1"));
+        node.Users.Tell(new ReportUcPresence("u1", "Lunch (custom)", false, DateTimeOffset.UtcNow));
+        node.Users.Tell(new ObserveTeamsPresence("u1", "Busy", "InACall", "0001", TeamsPresenceSource.Notification));
+        await frontEnd.NextAsync();
+
+        // GetSnapshot is what the next release asks; this one builds the snapshot from the state (UserSnapshots).
+        var asked = await node.Users.Ask<UserPresenceSnapshot>(new UserPresenceQueries.GetSnapshot("u1"), TimeSpan.FromSeconds(15));
+        var built = await node.Users.AskSnapshotAsync("u1", TimeSpan.FromSeconds(15));
+
+        Assert.Equal(("u1", "uc-1", "Busy", "InACall", "Busy", "Lunch (custom)", true),
+            (asked.UserId, asked.UcUserId, asked.TeamsAvailability, asked.TeamsActivity, asked.UcStatus, asked.UcPriorStatus, asked.TeamsCallActive));
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(asked), System.Text.Json.JsonSerializer.Serialize(built));
+    }
+
+    [Fact]
     public async Task Uc_call_keep_alive_resumes_by_itself_after_a_crash_and_the_final_clear_happens()
     {
         using var db = new TempDatabase();

@@ -1,3 +1,5 @@
+using Akka.Actor;
+
 namespace PresenceActors.Users;
 
 /// <summary>
@@ -33,4 +35,16 @@ public sealed record UserPresenceSnapshot(
         state.TeamsCallActive, state.UcOnPhone, state.RestorePending,
         state.Session.ExpiresAt is not null || state.Session.InFlight is not null, state.Session.ExpiresAt,
         state.Outbox.LastSequence, state.Outbox.LastAcknowledged, state.History);
+}
+
+public static class UserSnapshots
+{
+    /// <summary>
+    /// A user's snapshot from the user region. In this release it is built on the asking node from the state
+    /// (<see cref="UserPresenceQueries.GetUserPresence"/>), which nodes of the previous release answer too, so that a
+    /// rolling upgrade keeps the API and the status page working; <see cref="UserPresenceQueries.GetSnapshot"/> is
+    /// understood from this release on, for the next one to ask (docs/decisions.md, "A read model, and rolling upgrades").
+    /// </summary>
+    public static async Task<UserPresenceSnapshot> AskSnapshotAsync(this IActorRef users, string userId, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        UserPresenceSnapshot.Of((await users.Ask<UserPresenceQueries.UserPresenceView>(new UserPresenceQueries.GetUserPresence(userId), timeout, cancellationToken)).State);
 }

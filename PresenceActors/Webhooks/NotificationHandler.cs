@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using PresenceActors.Ingress;
 using PresenceActors.Subscriptions;
@@ -25,13 +26,18 @@ public sealed class NotificationHandler(
     ValidationTokenValidator tokens,
     DuplicateFilter duplicates,
     WebhookMetrics metrics,
-    IRequiredActor<UserPresenceRegion> users,
-    IRequiredActor<SubscriptionPoolKey> pool,
+    IServiceProvider services,
     PresenceActors.Cluster.ClusterQuorum quorum,
     IngressOptions options,
     ILogger<NotificationHandler> log) : IIngressHandler
 {
     private long _lastWaitLog = long.MinValue / 2;
+
+    // Resolved on first use, not when the handler is built: it is built with the ingress log's hosted service, and
+    // resolving an IRequiredActor there would create the actor system before Akka.Hosting starts it.
+    private IRequiredActor<UserPresenceRegion> UserRegion => field ??= services.GetRequiredService<IRequiredActor<UserPresenceRegion>>();
+
+    private IRequiredActor<SubscriptionPoolKey> PoolProxy => field ??= services.GetRequiredService<IRequiredActor<SubscriptionPoolKey>>();
     private readonly DropLog _drops = new(log);
 
     /// <summary>Why an entry waits while this node sees only a minority of the cluster (ClusterQuorum).</summary>
@@ -92,6 +98,8 @@ public sealed class NotificationHandler(
     /// </summary>
     private async Task NotificationsAsync(JsonElement root, List<JsonElement> items, string? traceParent, Later later, CancellationToken cancellationToken)
     {
+        // The region first: a wait for it that is cancelled (the node stopping) must not leave an item marked as seen.
+        var region = await UserRegion.GetAsync(cancellationToken);
         var tokens = new PostTokens(this, root);
         var confirming = new List<(Task<UserPresenceCommands.Taken> Taken, ChangeItem Item)>();
         var basic = new List<ChangeItem>();
@@ -108,7 +116,7 @@ public sealed class NotificationHandler(
             if (item is not null)
                 (observed, stop) = await OpenAsync(item, tokens, traceParent, cancellationToken);
             if (observed is not null)
-                confirming.Add((await SendAsync(observed, cancellationToken), item!));
+                confirming.Add((Send(region, observed), item!));
             else
                 Stopped(stop!, raw, later);
         }
@@ -176,8 +184,8 @@ public sealed class NotificationHandler(
         duplicates.FirstTime(item.Content!.DataSignature) ? null : ItemStop.Drop("duplicate", item.SubscriptionId);
 
     /// <summary>Step 7: to the user's actor, whose <see cref="UserPresenceCommands.Taken"/> says it journaled the change.</summary>
-    private async Task<Task<UserPresenceCommands.Taken>> SendAsync(UserPresenceCommands.ObserveTeamsPresence observed, CancellationToken cancellationToken) =>
-        (await users.GetAsync(cancellationToken)).Ask<UserPresenceCommands.Taken>(observed, options.ConfirmTimeout);
+    private Task<UserPresenceCommands.Taken> Send(IActorRef region, UserPresenceCommands.ObserveTeamsPresence observed) =>
+        region.Ask<UserPresenceCommands.Taken>(observed, options.ConfirmTimeout);
 
     /// <summary>A stopped item: counted and dropped when proven worthless, kept in the entry otherwise.</summary>
     private void Stopped(ItemStop stop, JsonElement raw, Later later)
@@ -251,7 +259,7 @@ public sealed class NotificationHandler(
         try
         {
             using var registered = new CancellationTokenSource(options.ConfirmTimeout);
-            await (await pool.GetAsync(registered.Token)).Ask<SubscriptionPoolCommands.CommandResult>(command, options.ConfirmTimeout);
+            await (await PoolProxy.GetAsync(registered.Token)).Ask<SubscriptionPoolCommands.CommandResult>(command, options.ConfirmTimeout);
             return true;
         }
         catch (Exception e) when (e is AskTimeoutException or OperationCanceledException)
