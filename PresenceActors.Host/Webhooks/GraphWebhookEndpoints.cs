@@ -8,7 +8,7 @@ namespace PresenceActors.Host.Webhooks;
 /// <summary>The public surface Graph calls (docs/decisions.md, "Persist-first ingress"): the validation handshake, notifications and lifecycle events.</summary>
 public static class GraphWebhookEndpoints
 {
-    /// <summary>The per-source rate limit's policy name (PresenceService registers it).</summary>
+    /// <summary>The per-source rate limit's policy name (GraphWebhookSetup.AddGraphWebhook registers it).</summary>
     public const string RateLimitPolicy = "webhook-per-source";
 
     public static IEndpointRouteBuilder MapGraphWebhook(this IEndpointRouteBuilder endpoints, long maxBodyBytes, bool rateLimited = true)

@@ -72,6 +72,12 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     /// <summary>Items of entries handled at least once (processed, dropped, or kept to be tried again): with <see cref="Appended"/>, the sign that all that came in was looked at.</summary>
     public long HandledOnce => Interlocked.Read(ref _handledOnce);
 
+    private void CountHandled(IngressEntry entry)
+    {
+        if (entry.Attempts == 0)
+            Interlocked.Add(ref _handledOnce, entry.Items);
+    }
+
     public long Refused => Interlocked.Read(ref _refused);
 
     public long Retried => Interlocked.Read(ref _retried);
@@ -298,19 +304,19 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
             }
 
             Interlocked.Add(ref _backlog, -(entry.Items - outcome.RemainingItems));
-            if (entry.Attempts == 0)
-                Interlocked.Add(ref _handledOnce, entry.Items);
             CountWaiting(entry.WaitingFor, -entry.Items, -entry.Body.Length);
             if (outcome.Remaining is null || outcome.RemainingItems == 0)
             {
                 lock (_gate)
                     _completed.Add(entry.Id);
                 _flushSignal.Writer.TryWrite(true);
+                CountHandled(entry);
                 continue;
             }
 
             var next = entry with { Body = outcome.Remaining, Items = outcome.RemainingItems, Attempts = entry.Attempts + 1, WaitingFor = outcome.Reason };
             CountWaiting(next.WaitingFor, next.Items, next.Body.Length);
+            CountHandled(entry); // after the waiting counts moved: who sees it handled sees them settled
             if (outcome.RemainingItems != entry.Items || outcome.Remaining != entry.Body)
             {
                 lock (_gate)

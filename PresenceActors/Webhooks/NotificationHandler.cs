@@ -32,13 +32,13 @@ public sealed class NotificationHandler(
     ILogger<NotificationHandler> log) : IIngressHandler
 {
     private long _lastWaitLog = long.MinValue / 2;
+    private readonly DropLog _drops = new(log);
 
     // Resolved on first use, not when the handler is built: it is built with the ingress log's hosted service, and
     // resolving an IRequiredActor there would create the actor system before Akka.Hosting starts it.
     private IRequiredActor<UserPresenceRegion> UserRegion => field ??= services.GetRequiredService<IRequiredActor<UserPresenceRegion>>();
 
     private IRequiredActor<SubscriptionPoolKey> PoolProxy => field ??= services.GetRequiredService<IRequiredActor<SubscriptionPoolKey>>();
-    private readonly DropLog _drops = new(log);
 
     /// <summary>Why an entry waits while this node sees only a minority of the cluster (ClusterQuorum).</summary>
     public const string NoQuorum = "no-quorum";
