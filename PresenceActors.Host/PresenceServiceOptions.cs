@@ -33,7 +33,14 @@ public sealed record PresenceServiceOptions
 
     public required ListenerOptions InternalApi { get; init; }
 
-    public ListenerOptions Admin { get; init; } = new() { Port = 9110 };
+    public ListenerOptions Admin { get; init; } = new() { Port = DefaultAdminPort };
+
+    // The defaults of the keys, written here once: the configuration and its key table read them.
+    public const int DefaultWebhookPort = 8443;
+    public const int DefaultApiPort = 10443;
+    public const int DefaultAdminPort = 9110;
+    public const int DefaultWebhookRequestsPerSource = 5_000;
+    public static readonly Uri DefaultOpenIdConfiguration = new("https://login.microsoftonline.com/common/.well-known/openid-configuration");
 
     /// <summary>Structured JSON lines on the console instead of plain text.</summary>
     public bool JsonLogs { get; init; }
@@ -75,7 +82,7 @@ public sealed record PresenceServiceOptions
     public PresenceActors.Webhooks.IEncryptionCertificateStore? EncryptionStore { get; init; }
 
     /// <summary>Where validationTokens' signing keys are published.</summary>
-    public Uri OpenIdConfiguration { get; init; } = new("https://login.microsoftonline.com/common/.well-known/openid-configuration");
+    public Uri OpenIdConfiguration { get; init; } = DefaultOpenIdConfiguration;
 
     /// <summary>Largest notification POST accepted (Graph batches stay far below).</summary>
     public long MaxWebhookBodyBytes { get; init; } = 1024 * 1024;
@@ -92,7 +99,7 @@ public sealed record PresenceServiceOptions
     public IReadOnlyList<string> InternalApiClientCertificates { get; init; } = [];
 
     /// <summary>Requests per source address and window the public webhook takes before answering 429 (0: no limit).</summary>
-    public int WebhookRequestsPerSource { get; init; } = 5_000;
+    public int WebhookRequestsPerSource { get; init; } = DefaultWebhookRequestsPerSource;
 
     public TimeSpan WebhookRateWindow { get; init; } = TimeSpan.FromSeconds(1);
 

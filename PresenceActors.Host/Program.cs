@@ -27,19 +27,15 @@ sandbox.SetAction((parse, stopping) => SandboxMode.RunAsync(new SandboxMode.Sett
 var run = new Command("run", "run one node of the service with the given configuration") { configOption };
 run.SetAction(async (parse, stopping) =>
 {
+    // Read with watch: technical users and applications added to the file later join without a restart.
     var file = parse.GetValue(configOption);
-    var options = LoadOrReport(file);
+    var configuration = PresenceConfiguration.Build(file, out var fileProblems, watch: true);
+    var options = Report(configuration, fileProblems);
     if (options is null)
         return 2;
-    await using var app = PresenceService.Build(options);
+    await using var app = PresenceService.Build(options, configure: builder => builder.Services.AddTechnicalAccountsWatcher(configuration));
     await app.StartAsync(stopping);
-    // Technical accounts added to the file later join the pool without a restart.
-    var watcher = new TechnicalAccountsWatcher(
-        () => file is null ? WatchedConfiguration.None : TechnicalAccountsWatcher.Read(file),
-        app.Services.GetRequiredService<PresenceActors.Graph.ISubscriptionGraph>(),
-        app.Services.GetRequiredService<Akka.Hosting.IRequiredActor<PresenceActors.Subscriptions.SubscriptionPoolKey>>(),
-        app.Services.GetRequiredService<ILogger<TechnicalAccountsWatcher>>());
-    using (file is null ? null : watcher.Watch(file.FullName))
+    using (app.Services.GetRequiredService<TechnicalAccountsWatcher>().Watch())
         await app.WaitForShutdownAsync(stopping);
     // Stopped on request (SIGTERM, Ctrl+C): 0. Let go by the cluster (not joined in time, downed): 3, for the supervisor
     // (systemd's Restart=on-failure, compose's restart policy) to start the node again.
@@ -84,6 +80,11 @@ return await root.Parse(args.Length == 0 ? ["sandbox"] : args).InvokeAsync(new I
 static PresenceServiceOptions? LoadOrReport(FileInfo? file)
 {
     var configuration = PresenceConfiguration.Build(file, out var fileProblems);
+    return Report(configuration, fileProblems);
+}
+
+static PresenceServiceOptions? Report(Microsoft.Extensions.Configuration.IConfiguration configuration, List<string> fileProblems)
+{
     var options = PresenceConfiguration.Load(configuration, out var problems);
     problems.InsertRange(0, fileProblems);
     if (problems.Count == 0 && options is not null)

@@ -9,11 +9,13 @@ namespace PresenceActors.Host.Configuration;
 public static partial class PresenceConfiguration
 {
     /// <summary>
-    /// The configuration a node reads: the program's appsettings.json, then the properties file (the seed's format),
-    /// then environment variables (presence__admin__token), later ones winning. Problems of the file (missing, a line
-    /// that is not 'key = value') are returned, never its values.
+    /// The configuration a node reads: the program's appsettings.json, then the properties file (the seed's format, a
+    /// configuration source of its own: <see cref="PropertiesConfigurationSource"/>), then environment variables
+    /// (presence__admin__token), later ones winning. With <paramref name="watch"/> the file is read again when it changes
+    /// (a running node's technical users and applications, through <c>IOptionsMonitor</c>). Problems of the file (missing,
+    /// a line that is not 'key = value') are returned, never its values.
     /// </summary>
-    public static IConfiguration Build(FileInfo? file, out List<string> problems)
+    public static IConfiguration Build(FileInfo? file, out List<string> problems, bool watch = false)
     {
         problems = [];
         var builder = new ConfigurationBuilder().AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
@@ -21,18 +23,14 @@ public static partial class PresenceConfiguration
         {
             file.Refresh();
             if (!file.Exists)
-            {
                 problems.Add($"--config: file '{file.FullName}' does not exist.");
-            }
             else
-            {
-                var properties = PropertiesFile.Parse(File.ReadAllText(file.FullName), out var syntax);
-                builder.AddInMemoryCollection(properties.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value)));
-                problems.AddRange(syntax.Select(line => $"{file.Name}: {line}"));
-            }
+                builder.AddPropertiesFile(file.FullName, reloadOnChange: watch);
         }
 
-        return builder.AddEnvironmentVariables().Build();
+        var configuration = builder.AddEnvironmentVariables().Build();
+        problems.AddRange(configuration.PropertiesProblems());
+        return configuration;
     }
 
     /// <summary>

@@ -20,12 +20,18 @@ namespace PresenceActors.Host.Configuration;
 public static partial class PresenceConfiguration
 {
 
-    /// <summary>Reads one key in the seed's dotted form, or in .NET's colon form (environment variables: a__b__c).</summary>
+    /// <summary>
+    /// Reads one key named in the seed's dotted form: as the configuration holds it (properties files and environment
+    /// variables give a:b:0:c), or as written (dotted keys of appsettings.json or an in-memory source).
+    /// </summary>
     public static string? Get(IConfiguration configuration, string key)
     {
-        var value = configuration[key] ?? configuration[key.Replace('.', ':')];
+        var value = configuration[PathOf(key)] ?? configuration[key];
         return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
     }
+
+    /// <summary>A dotted key in the configuration's own form: azure.activedirectory.technical.users[0].username → azure:activedirectory:technical:users:0:username.</summary>
+    public static string PathOf(string key) => key.Replace("].", ":").Replace('[', ':').Replace(']', ':').Replace('.', ':').TrimEnd(':');
 
     public static PresenceServiceOptions? Load(IConfiguration configuration, out List<string> problems)
     {
@@ -160,22 +166,23 @@ public static partial class PresenceConfiguration
         var webhookCertificate = Pfx("presence.webhook.certificate", "presence.webhook.certificatePassword", required: false);
         var apiCertificate = Pfx("presence.api.certificate", "presence.api.certificatePassword", required: false) ?? webhookCertificate;
 
-        var upWithin = Parse("presence.cluster.upWithin", TimeSpan.FromMinutes(1), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:01:00");
+        var upWithin = Parse("presence.cluster.upWithin", new PresenceClusterOptions().UpWithin, t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:01:00");
         if (upWithin < TimeSpan.FromSeconds(10))
             found.Add($"presence.cluster.upWithin = {upWithin} is too short: a node needs at least 00:00:10 to join.");
         var timings = ReadTimings(configuration, found);
-        var ttl = Parse("presence.session.ttl", TimeSpan.FromMinutes(5), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:05:00");
-        var refresh = Parse("presence.session.refresh", TimeSpan.FromMinutes(4), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:04:00");
-        var maxTtl = Parse("presence.session.maxTtl", TimeSpan.FromMinutes(30), t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:30:00");
+        var rules = PresenceSettings.Default;
+        var ttl = Parse("presence.session.ttl", rules.SessionTtl, t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:05:00");
+        var refresh = Parse("presence.session.refresh", rules.SessionRefresh, t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:04:00");
+        var maxTtl = Parse("presence.session.maxTtl", rules.LongestSessionTtl, t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:30:00");
         if (ttl < TimeSpan.FromMinutes(5) || ttl > TimeSpan.FromHours(4))
             found.Add($"presence.session.ttl = {ttl} is outside what Graph accepts (00:05:00 to 04:00:00).");
         else if (refresh >= ttl || refresh <= TimeSpan.Zero)
             found.Add($"presence.session.refresh = {refresh} must be positive and shorter than presence.session.ttl ({ttl}).");
         if (maxTtl < ttl || maxTtl > TimeSpan.FromHours(4))
             found.Add($"presence.session.maxTtl = {maxTtl} must be at least presence.session.ttl ({ttl}) and at most 04:00:00 (Graph's limit).");
-        var maxCall = Parse("presence.uc.maxCallLength", TimeSpan.FromHours(8), t => TimeSpan.TryParse(t, CultureInfo.InvariantCulture, out var v) && v >= TimeSpan.FromMinutes(5) ? v : null,
+        var maxCall = Parse("presence.uc.maxCallLength", rules.MaxUcCallLength, t => TimeSpan.TryParse(t, CultureInfo.InvariantCulture, out var v) && v >= TimeSpan.FromMinutes(5) ? v : null,
             "a duration of at least 00:05:00, like 08:00:00");
-        var callActivities = (Get(configuration, "presence.callActivities") ?? "InACall,InAConferenceCall")
+        var callActivities = (Get(configuration, "presence.callActivities") ?? string.Join(',', PresenceMapping.SeedCallActivities))
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TeamsActivity.Parse).ToList();
         foreach (var unknown in callActivities.Where(a => !a.IsDocumented))
             found.Add($"presence.callActivities: '{unknown}' is not a documented Teams activity.");
@@ -190,9 +197,9 @@ public static partial class PresenceConfiguration
             found.Add($"presence.cluster.seedNodes: '{seed}' must look like akka.tcp://presence@host:4053.");
 
         int Port(string key, int fallback) => Parse(key, fallback, t => int.TryParse(t, out var p) && p is > 0 and < 65536 ? p : null, "a port from 1 to 65535");
-        var webhookPort = Port("presence.webhook.port", 8443);
-        var apiPort = Port("presence.api.port", 10443);
-        var adminPort = Port("presence.admin.port", 9110);
+        var webhookPort = Port("presence.webhook.port", PresenceServiceOptions.DefaultWebhookPort);
+        var apiPort = Port("presence.api.port", PresenceServiceOptions.DefaultApiPort);
+        var adminPort = Port("presence.admin.port", PresenceServiceOptions.DefaultAdminPort);
         var adminAddress = IPAddress.Loopback;
         if (Get(configuration, "presence.admin.address") is { } adminText && !IPAddress.TryParse(adminText, out adminAddress))
         {
@@ -202,12 +209,12 @@ public static partial class PresenceConfiguration
 
         if (!IPAddress.IsLoopback(adminAddress) && Get(configuration, "presence.admin.token") is null)
             found.Add($"presence.admin.token is missing: the admin port listens on {adminAddress}, beyond loopback, where its actions need a token.");
-        var remotingPort = Port("presence.cluster.port", 4053);
+        var remotingPort = Port("presence.cluster.port", new PresenceClusterOptions().Port);
         var publicPort = Get(configuration, "presence.cluster.publicPort") is null ? (int?)null : Port("presence.cluster.publicPort", remotingPort);
-        Uri Url(string key, string fallback) => HttpsUrl(key, Get(configuration, key) ?? fallback) ?? new Uri(fallback);
-        var authority = Url("presence.graph.authorityHost", "https://login.microsoftonline.com/");
-        var graphBase = Url("presence.graph.baseUrl", "https://graph.microsoft.com/v1.0/");
-        var openId = Url("presence.graph.openIdConfiguration", "https://login.microsoftonline.com/common/.well-known/openid-configuration");
+        Uri Url(string key, Uri fallback) => Get(configuration, key) is { } text ? HttpsUrl(key, text) ?? fallback : fallback;
+        var authority = Url("presence.graph.authorityHost", GraphOptions.DefaultAuthorityHost);
+        var graphBase = Url("presence.graph.baseUrl", GraphOptions.DefaultGraphBaseUrl);
+        var openId = Url("presence.graph.openIdConfiguration", PresenceServiceOptions.DefaultOpenIdConfiguration);
 
         byte[]? clientStateKey = null;
         if (Get(configuration, "presence.clientState.key") is { } keyText)
@@ -256,9 +263,9 @@ public static partial class PresenceConfiguration
             .Select(t => t.Replace(":", "").ToUpperInvariant()).ToList();
         foreach (var thumbprint in clientCertificates.Where(t => t.Length != 64 || !t.All(Uri.IsHexDigit)))
             found.Add($"presence.api.clientCertificates: '{thumbprint}' is not a SHA-256 thumbprint (64 hex digits).");
-        var graphConnections = Parse("presence.graph.maxConnections", 64, t => int.TryParse(t, out var n) && n > 0 ? n : null, "a whole number above 0");
+        var graphConnections = Parse("presence.graph.maxConnections", GraphOptions.DefaultMaxConnections, t => int.TryParse(t, out var n) && n > 0 ? n : null, "a whole number above 0");
         var presenceBudget = Parse("presence.graph.presenceBudget", GraphOptions.DefaultPresenceBudget, t => int.TryParse(t, out var n) && n > 0 ? n : null, "a whole number above 0");
-        var rateLimit = 5_000;
+        var rateLimit = PresenceServiceOptions.DefaultWebhookRequestsPerSource;
         if (Get(configuration, "presence.webhook.rateLimitPerSecond") is { } rate && (!int.TryParse(rate, out rateLimit) || rateLimit < 0))
             found.Add($"presence.webhook.rateLimitPerSecond: '{rate}' is not a whole number of requests per second (0 turns the limit off).");
         var adminOpen = (Get(configuration, "presence.admin.open") ?? "")
@@ -365,7 +372,7 @@ public static partial class PresenceConfiguration
                 Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = connection ?? Path.Combine(dataFolder, "presence.db") },
                 Users = new UserPresenceOptions
                 {
-                    Rules = PresenceSettings.Default with { SessionTtl = ttl, SessionRefresh = refresh, LongestSessionTtl = maxTtl, Mapping = PresenceMapping.SeedWith(callActivities), MaxUcCallLength = maxCall },
+                    Rules = rules with { SessionTtl = ttl, SessionRefresh = refresh, LongestSessionTtl = maxTtl, Mapping = PresenceMapping.SeedWith(callActivities), MaxUcCallLength = maxCall },
                 },
             },
             Graph = new GraphOptions

@@ -1,15 +1,45 @@
 using Akka.Actor;
 using Akka.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 using PresenceActors.Graph;
 using PresenceActors.Subscriptions;
 
 namespace PresenceActors.Host.Configuration;
 
-/// <summary>What the watcher reads of the configuration file: the technical users, the applications beyond the seed's, and the file's problems.</summary>
-public sealed record WatchedConfiguration(
-    IReadOnlyList<TechnicalAccountCredentials> Accounts, IReadOnlyList<GraphApplication> Applications, IReadOnlyList<string> Problems)
+/// <summary>
+/// What a running node reads again of its configuration (an options type, bound from the configuration and re-bound by
+/// <c>IOptionsMonitor</c> when the properties file changes): the technical users, the applications beyond the seed's,
+/// and the problems found reading them, each naming its key or line.
+/// </summary>
+public sealed class WatchedConfiguration
 {
-    public static readonly WatchedConfiguration None = new([], [], []);
+    public List<TechnicalAccountCredentials> Accounts { get; } = [];
+    public List<GraphApplication> Applications { get; } = [];
+    public List<string> Problems { get; } = [];
+
+    /// <summary>Reads the accounts and applications of <paramref name="configuration"/> as it is now.</summary>
+    public static void Bind(WatchedConfiguration watched, IConfiguration configuration)
+    {
+        var problems = configuration.PropertiesProblems().ToList();
+        watched.Accounts.AddRange(PresenceConfiguration.TechnicalAccounts(configuration, problems));
+        watched.Applications.AddRange(PresenceConfiguration.MoreApplications(configuration, PresenceConfiguration.Get(configuration, "azure.activedirectory.clientId"), problems));
+        watched.Problems.AddRange(problems);
+    }
+}
+
+public static class TechnicalAccountsWatcherSetup
+{
+    /// <summary>
+    /// The watcher of a node started from a configuration file: <see cref="WatchedConfiguration"/> bound from
+    /// <paramref name="configuration"/> (built with <c>watch: true</c>), re-bound on each change of the file.
+    /// </summary>
+    public static IServiceCollection AddTechnicalAccountsWatcher(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<WatchedConfiguration>().Configure(watched => WatchedConfiguration.Bind(watched, configuration));
+        services.AddSingleton<IOptionsChangeTokenSource<WatchedConfiguration>>(new ConfigurationChangeTokenSource<WatchedConfiguration>(configuration));
+        return services.AddSingleton<TechnicalAccountsWatcher>();
+    }
 }
 
 /// <summary>
@@ -18,29 +48,26 @@ public sealed record WatchedConfiguration(
 /// docs/graph-budget.md, "Several applications"), and the pool is handed the new places, which it fills.
 /// </summary>
 public sealed class TechnicalAccountsWatcher(
-    Func<WatchedConfiguration> readAccounts,
+    IOptionsMonitor<WatchedConfiguration> watched,
     ISubscriptionGraph graph,
     IRequiredActor<SubscriptionPoolKey> pool,
     ILogger<TechnicalAccountsWatcher> log)
 {
     private readonly Dictionary<string, string> _known = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>The technical users of the node's configuration file as it is now, and its problems (each naming its key or line).</summary>
-    public static WatchedConfiguration Read(FileInfo file)
-    {
-        var configuration = PresenceConfiguration.Build(file, out var problems);
-        var accounts = PresenceConfiguration.TechnicalAccounts(configuration, problems);
-        var applications = PresenceConfiguration.MoreApplications(configuration, configuration["azure.activedirectory.clientId"]?.Trim(), problems);
-        return new WatchedConfiguration(accounts, applications, problems);
-    }
-
     /// <summary>
     /// Reads the accounts and applications again; returns the usernames and client ids that were new. A file with problems (an edit half done, a line
     /// without a key) changes nothing: the accounts in use stay, and the problems are logged naming their keys.
     /// </summary>
-    public IReadOnlyList<string> Refresh()
+    public IReadOnlyList<string> Refresh(WatchedConfiguration current)
     {
-        var (accounts, applications, problems) = readAccounts();
+        // A change of the file can be reported more than once, from the monitor's own thread each time.
+        lock (_known)
+            return Apply(current.Accounts, current.Applications, current.Problems);
+    }
+
+    private List<string> Apply(List<TechnicalAccountCredentials> accounts, List<GraphApplication> applications, List<string> problems)
+    {
         if (problems.Count > 0)
         {
             log.LogWarning("technical-accounts-reload-refused: the configuration file has {Count} problem(s); the technical accounts in use stay as they are: {Problems}",
@@ -89,37 +116,22 @@ public sealed class TechnicalAccountsWatcher(
         return added;
     }
 
-    /// <summary>Watches the file and refreshes after each change (debounced).</summary>
-    public IDisposable Watch(string file)
+    /// <summary>Applies the configuration as it is now, then each change the monitor reports (the file source waits for a write to settle).</summary>
+    public IDisposable? Watch()
     {
-        Refresh();
-        var watcher = new FileSystemWatcher(Path.GetDirectoryName(Path.GetFullPath(file))!, Path.GetFileName(file))
+        Refresh(watched.CurrentValue);
+        return watched.OnChange(current =>
         {
-            NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.FileName,
-        };
-        Timer? debounce = null;
-        void Changed(object? _, FileSystemEventArgs __)
-        {
-            debounce?.Dispose();
-            debounce = new Timer(_ =>
+            try
             {
-                try
-                {
-                    Refresh();
-                }
-                catch (Exception e)
-                {
-                    // A timer callback's exception would end the process: whatever the reload met, the node goes on
-                    // with the accounts it has. The type and message only (a stack trace here says nothing useful).
-                    log.LogWarning("technical-accounts-reload-failed: {Type}: {Message}; the technical accounts in use stay as they are", e.GetType().Name, e.Message);
-                }
-            }, null, TimeSpan.FromMilliseconds(500), Timeout.InfiniteTimeSpan);
-        }
-
-        watcher.Changed += Changed;
-        watcher.Created += Changed;
-        watcher.Renamed += (s, e) => Changed(s, e);
-        watcher.EnableRaisingEvents = true;
-        return watcher;
+                Refresh(current);
+            }
+            catch (Exception e)
+            {
+                // Whatever the reload met, the node goes on with the accounts it has. The type and message only (a stack
+                // trace here says nothing useful).
+                log.LogWarning("technical-accounts-reload-failed: {Type}: {Message}; the technical accounts in use stay as they are", e.GetType().Name, e.Message);
+            }
+        });
     }
 }

@@ -86,10 +86,7 @@ public class SeveralApplicationsTests
         try
         {
             var gateway = loop.Service.Services.GetRequiredService<GraphGateway>();
-            var watcher = new TechnicalAccountsWatcher(() => TechnicalAccountsWatcher.Read(new FileInfo(file)),
-                loop.Service.Services.GetRequiredService<ISubscriptionGraph>(), loop.Service.Services.GetRequiredService<IRequiredActor<SubscriptionPoolKey>>(),
-                NullLogger<TechnicalAccountsWatcher>.Instance);
-            using var watching = watcher.Watch(file);
+            await using var watching = WatcherScope.Start(loop, file);
 
             // UC calls in progress, their sessions held by the first application; and one user about to start a Teams call.
             var inCall = await loop.AddUsersAsync(8, prefix: "held");

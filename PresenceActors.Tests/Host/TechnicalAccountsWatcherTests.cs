@@ -22,14 +22,9 @@ public class TechnicalAccountsWatcherTests
         try
         {
             var logs = new CapturingLoggerProvider();
-            using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
-            // The node's own reading of its file (Program's `run`).
-            var watcher = new TechnicalAccountsWatcher(
-                () => TechnicalAccountsWatcher.Read(new FileInfo(file)),
-                loop.Service.Services.GetRequiredService<ISubscriptionGraph>(),
-                loop.Service.Services.GetRequiredService<IRequiredActor<SubscriptionPoolKey>>(),
-                new Logger<TechnicalAccountsWatcher>(factory));
-            using var watching = watcher.Watch(file);
+            // The node's own reading of its file (Program's `run`): the file as a configuration source read again on
+            // change, bound to the watched options through IOptionsMonitor.
+            await using var watching = WatcherScope.Start(loop, file, logs);
 
             // Capacity 650 on tech1: 700 users leave 50 unwatched until a second account arrives.
             var ids = Enumerable.Range(0, 700).Select(i => loop.Graph.Tenant.AddUser($"w{i}@contoso.com").Id).ToList();

@@ -33,9 +33,9 @@ public sealed record GraphOptions
     /// <summary>Every application: the seed's keys first, then <see cref="MoreApplications"/>.</summary>
     public IReadOnlyList<GraphApplication> Applications => [new GraphApplication(ClientId, ClientSecret), .. MoreApplications];
 
-    public Uri AuthorityHost { get; init; } = new("https://login.microsoftonline.com/");
+    public Uri AuthorityHost { get; init; } = DefaultAuthorityHost;
 
-    public Uri GraphBaseUrl { get; init; } = new("https://graph.microsoft.com/v1.0/");
+    public Uri GraphBaseUrl { get; init; } = DefaultGraphBaseUrl;
 
     public IReadOnlyList<TechnicalAccountCredentials> TechnicalAccounts { get; init; } = [];
 
@@ -59,10 +59,15 @@ public sealed record GraphOptions
     /// one. Unbounded, a burst of presence writes opened a TLS connection per call, and the handshakes took the CPU the
     /// calls needed (thousands of connections, then out of memory, at 500 UC calls/s).
     /// </summary>
-    public int MaxConnections { get; init; } = 64;
+    public int MaxConnections { get; init; } = DefaultMaxConnections;
 
     /// <summary>Graph's presence limit for one application in one tenant: 1,500 requests per 30 s.</summary>
     public const int DefaultPresenceBudget = 1500;
+
+    // The defaults of the keys (presence.graph.*), written here once: the configuration and its key table read them.
+    public const int DefaultMaxConnections = 64;
+    public static readonly Uri DefaultAuthorityHost = new("https://login.microsoftonline.com/");
+    public static readonly Uri DefaultGraphBaseUrl = new("https://graph.microsoft.com/v1.0/");
 
     /// <summary>Presence requests (writes and reads) each application may make per 30 s; metrics show the share in use.</summary>
     public int PresenceBudget { get; init; } = DefaultPresenceBudget;
@@ -74,7 +79,7 @@ public sealed record GraphOptions
     /// The expirationDuration our session is asked for while the presence budget is tight (presence.session.maxTtl):
     /// fewer keep-alives, at the price of a session that outlives a crashed service longer.
     /// </summary>
-    public TimeSpan SessionTtlWhenTight { get; init; } = TimeSpan.FromMinutes(30);
+    public TimeSpan SessionTtlWhenTight { get; init; } = Users.PresenceSettings.Default.LongestSessionTtl;
 
     /// <summary>How long a resolved Teams user stays cached.</summary>
     public TimeSpan UserCacheLifetime { get; init; } = TimeSpan.FromMinutes(30);

@@ -74,7 +74,10 @@ public sealed record PresenceMapping
     public ImmutableArray<string> BusyOnBusyOff { get; init; } = [];
 
     /// <summary>The seed's table exactly.</summary>
-    public static PresenceMapping Seed { get; } = SeedWith([TeamsActivity.InACall, TeamsActivity.InAConferenceCall]);
+    /// <summary>The activities the seed counts as a call (presence.callActivities' default).</summary>
+    public static IReadOnlyList<TeamsActivity> SeedCallActivities { get; } = [TeamsActivity.InACall, TeamsActivity.InAConferenceCall];
+
+    public static PresenceMapping Seed { get; } = SeedWith(SeedCallActivities);
 
     /// <summary>The seed's table with other "in a call" activities (presence.callActivities).</summary>
     public static PresenceMapping SeedWith(IEnumerable<TeamsActivity> callActivities) => new()
