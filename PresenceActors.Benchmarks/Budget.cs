@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
 using PresenceActors.Graph;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.UcFrontEnd;
@@ -74,7 +75,8 @@ internal static class Budget
             }
         }
 
-        var throttledBefore = GraphCallMetrics.Throttled;
+        var graphMetrics = rig.Service!.Services.GetRequiredService<GraphMetrics>();
+        var throttledBefore = graphMetrics.Throttled;
         rig.Graph.Faults.RateLimitsEnabled = true;
         rig.Graph.Tenant.PresenceChanged += OnChange;
         var reports = new List<Task>();
@@ -124,6 +126,6 @@ internal static class Budget
         return new BudgetResult(multiple, reportsPerSecond, seconds, starts, ends, sets.Length, clears.Length,
             RecentLatencies.Percentile(sets, 0.5), RecentLatencies.Percentile(sets, 0.99),
             RecentLatencies.Percentile(clears, 0.5), RecentLatencies.Percentile(clears, 0.99),
-            GraphCallMetrics.Throttled - throttledBefore, lapsed, lost, drain.Elapsed.TotalSeconds, applications);
+            graphMetrics.Throttled - throttledBefore, lapsed, lost, drain.Elapsed.TotalSeconds, applications);
     }
 }

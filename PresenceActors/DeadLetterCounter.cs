@@ -11,10 +11,10 @@ namespace PresenceActors;
 /// </summary>
 public sealed class DeadLetterCounter : ReceiveActor
 {
-    public DeadLetterCounter()
+    public DeadLetterCounter(PresenceMetrics metrics)
     {
         Receive<SuppressedDeadLetter>(_ => { });
-        Receive<AllDeadLetters>(letter => PresenceMetrics.OnDeadLetter(letter.Message.GetType().Name));
+        Receive<AllDeadLetters>(letter => metrics.OnDeadLetter(letter.Message.GetType().Name));
     }
 
     protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(AllDeadLetters));

@@ -26,8 +26,10 @@ public static class PresenceNode
     /// </summary>
     public static IServiceCollection AddPresenceNode(
         this IServiceCollection services, PresenceNodeOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? more = null) =>
-        services.AddSingleton(new Mapping.PresenceRulesSource(options.Users.Rules)).AddAkka(PresenceClusterOptions.SystemName, (builder, provider) =>
+        services.AddSingleton(new Mapping.PresenceRulesSource(options.Users.Rules)).AddMetrics().AddSingleton<PresenceMetrics>()
+            .AddAkka(PresenceClusterOptions.SystemName, (builder, provider) =>
         {
+            var metrics = provider.GetRequiredService<PresenceMetrics>();
             builder
                 .ConfigureLoggers(loggers =>
                 {
@@ -40,7 +42,7 @@ public static class PresenceNode
                 .WithPresenceMapping(provider)
                 .WithActors((system, _) =>
                 {
-                    system.ActorOf(Props.Create<DeadLetterCounter>(), "dead-letter-counter");
+                    system.ActorOf(Props.Create(() => new DeadLetterCounter(metrics)), "dead-letter-counter");
                     // Once the bridge to Microsoft.Extensions.Logging is gone, Akka writes its last lines ("Remoting shut
                     // down") straight to standard output in its own format at the level in force: that broke JSON log
                     // lines and the sandbox's quiet console. Only warnings and errors from then on.

@@ -86,7 +86,7 @@ public static class StatusEndpoints
     }
 
     private static async Task<IResult> Data(ActorSystem system, IRequiredActor<SubscriptionPoolKey> pool, UcFrontEndEmitter emitter,
-        WebhookMetrics webhook, PresenceActors.Ingress.IngressLog ingress, HealthCheckService health, TimeProvider clock, IServiceProvider services,
+        WebhookMetrics webhook, PresenceActors.Ingress.IngressLog ingress, GraphMetrics graph, HealthCheckService health, TimeProvider clock, IServiceProvider services,
         CancellationToken cancellationToken)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
@@ -153,13 +153,13 @@ public static class StatusEndpoints
                 ucUpdatesSent = emitter.Sent,
                 ucUpdatesFailed = emitter.Failed,
                 ucUsersWaiting = emitter.PendingUsers,
-                graphCalls = GraphCallMetrics.Total,
-                graphThrottled = GraphCallMetrics.Throttled,
+                graphCalls = graph.Total,
+                graphThrottled = graph.Throttled,
                 // This node's presence calls in the last 30 s against its share of the budgets, all applications and each.
-                presenceBudgetInUse = GraphCallMetrics.Governors.Sum(g => g.InUse),
-                presenceBudgetShare = GraphCallMetrics.Governors.Sum(g => g.Share),
-                presenceCallsWaiting = GraphCallMetrics.Governors.Sum(g => g.Waiting.Values.Sum()),
-                presenceBudgets = GraphCallMetrics.Governors.Select(g => new { application = g.Application, inUse = g.InUse, share = g.Share, waiting = g.Waiting.Values.Sum() }),
+                presenceBudgetInUse = graph.Governors.Sum(g => g.InUse),
+                presenceBudgetShare = graph.Governors.Sum(g => g.Share),
+                presenceCallsWaiting = graph.Governors.Sum(g => g.Waiting.Values.Sum()),
+                presenceBudgets = graph.Governors.Select(g => new { application = g.Application, inUse = g.InUse, share = g.Share, waiting = g.Waiting.Values.Sum() }),
             },
             latency = latency is { } l ? new { p50 = Math.Round(l.P50, 2), p99 = Math.Round(l.P99, 2), max = Math.Round(l.Max, 2), samples = l.Samples } : null,
             lastHour = new

@@ -72,7 +72,7 @@ public sealed class IngressLogTests : IDisposable
     }
 
     private static IngressLog Log(IIngressStore store, IIngressHandler handler, IngressOptions? options = null) =>
-        new(store, handler, options ?? new IngressOptions { AppendTimeout = TimeSpan.FromSeconds(10), Workers = 2 }, NullLogger<IngressLog>.Instance);
+        new(store, handler, options ?? new IngressOptions { AppendTimeout = TimeSpan.FromSeconds(10), Workers = 2 }, NullLogger<IngressLog>.Instance, new OwnMeters());
 
     [Fact]
     public async Task Entries_a_previous_run_left_unfinished_are_processed_when_the_log_starts_again()

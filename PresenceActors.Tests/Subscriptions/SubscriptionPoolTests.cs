@@ -62,7 +62,8 @@ public class SubscriptionPoolTests : IAsyncLifetime
         var full = await _loop.PoolStatusAsync();
         Assert.Equal(300, full.UnwatchedUsers);
         Assert.NotEmpty(full.UnwatchedSample);
-        await Eventually.TrueAsync(() => PresenceMetrics.Unwatched >= 300, what: "unwatched users counted in the metric");
+        var metrics = _loop.Service.Services.GetRequiredService<PresenceMetrics>();
+        await Eventually.TrueAsync(() => metrics.Unwatched >= 300, what: "unwatched users counted in the metric");
         await Eventually.TrueAsync(() => Tenant.ListSubscriptions().Sum(s => s.UserIds.Count) == 2600, TimeSpan.FromSeconds(60), "2,600 subscribed");
 
         var fifth = Tenant.AddUser("tech5@contoso.com", password: "Tech-5-runtime", technical: true);

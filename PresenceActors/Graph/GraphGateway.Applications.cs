@@ -61,7 +61,7 @@ public sealed partial class GraphGateway
             governor.SetNodes(_upNodes);
             var clients = new ApplicationClients(application, Client(AppCredential(application), _options.RequestTimeout, governor), governor);
             _applications = _applications.Add(clients);
-            GraphCallMetrics.Governors = Governors;
+            Metrics.Governors = Governors;
             foreach (var credentials in _credentials.Values)
                 RegisterSlot(credentials, clients);
             return [.. _credentials.Keys.Select(user => SubscriptionSlots.Name(user, application.ClientId, _applications.Length == 1))];

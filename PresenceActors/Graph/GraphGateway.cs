@@ -102,11 +102,16 @@ public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGrap
     private readonly TimeProvider _clock;
     private int _disposed;
 
-    public GraphGateway(GraphOptions options, TimeProvider? clock = null)
+    /// <summary>Every attempt to Graph and Entra, and the presence budget in use.</summary>
+    public GraphMetrics Metrics { get; }
+
+    /// <param name="metrics">The node's figures (<see cref="GraphSetup.AddGraphGateway"/>); none for a gateway outside a node.</param>
+    public GraphGateway(GraphOptions options, TimeProvider? clock = null, GraphMetrics? metrics = null)
     {
         _options = options;
         _clock = clock ?? TimeProvider.System;
-        GraphCallMetrics.PresenceBudget = options.PresenceBudget;
+        Metrics = metrics ?? GraphMetrics.Unreported();
+        Metrics.PresenceBudget = options.PresenceBudget;
         foreach (var application in options.Applications)
             AddApplication(application);
         foreach (var account in options.TechnicalAccounts)
@@ -157,7 +162,7 @@ public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGrap
         }
 
         handlers.Add(new GovernedRetries(governor)); // the SDK's retries of presence calls count against the budget too
-        handlers.Add(new GraphCallMetrics()); // innermost: every attempt, retries included
+        handlers.Add(new GraphCallMetrics(Metrics)); // innermost: every attempt, retries included
         var http = GraphClientFactory.Create(handlers, finalHandler: Handler());
         http.Timeout = timeout;
         lock (_owned)

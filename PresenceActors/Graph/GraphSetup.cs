@@ -13,7 +13,9 @@ public static class GraphSetup
     /// </summary>
     public static IServiceCollection AddGraphGateway(this IServiceCollection services, GraphOptions options)
     {
-        services.AddSingleton(_ => new GraphGateway(options));
+        services.AddMetrics();
+        services.AddSingleton(sp => new GraphMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.AddSingleton(sp => new GraphGateway(options, metrics: sp.GetRequiredService<GraphMetrics>()));
         services.AddSingleton<ITeamsPresencePort>(sp => sp.GetRequiredService<GraphGateway>());
         services.AddSingleton<ISubscriptionGraph>(sp => sp.GetRequiredService<GraphGateway>());
         services.AddSingleton<IUserDirectory>(sp => sp.GetRequiredService<GraphGateway>());

@@ -51,7 +51,7 @@ public sealed partial class IngressLog
                     if (!own)
                         Interlocked.Add(ref _takenOver, fresh);
                     if (!own)
-                        TakenOverCounter.Add(fresh);
+                        _takenOverCounter.Add(fresh);
                     _log.LogInformation(own ? "ingress-resumed entries={Count}: left by this node's previous run" : "ingress-taken-over entries={Count}: left by a node that stopped",
                         fresh);
                 }

@@ -14,13 +14,12 @@ namespace PresenceActors.Ingress;
 /// </summary>
 public sealed partial class IngressLog : IHostedService, IAsyncDisposable
 {
-    private static readonly Meter Meter = new(PresenceMetrics.MeterName);
-    private static readonly Counter<long> CommitsCounter = Meter.CreateCounter<long>("presence.ingress.commits", description: "Transactions of the ingress log");
-    private static readonly Counter<long> AppendedCounter = Meter.CreateCounter<long>("presence.ingress.appended", description: "Items committed to the ingress log");
-    private static readonly Counter<long> RefusedCounter = Meter.CreateCounter<long>("presence.ingress.refused", description: "Items answered 503 (backlog full or log unwritable)");
-    private static readonly Counter<long> RetriedCounter = Meter.CreateCounter<long>("presence.ingress.retried", description: "Entries tried again, by reason");
-    private static readonly Counter<long> ExpiredCounter = Meter.CreateCounter<long>("presence.ingress.expired", description: "Items removed unprocessed after presence.ingress.maxAge");
-    private static readonly Counter<long> TakenOverCounter = Meter.CreateCounter<long>("presence.ingress.taken_over", description: "Entries taken over from a node that stopped");
+    private readonly Counter<long> _commitsCounter;
+    private readonly Counter<long> _appendedCounter;
+    private readonly Counter<long> _refusedCounter;
+    private readonly Counter<long> _retriedCounter;
+    private readonly Counter<long> _expiredCounter;
+    private readonly Counter<long> _takenOverCounter;
 
     private readonly IIngressStore _store;
     private readonly IIngressHandler _handler;
@@ -49,17 +48,19 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     private long _takenOver;
     private long _lastStallLog = long.MinValue / 2;
 
-    public IngressLog(IIngressStore store, IIngressHandler handler, IngressOptions options, ILogger<IngressLog> log, TimeProvider? clock = null)
+    /// <param name="meters">The node's meter factory (docs/architecture.md, "Metrics").</param>
+    public IngressLog(IIngressStore store, IIngressHandler handler, IngressOptions options, ILogger<IngressLog> log, IMeterFactory meters, TimeProvider? clock = null)
     {
         (_store, _handler, _options, _log, _clock) = (store, handler, options, log, clock ?? TimeProvider.System);
-        Volatile.Write(ref _latest, this);
+        var meter = meters.Create(PresenceMetrics.MeterName);
+        _commitsCounter = meter.CreateCounter<long>("presence.ingress.commits", description: "Transactions of the ingress log");
+        _appendedCounter = meter.CreateCounter<long>("presence.ingress.appended", description: "Items committed to the ingress log");
+        _refusedCounter = meter.CreateCounter<long>("presence.ingress.refused", description: "Items answered 503 (backlog full or log unwritable)");
+        _retriedCounter = meter.CreateCounter<long>("presence.ingress.retried", description: "Entries tried again, by reason");
+        _expiredCounter = meter.CreateCounter<long>("presence.ingress.expired", description: "Items removed unprocessed after presence.ingress.maxAge");
+        _takenOverCounter = meter.CreateCounter<long>("presence.ingress.taken_over", description: "Entries taken over from a node that stopped");
+        meter.CreateObservableGauge("presence.ingress.backlog", () => Backlog, description: "Items admitted and not yet confirmed on this node");
     }
-
-    /// <summary>The node's log, for the backlog gauge (one per process; a test host's next node replaces the last).</summary>
-    private static IngressLog? _latest;
-
-    private static readonly ObservableGauge<int> BacklogGauge = Meter.CreateObservableGauge("presence.ingress.backlog",
-        () => Volatile.Read(ref _latest)?.Backlog ?? 0, description: "Items admitted and not yet confirmed on this node");
 
     /// <summary>Items this node admitted or took over and has not finished.</summary>
     public int Backlog => Volatile.Read(ref _backlog);
@@ -236,7 +237,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
             {
                 var ids = await _store.FlushAsync([.. appends.Select(a => a.Append)], completed, [.. rewrites.Values], stopping);
                 Interlocked.Increment(ref _commits);
-                CommitsCounter.Add(1);
+                _commitsCounter.Add(1);
                 lock (_gate)
                 {
                     _held.ExceptWith(completed);
@@ -248,7 +249,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
                 {
                     var (append, committed) = appends[i];
                     Interlocked.Add(ref _appended, append.Items);
-                    AppendedCounter.Add(append.Items);
+                    _appendedCounter.Add(append.Items);
                     _work.Writer.TryWrite(new IngressEntry(ids[i].Id, append.Kind, append.Body, append.Items, 0, ids[i].ReceivedAt, append.TraceParent)
                     {
                         WaitingFor = append.WaitingFor,
@@ -325,7 +326,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
             }
 
             Interlocked.Increment(ref _retried);
-            RetriedCounter.Add(1, new KeyValuePair<string, object?>("reason", outcome.Reason ?? "unknown"));
+            _retriedCounter.Add(1, new KeyValuePair<string, object?>("reason", outcome.Reason ?? "unknown"));
             _ = RetryLaterAsync(next, outcome, stopping);
         }
     }
@@ -333,7 +334,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     private IngressOutcome Expire(IngressEntry entry)
     {
         Interlocked.Add(ref _expired, entry.Items);
-        ExpiredCounter.Add(entry.Items);
+        _expiredCounter.Add(entry.Items);
         _log.LogError("ingress-expired id={Id} items={Items}: not processed within {MaxAge} h of arriving; removed", entry.Id, entry.Items, _options.MaxAge.TotalHours);
         return IngressOutcome.Done;
     }
@@ -365,7 +366,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     private void Refuse(int items)
     {
         Interlocked.Add(ref _refused, items);
-        RefusedCounter.Add(items);
+        _refusedCounter.Add(items);
     }
 
     private void LogStall(string why)

@@ -21,7 +21,7 @@ public static class IngressSetup
             ? new PostgresIngressStore(Npgsql.NpgsqlDataSource.Create(PersistenceSetup.PreparePostgres(node.Persistence.ConnectionString)), OwnerOf(node), options.Lease)
             : new SqliteIngressStore(SqliteIngressStore.PathBeside(node.Persistence.ConnectionString)));
         services.AddSingleton(sp => new IngressLog(sp.GetRequiredService<IIngressStore>(), sp.GetRequiredService<IIngressHandler>(), options,
-            sp.GetRequiredService<ILogger<IngressLog>>(), sp.GetService<TimeProvider>()));
+            sp.GetRequiredService<ILogger<IngressLog>>(), sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetService<TimeProvider>()));
         services.AddHostedService(sp => sp.GetRequiredService<IngressLog>());
         services.AddSingleton<NotificationAdmission>();
         return services;

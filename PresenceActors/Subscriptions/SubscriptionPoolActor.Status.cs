@@ -21,8 +21,8 @@ public sealed partial class SubscriptionPoolActor
     private void ReportUnwatched()
     {
         var count = _state.UnwatchedCount;
-        PresenceMetrics.SetUnwatched(count, _state.Users.Count - count);
-        PresenceMetrics.SetSubscriptions(_state.Accounts.Values.Count(a => a.SubscriptionId is not null), _state.Accounts.Values.Count(a => !a.Healthy),
+        _metrics.SetUnwatched(count, _state.Users.Count - count);
+        _metrics.SetSubscriptions(_state.Accounts.Values.Count(a => a.SubscriptionId is not null), _state.Accounts.Values.Count(a => !a.Healthy),
             _state.Accounts.Values.Where(a => a.SubscriptionId is not null).Min(a => a.ExpiresAt));
         if (count == _lastUnwatchedLogged)
             return;

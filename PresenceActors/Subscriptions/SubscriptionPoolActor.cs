@@ -22,6 +22,7 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
     private readonly IReadOnlyList<string> _configuredAccounts;
     private readonly IActorRef _users;
     private readonly TimeProvider _clock;
+    private readonly PresenceMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _children = new(StringComparer.OrdinalIgnoreCase);
 
@@ -44,9 +45,10 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
     private int _lastUnwatchedLogged = -1;
 
     public SubscriptionPoolActor(ISubscriptionGraph graph, SubscriptionPoolOptions options, IReadOnlyList<string> configuredAccounts,
-        IActorRef users, TimeProvider clock)
+        IActorRef users, TimeProvider clock, PresenceMetrics metrics)
     {
         _graph = graph;
+        _metrics = metrics;
         _options = options;
         _configuredAccounts = configuredAccounts;
         _users = users;
@@ -206,14 +208,14 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
 
     protected override void PreStart()
     {
-        PresenceMetrics.PoolStarted();
+        _metrics.PoolStarted();
         base.PreStart();
     }
 
     /// <summary>The singleton moved or stopped: this node's pool gauges no longer speak for the pool.</summary>
     protected override void PostStop()
     {
-        PresenceMetrics.PoolStopped();
+        _metrics.PoolStopped();
         base.PostStop();
     }
 

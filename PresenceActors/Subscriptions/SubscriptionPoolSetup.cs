@@ -20,13 +20,14 @@ public static class SubscriptionPoolSetup
             throw new ArgumentException(string.Join(Environment.NewLine, problems), nameof(options));
         var graph = services.GetRequiredService<ISubscriptionGraph>();
         var clock = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        var metrics = services.GetRequiredService<PresenceMetrics>();
 
         return builder
             .WithCustomSerializer("subscriptions-json", SubscriptionSerializer.BoundTypes, system => new SubscriptionSerializer(system))
             .WithSingleton<SubscriptionPoolKey>(
                 SingletonName,
                 (_, registry, _) => Cluster.SupervisedSingleton.Props(
-                    Props.Create(() => new SubscriptionPoolActor(graph, options, configuredAccounts, registry.Get<UserPresenceRegion>(), clock)), "pool"),
+                    Props.Create(() => new SubscriptionPoolActor(graph, options, configuredAccounts, registry.Get<UserPresenceRegion>(), clock, metrics)), "pool"),
                 new ClusterSingletonOptions(),
                 createProxyToo: true);
     }

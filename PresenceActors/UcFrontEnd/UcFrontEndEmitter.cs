@@ -49,11 +49,9 @@ public sealed record UcFrontEndPayload(
 /// </summary>
 public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
 {
-    private static readonly Meter Meter = new(PresenceMetrics.MeterName);
-    private static readonly Counter<long> SentCounter = Meter.CreateCounter<long>("presence.uc.updates.sent");
-    private static readonly Counter<long> FailedCounter = Meter.CreateCounter<long>("presence.uc.updates.failed");
-    private static readonly Histogram<double> Latency = Meter.CreateHistogram<double>("presence.sync.latency", "ms",
-        "From the decision (a notification or UC report processed) until a UC front end acknowledged the update");
+    private readonly Counter<long> _sentCounter;
+    private readonly Counter<long> _failedCounter;
+    private readonly Histogram<double> _latency;
 
     private readonly UcFrontEndOptions _options;
     private readonly ILogger<UcFrontEndEmitter> _log;
@@ -68,7 +66,8 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
     private long _failed;
 
     /// <param name="http">The front ends' client (<see cref="UcFrontEndSetup.AddUcFrontEnds"/>: pinned TLS, the request timeout).</param>
-    public UcFrontEndEmitter(UcFrontEndOptions options, HttpClient http, ILogger<UcFrontEndEmitter> log)
+    /// <param name="meters">The node's meter factory (docs/architecture.md, "Metrics").</param>
+    public UcFrontEndEmitter(UcFrontEndOptions options, HttpClient http, ILogger<UcFrontEndEmitter> log, IMeterFactory meters)
     {
         if (options.Urls.Count == 0)
             throw new ArgumentException("At least one UC front-end URL is needed (webhook.listener.http.url).", nameof(options));
@@ -76,7 +75,12 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
         _log = log;
         _heldUntil = new DateTimeOffset[options.Urls.Count];
         _http = http;
-        Meter.CreateObservableGauge("presence.uc.updates.pending", () => (long)_slots.Count);
+        var meter = meters.Create(PresenceMetrics.MeterName);
+        _sentCounter = meter.CreateCounter<long>("presence.uc.updates.sent");
+        _failedCounter = meter.CreateCounter<long>("presence.uc.updates.failed");
+        _latency = meter.CreateHistogram<double>("presence.sync.latency", "ms",
+            "From the decision (a notification or UC report processed) until a UC front end acknowledged the update");
+        meter.CreateObservableGauge("presence.uc.updates.pending", () => (long)_slots.Count);
         _workers = Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
     }
 
@@ -176,9 +180,9 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
             if (delivered)
             {
                 Interlocked.Increment(ref _sent);
-                SentCounter.Add(1);
+                _sentCounter.Add(1);
                 var latency = (DateTimeOffset.UtcNow - update.OccurredAt).TotalMilliseconds;
-                Latency.Record(latency);
+                _latency.Record(latency);
                 Recent.Record(latency);
                 LastHour.Latency(latency);
                 lock (slot)
@@ -204,7 +208,7 @@ public sealed class UcFrontEndEmitter : IUcFrontEndPort, IAsyncDisposable
             else
             {
                 Interlocked.Increment(ref _failed);
-                FailedCounter.Add(1);
+                _failedCounter.Add(1);
                 int failures;
                 lock (slot)
                 {

@@ -20,7 +20,7 @@ public static class UcFrontEndSetup
             .ConfigurePrimaryHttpMessageHandler(() => PinnedTls.Handler(options.TrustedCertificates, options.RequestTimeout))
             .RemoveAllLoggers();
         services.AddSingleton(sp => new UcFrontEndEmitter(options, sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
-            sp.GetRequiredService<ILogger<UcFrontEndEmitter>>()));
+            sp.GetRequiredService<ILogger<UcFrontEndEmitter>>(), sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<IUcFrontEndPort>(sp => sp.GetRequiredService<UcFrontEndEmitter>());
         return services;
     }

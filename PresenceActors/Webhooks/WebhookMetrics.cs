@@ -6,14 +6,27 @@ namespace PresenceActors.Webhooks;
 /// <summary>Counters of the public webhook: items received, accepted, and dropped by reason.</summary>
 public sealed class WebhookMetrics
 {
-    private static readonly Meter Meter = new(PresenceMetrics.MeterName);
-    private static readonly Counter<long> ReceivedCounter = Meter.CreateCounter<long>("presence.notifications.received");
-    private static readonly Counter<long> AcceptedCounter = Meter.CreateCounter<long>("presence.notifications.accepted");
-    private static readonly Counter<long> DroppedCounter = Meter.CreateCounter<long>("presence.notifications.dropped");
-    private static readonly Counter<long> NotTakenCounter = Meter.CreateCounter<long>("presence.notifications.not_taken",
-        description: "Items answered 503 (the ingress backlog full, its commit late, or a certificate unknown); Graph delivers them again");
-    private static readonly Counter<long> UnknownCertificateCounter = Meter.CreateCounter<long>("presence.notifications.unknown_certificate",
-        description: "Items encrypted for a certificate neither this node nor the cluster's store holds; answered 503, the node is not ready meanwhile");
+    private readonly Counter<long> _receivedCounter;
+    private readonly Counter<long> _acceptedCounter;
+    private readonly Counter<long> _droppedCounter;
+    private readonly Counter<long> _notTakenCounter;
+    private readonly Counter<long> _unknownCertificateCounter;
+    private readonly Counter<long> _refusedCounter;
+
+    /// <param name="meters">The node's meter factory (docs/architecture.md, "Metrics"): the node's instruments, not the process's.</param>
+    public WebhookMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(PresenceMetrics.MeterName);
+        _receivedCounter = meter.CreateCounter<long>("presence.notifications.received");
+        _acceptedCounter = meter.CreateCounter<long>("presence.notifications.accepted");
+        _droppedCounter = meter.CreateCounter<long>("presence.notifications.dropped");
+        _notTakenCounter = meter.CreateCounter<long>("presence.notifications.not_taken",
+            description: "Items answered 503 (the ingress backlog full, its commit late, or a certificate unknown); Graph delivers them again");
+        _unknownCertificateCounter = meter.CreateCounter<long>("presence.notifications.unknown_certificate",
+            description: "Items encrypted for a certificate neither this node nor the cluster's store holds; answered 503, the node is not ready meanwhile");
+        _refusedCounter = meter.CreateCounter<long>("presence.notifications.refused",
+            description: "Items of requests refused before admission, by reason: too-many-items (413) and unknown-subscription-full (503, Graph delivers them again)");
+    }
 
     private readonly ConcurrentDictionary<string, long> _dropped = new();
     private long _received;
@@ -38,7 +51,7 @@ public sealed class WebhookMetrics
     {
         Interlocked.Add(ref _received, items);
         LastHour.Count(items);
-        ReceivedCounter.Add(items);
+        _receivedCounter.Add(items);
     }
 
     private long _tokenChecks;
@@ -51,13 +64,13 @@ public sealed class WebhookMetrics
     public void OnAccepted()
     {
         Interlocked.Increment(ref _accepted);
-        AcceptedCounter.Add(1);
+        _acceptedCounter.Add(1);
     }
 
     public void OnNotTaken(int items)
     {
         Interlocked.Add(ref _notTaken, items);
-        NotTakenCounter.Add(items);
+        _notTakenCounter.Add(items);
     }
 
     /// <summary>Items encrypted for a certificate this node could not find, even in the cluster's store.</summary>
@@ -75,17 +88,14 @@ public sealed class WebhookMetrics
     {
         Interlocked.Increment(ref _unknownCertificates);
         Volatile.Write(ref _lastUnknownCertificate, new UnknownCertificateSeen(at, certificateId ?? "(none)"));
-        UnknownCertificateCounter.Add(1);
+        _unknownCertificateCounter.Add(1);
     }
 
     public void OnDropped(string reason)
     {
         _dropped.AddOrUpdate(reason, 1, (_, n) => n + 1);
-        DroppedCounter.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        _droppedCounter.Add(1, new KeyValuePair<string, object?>("reason", reason));
     }
-
-    private static readonly Counter<long> RefusedCounter = Meter.CreateCounter<long>("presence.notifications.refused",
-        description: "Items of requests refused before admission, by reason: too-many-items (413) and unknown-subscription-full (503, Graph delivers them again)");
 
     private readonly ConcurrentDictionary<string, long> _refused = new();
 
@@ -95,6 +105,6 @@ public sealed class WebhookMetrics
     public void OnRefused(string reason, int items)
     {
         _refused.AddOrUpdate(reason, items, (_, n) => n + items);
-        RefusedCounter.Add(items, new KeyValuePair<string, object?>("reason", reason));
+        _refusedCounter.Add(items, new KeyValuePair<string, object?>("reason", reason));
     }
 }
