@@ -129,30 +129,9 @@ public sealed class AdminAccess(string? token, IReadOnlySet<string> open, TimePr
             : UcApiEndpoints.Problem(401, "Authorization",
                 $"Send 'Authorization: Bearer <presence.admin.token>', or name '{kind}' in presence.admin.open to serve it without the token.");
 
-    /// <summary>
-    /// An action's parameters: a JSON object body (Content-Type application/json), bound to <typeparamref name="T"/>.
-    /// An empty body reads as <c>{}</c>.
-    /// </summary>
-    public static async Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpContext context) where T : class, new()
-    {
-        if (await RequestBody.ReadAsync(context, 64 * 1024) is not { } bytes)
-            return (null, UcApiEndpoints.Problem(413, "body", "An admin action's body is at most 64 KiB."));
-        if (bytes.Length == 0)
-            return (new T(), null);
-        if (!context.Request.HasJsonContentType())
-            return (null, UcApiEndpoints.Problem(415, "Content-Type", "An admin action takes its parameters as a JSON object (Content-Type: application/json)."));
-        try
-        {
-            return (JsonSerializer.Deserialize<T>(bytes.Span, Json) ?? new T(), null);
-        }
-        catch (JsonException e)
-        {
-            var field = e.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "body";
-            return (null, UcApiEndpoints.Problem(400, field, $"The body must be a JSON object of this action's parameters ({e.Message.Split(" Path:")[0]})."));
-        }
-    }
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
+    /// <summary>An action's parameters, bound by <see cref="JsonRequest"/> (at most 64 KiB; an empty body reads as <c>{}</c>).</summary>
+    public static Task<(T? Body, IResult? Problem)> ReadBodyAsync<T>(HttpContext context) where T : class, new() =>
+        JsonRequest.ReadParametersAsync<T>(context, 64 * 1024);
 
     private bool Bearer(HttpContext context) =>
         token is not null && FixedEquals(context.Request.Headers.Authorization.ToString(), $"Bearer {token}");

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
 using Akka.Actor;
 using Akka.Hosting;
 using PresenceActors.Registration;
@@ -19,50 +17,33 @@ public static partial class UcApiEndpoints
 {
     private sealed record Report(string Status, bool OnPhone, DateTimeOffset At);
 
-    /// <summary>Reads status, onPhone and at (optional) of one report; the problem names the field, with <paramref name="prefix"/>.</summary>
-    /// <param name="requireAt">A list of everyone's status must say when each was read: stamped on arrival, a list
-    /// built before a user's own later report would overrule it.</param>
-    private static IResult? ReadReport(JsonElement item, string prefix, DateTimeOffset now, out Report? report, bool requireAt = false)
+    /// <summary>
+    /// When the report was read: its own timestamp, or its arrival. A report stamped far from now is a broken clock:
+    /// taken as given, one from the future would make every later report look older and be ignored, leaving the user stuck.
+    /// </summary>
+    private static IResult? ReportedAt(DateTimeOffset? at, string field, DateTimeOffset now, out DateTimeOffset value)
     {
-        report = null;
-        if (!TryString(item, "status", out var status, out var error, $"{prefix}status"))
-            return error!;
-        if (status!.Length > 100)
-            return Problem(400, $"{prefix}status", "status must be at most 100 characters.");
-        if (!item.TryGetProperty("onPhone", out var onPhone) || onPhone.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-            return Problem(400, $"{prefix}onPhone", "onPhone is required and must be true or false.");
-        var at = now;
-        if (requireAt && !item.TryGetProperty("at", out _))
-            return Problem(400, $"{prefix}at", "at is required in a list: when the UC back end read this status (ISO 8601).");
-        if (item.TryGetProperty("at", out var atValue))
-        {
-            if (atValue.ValueKind != JsonValueKind.String
-                || !DateTimeOffset.TryParse(atValue.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out at))
-                return Problem(400, $"{prefix}at", "at must be an ISO 8601 timestamp, e.g. 2026-11-26T09:30:00Z.");
-            // A report stamped far from now is a broken clock: taken as given, one from the future would make every
-            // later report look older and be ignored, leaving the user stuck.
-            if ((at - now).Duration() > MaxClockSkew)
-                return Problem(400, $"{prefix}at", $"at is {at:O}, more than {MaxClockSkew.TotalHours:0} hours from this node's clock ({now:O}); check the UC back end's time.");
-        }
-
-        report = new Report(status, onPhone.GetBoolean(), at);
-        return null;
+        value = at ?? now;
+        return (value - now).Duration() > MaxClockSkew
+            ? Problem(400, field, $"at is {value:O}, more than {MaxClockSkew.TotalHours:0} hours from this node's clock ({now:O}); check the UC back end's time.")
+            : null;
     }
 
     private static async Task<IResult> ReportPresence(string ucUserId, HttpContext context, TimeProvider clock,
         IRequiredActor<UserRegistryKey> registry, IRequiredActor<UserPresenceRegion> users, WebhookFlowOptions flow)
     {
-        var body = await ReadObject(context);
-        if (body.Error is not null)
-            return body.Error;
-        if (ReadReport(body.Root, "", clock.GetUtcNow(), out var report) is { } invalid)
-            return invalid;
+        var body = await JsonRequest.ReadAsync<PresenceReport>(context, MaxBodyBytes);
+        if (body.Problem is not null)
+            return body.Problem;
+        if (ReportedAt(body.Value!.At, "at", clock.GetUtcNow(), out var at) is { } skewed)
+            return skewed;
+        var report = new Report(body.Value.Status!, body.Value.OnPhone!.Value, at);
 
         var mapping = (await registry.ActorRef.Ask<LookupResult>(new Lookup(ucUserId), AskTimeout)).Mapping;
         if (mapping is null)
             return Problem(404, "ucUserId", $"UC user '{ucUserId}' is not registered; PUT /api/v1/users/{ucUserId} first.");
         // 202 only once the user's actor has journaled the report: otherwise 503, and the UC back end sends it again.
-        if (!await TakenAsync(users.ActorRef, mapping, report!, flow))
+        if (!await TakenAsync(users.ActorRef, mapping, report, flow))
         {
             context.Response.Headers.RetryAfter = "2";
             return Problem(503, "ucUserId", $"The report for '{ucUserId}' was not confirmed within {flow.AckTimeout.TotalSeconds:0.#} s (the service is busy or moving this user to another node); send it again.");
@@ -79,29 +60,19 @@ public static partial class UcApiEndpoints
     private static async Task<IResult> ReportAll(HttpContext context, TimeProvider clock,
         IRequiredActor<UserRegistryKey> registry, IRequiredActor<UserPresenceRegion> users, WebhookFlowOptions flow)
     {
-        var body = await ReadJson(context);
-        if (body.Error is not null)
-            return body.Error;
-        if (body.Root.ValueKind != JsonValueKind.Array)
-            return Problem(400, "body", "The body must be a JSON array of {\"ucUserId\", \"status\", \"onPhone\", \"at\"} objects.");
-
+        var body = await JsonRequest.ReadListAsync<PresenceListEntry>(context, MaxListBytes);
+        if (body.Problem is not null)
+            return body.Problem;
         var now = clock.GetUtcNow();
         var reports = new List<(string UcUserId, Report Report)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var index = 0;
-        foreach (var item in body.Root.EnumerateArray())
+        foreach (var (entry, index) in body.Value!.Select((e, i) => (e, i)))
         {
-            var prefix = $"[{index}].";
-            if (item.ValueKind != JsonValueKind.Object)
-                return Problem(400, $"[{index}]", "Each report must be an object.");
-            if (!TryString(item, "ucUserId", out var ucUserId, out var error, $"{prefix}ucUserId"))
-                return error!;
-            if (!seen.Add(ucUserId!))
-                return Problem(400, $"{prefix}ucUserId", $"ucUserId '{ucUserId}' appears more than once.");
-            if (ReadReport(item, prefix, now, out var report, requireAt: true) is { } invalid)
-                return invalid;
-            reports.Add((ucUserId!, report!));
-            index++;
+            if (!seen.Add(entry.UcUserId!))
+                return Problem(400, $"[{index}].ucUserId", $"ucUserId '{entry.UcUserId}' appears more than once.");
+            if (ReportedAt(entry.At, $"[{index}].at", now, out var at) is { } skewed)
+                return skewed;
+            reports.Add((entry.UcUserId!, new Report(entry.Status!, entry.OnPhone!.Value, at)));
         }
 
         var mappings = (await registry.ActorRef.Ask<MappingList>(new ListMappings(), AskTimeout)).Mappings.ToDictionary(m => m.UcUserId, StringComparer.Ordinal);

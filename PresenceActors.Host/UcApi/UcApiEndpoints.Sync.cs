@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Akka.Actor;
 using Akka.Hosting;
 using PresenceActors.Registration;
@@ -16,12 +15,8 @@ public static partial class UcApiEndpoints
     {
         api.MapPut("/users/{ucUserId}/sync", async (string ucUserId, HttpContext context, IRequiredActor<UserRegistryKey> registry) =>
         {
-            var body = await ReadObject(context);
-            if (body.Error is not null)
-                return body.Error;
-            if (!body.Root.TryGetProperty("enabled", out var enabled) || enabled.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-                return Problem(400, "enabled", "enabled is required: true to synchronise the user, false to leave them out.");
-            return await SetSynchronisedAsync(registry.ActorRef, ucUserId, enabled.GetBoolean(), "internal API");
+            var body = await JsonRequest.ReadAsync<SyncRequest>(context, MaxBodyBytes);
+            return body.Problem ?? await SetSynchronisedAsync(registry.ActorRef, ucUserId, body.Value!.Enabled!.Value, "internal API");
         });
         return api;
     }

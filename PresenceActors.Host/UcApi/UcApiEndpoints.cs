@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using Akka.Actor;
 using Akka.Hosting;
 using PresenceActors.Graph;
@@ -22,7 +21,7 @@ public static partial class UcApiEndpoints
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>Body limits: one user's registration or report, and the full list of up to 100,000 users.</summary>
+    /// <summary>Body limits, each endpoint its own: one user's registration or report, and the full lists of up to 100,000 users.</summary>
     public const long MaxBodyBytes = 64 * 1024;
 
     public const long MaxListBytes = 32L * 1024 * 1024;
@@ -94,12 +93,10 @@ public static partial class UcApiEndpoints
     private static async Task<IResult> RegisterOne(string ucUserId, HttpContext context, IUserDirectory directory,
         IRequiredActor<UserRegistryKey> registry, IRequiredActor<SubscriptionPoolKey> pool)
     {
-        var body = await ReadObject(context);
-        if (body.Error is not null)
-            return body.Error;
-        if (!TryString(body.Root, "teamsUser", out var teamsUser, out var error))
-            return error!;
-        var (result, problem) = await Register(ucUserId, teamsUser!, directory, registry.ActorRef, context.RequestAborted, relink: true);
+        var body = await JsonRequest.ReadAsync<RegistrationRequest>(context, MaxBodyBytes);
+        if (body.Problem is not null)
+            return body.Problem;
+        var (result, problem) = await Register(ucUserId, body.Value!.TeamsUser!, directory, registry.ActorRef, context.RequestAborted, relink: true);
         if (problem is not null)
             return problem;
         var assignment = await pool.ActorRef.Ask<SubscriptionPoolCommands.Assignment>(
@@ -142,21 +139,14 @@ public static partial class UcApiEndpoints
 
     private static async Task<IResult> ReconcileAll(HttpContext context, IUserDirectory directory, IRequiredActor<UserRegistryKey> registry)
     {
-        var body = await ReadJson(context);
-        if (body.Error is not null)
-            return body.Error;
-        if (body.Root.ValueKind != JsonValueKind.Array)
-            return Problem(400, "body", "The body must be a JSON array of {\"ucUserId\", \"teamsUser\"} objects.");
-
+        var body = await JsonRequest.ReadListAsync<RegistrationEntry>(context, MaxListBytes);
+        if (body.Problem is not null)
+            return body.Problem;
         var wanted = new Dictionary<string, string>(StringComparer.Ordinal);
-        var index = 0;
-        foreach (var item in body.Root.EnumerateArray())
+        foreach (var (entry, index) in body.Value!.Select((e, i) => (e, i)))
         {
-            if (!TryString(item, "ucUserId", out var uc, out var e1, $"[{index}].ucUserId") || !TryString(item, "teamsUser", out var teams, out var e2, $"[{index}].teamsUser"))
-                return e1 ?? Problem(400, $"[{index}].teamsUser", "teamsUser is required.");
-            if (!wanted.TryAdd(uc!, teams!))
-                return Problem(400, $"[{index}].ucUserId", $"ucUserId '{uc}' appears more than once.");
-            index++;
+            if (!wanted.TryAdd(entry.UcUserId!, entry.TeamsUser!))
+                return Problem(400, $"[{index}].ucUserId", $"ucUserId '{entry.UcUserId}' appears more than once.");
         }
 
         var existing = (await registry.ActorRef.Ask<MappingList>(new ListMappings(), AskTimeout)).Mappings;
@@ -206,59 +196,6 @@ public static partial class UcApiEndpoints
         }
 
         return Results.Json(new { added, unchanged, removed, failures });
-    }
-
-    private sealed record Parsed(JsonElement Root, IResult? Error);
-
-    private static async Task<Parsed> ReadJson(HttpContext context)
-    {
-        if (context.Request.ContentType is not { } type || !type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
-            return new Parsed(default, Problem(415, "Content-Type", "Send the body as application/json."));
-        try
-        {
-            // A single user's call is small; the full list (PUT /users) may name 100,000 users.
-            var path = context.Request.Path.Value?.TrimEnd('/') ?? "";
-            var limit = path.EndsWith("/users", StringComparison.Ordinal) || path.EndsWith("/presence", StringComparison.Ordinal) && !path.Contains("/users/", StringComparison.Ordinal)
-                ? MaxListBytes : MaxBodyBytes;
-            var body = await RequestBody.ReadAsync(context, limit);
-            if (body is null)
-                return new Parsed(default, Problem(413, "body", $"The body is larger than {limit} bytes."));
-            if (!System.Text.Unicode.Utf8.IsValid(body.Value.Span))
-                return new Parsed(default, Problem(400, "body", "The body is not valid UTF-8."));
-            using var document = JsonDocument.Parse(body.Value, new JsonDocumentOptions { MaxDepth = 16 });
-            return new Parsed(document.RootElement.Clone(), null);
-        }
-        catch (JsonException e)
-        {
-            return new Parsed(default, Problem(400, "body", $"The body is not valid JSON: {e.Message}"));
-        }
-        catch (BadHttpRequestException e)
-        {
-            return new Parsed(default, Problem(e.StatusCode, "body", e.Message));
-        }
-    }
-
-    private static async Task<Parsed> ReadObject(HttpContext context)
-    {
-        var parsed = await ReadJson(context);
-        return parsed.Error is null && parsed.Root.ValueKind != JsonValueKind.Object
-            ? parsed with { Error = Problem(400, "body", "The body must be a JSON object.") }
-            : parsed;
-    }
-
-    private static bool TryString(JsonElement element, string property, out string? value, out IResult? error, string? field = null)
-    {
-        value = null;
-        error = null;
-        if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var found)
-            && found.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(found.GetString()))
-        {
-            value = found.GetString();
-            return true;
-        }
-
-        error = Problem(400, field ?? property, $"{property} is required and must be a non-empty string.");
-        return false;
     }
 
     private static string ProblemText(IResult? problem) =>

@@ -154,6 +154,10 @@ public class WebhookAndApiSecurityTests(LoopFixture fixture) : IClassFixture<Loo
     [InlineData("POST", "/api/v1/users/uc-x/presence", "{\"status\": \"Busy\", \"onPhone\": true, \"at\": \"yesterday\"}", "at")]
     [InlineData("PUT", "/api/v1/users", "{\"ucUserId\": \"a\"}", "body")]
     [InlineData("PUT", "/api/v1/users", "[{\"ucUserId\": \"a\"}]", "[0].teamsUser")]
+    [InlineData("PUT", "/api/v1/users/uc-x", "[]", "body")]
+    [InlineData("PUT", "/api/v1/users/uc-x/sync", "{\"enabled\": \"yes\"}", "enabled")]
+    [InlineData("POST", "/api/v1/presence", "[5]", "[0]")]
+    [InlineData("POST", "/api/v1/presence", "[{\"ucUserId\": \"a\", \"status\": \"Busy\", \"onPhone\": true}]", "[0].at")]
     public async Task Internal_api_refuses_invalid_bodies_naming_the_field(string method, string path, string body, string field)
     {
         using var http = Client();
@@ -167,6 +171,21 @@ public class WebhookAndApiSecurityTests(LoopFixture fixture) : IClassFixture<Loo
         var problem = await response.Content.ReadFromJsonAsync<JsonObject>();
         Assert.Equal(field, problem!["field"]!.GetValue<string>());
         Assert.False(string.IsNullOrEmpty(problem["detail"]?.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task A_value_of_the_wrong_type_is_refused_saying_what_the_field_holds_without_echoing_the_value()
+    {
+        using var http = Client();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Loop.ApiKey);
+        using var response = await http.PostAsync($"https://127.0.0.1:{_loop.Ports.InternalApi}/api/v1/users/uc-x/presence",
+            new StringContent("{\"status\": \"Busy\", \"onPhone\": \"S3cret-yes\"}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal("onPhone", problem!["field"]!.GetValue<string>());
+        Assert.Equal("onPhone must be true or false.", problem["detail"]!.GetValue<string>());
+        Assert.DoesNotContain("S3cret", problem.ToJsonString(), StringComparison.Ordinal);
     }
 
     [Fact]
