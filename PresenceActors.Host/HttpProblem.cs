@@ -2,7 +2,8 @@ namespace PresenceActors.Host;
 
 /// <summary>
 /// The one shape of an error answer on every HTTP surface (internal API, admin, webhook): application/problem+json with
-/// the field or key at fault named in <c>field</c> and a detail a person can act on.
+/// the field or key at fault named in <c>field</c> and a detail a person can act on. Written by ASP.NET Core's
+/// problem-details service (<c>AddProblemDetails</c> in Observability.cs), which adds the request's trace id.
 /// </summary>
 internal static class HttpProblem
 {

@@ -28,6 +28,10 @@ public static class Observability
             .AddPrometheusExporter());
         if (TracingSetup.OtlpConfigured)
             telemetry.WithTracing(tracing => TracingSetup.Instrument(tracing).AddOtlpExporter());
+        // Every problem answer (HttpProblem, the failure handler) is written by ASP.NET Core's problem-details service,
+        // which adds the request's trace id: what an operator looks up in the logs and traces of the node that answered.
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+            context.ProblemDetails.Extensions.TryAdd("traceId", System.Diagnostics.Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier));
         builder.Services.AddHealthChecks()
             .AddCheck<TechnicalAccountsHealthCheck>("technical-accounts", tags: ["ready"])
             .AddCheck<UserRegistryHealthCheck>("user-registry", tags: ["ready"])

@@ -33,7 +33,7 @@ run.SetAction(async (parse, stopping) =>
     var options = Report(configuration, fileProblems);
     if (options is null)
         return 2;
-    await using var app = PresenceService.Build(options, configure: builder => builder.Services.AddTechnicalAccountsWatcher(configuration));
+    await using var app = PresenceService.Build(options, configure: builder => builder.Services.AddTechnicalAccountsWatcher(configuration).AddBoundKeys(configuration));
     await app.StartAsync(stopping);
     using (app.Services.GetRequiredService<TechnicalAccountsWatcher>().Watch())
         await app.WaitForShutdownAsync(stopping);

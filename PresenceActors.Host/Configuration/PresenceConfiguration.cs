@@ -166,22 +166,13 @@ public static partial class PresenceConfiguration
         var webhookCertificate = Pfx("presence.webhook.certificate", "presence.webhook.certificatePassword", required: false);
         var apiCertificate = Pfx("presence.api.certificate", "presence.api.certificatePassword", required: false) ?? webhookCertificate;
 
-        var upWithin = Parse("presence.cluster.upWithin", new PresenceClusterOptions().UpWithin, t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:01:00");
-        if (upWithin < TimeSpan.FromSeconds(10))
-            found.Add($"presence.cluster.upWithin = {upWithin} is too short: a node needs at least 00:00:10 to join.");
-        var timings = ReadTimings(configuration, found);
-        var rules = PresenceSettings.Default;
-        var ttl = Parse("presence.session.ttl", rules.SessionTtl, t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:05:00");
-        var refresh = Parse("presence.session.refresh", rules.SessionRefresh, t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:04:00");
-        var maxTtl = Parse("presence.session.maxTtl", rules.LongestSessionTtl, t => TimeSpan.TryParse(t, out var v) ? v : null, "a duration like 00:30:00");
-        if (ttl < TimeSpan.FromMinutes(5) || ttl > TimeSpan.FromHours(4))
-            found.Add($"presence.session.ttl = {ttl} is outside what Graph accepts (00:05:00 to 04:00:00).");
-        else if (refresh >= ttl || refresh <= TimeSpan.Zero)
-            found.Add($"presence.session.refresh = {refresh} must be positive and shorter than presence.session.ttl ({ttl}).");
-        if (maxTtl < ttl || maxTtl > TimeSpan.FromHours(4))
-            found.Add($"presence.session.maxTtl = {maxTtl} must be at least presence.session.ttl ({ttl}) and at most 04:00:00 (Graph's limit).");
-        var maxCall = Parse("presence.uc.maxCallLength", rules.MaxUcCallLength, t => TimeSpan.TryParse(t, CultureInfo.InvariantCulture, out var v) && v >= TimeSpan.FromMinutes(5) ? v : null,
-            "a duration of at least 00:05:00, like 08:00:00");
+        // The plain values, bound and checked per section as the host checks them at start (BoundKeys).
+        var bound = BoundKeys.Normalised(configuration);
+        var session = BoundKeys.Bind("presence:session", bound, new SessionKeysValidation(), found);
+        var clusterKeys = BoundKeys.Bind("presence:cluster", bound, new ClusterKeysValidation(), found);
+        var ingressKeys = BoundKeys.Bind("presence:ingress", bound, new IngressKeysValidation(), found);
+        var graphKeys = BoundKeys.Bind("presence:graph", bound, new GraphKeysValidation(), found);
+        var maxCall = BoundKeys.Bind("presence:uc", bound, new UcKeysValidation(), found).MaxCallLength;
         var callActivities = (Get(configuration, "presence.callActivities") ?? string.Join(',', PresenceMapping.SeedCallActivities))
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TeamsActivity.Parse).ToList();
         foreach (var unknown in callActivities.Where(a => !a.IsDocumented))
@@ -263,8 +254,6 @@ public static partial class PresenceConfiguration
             .Select(t => t.Replace(":", "").ToUpperInvariant()).ToList();
         foreach (var thumbprint in clientCertificates.Where(t => t.Length != 64 || !t.All(Uri.IsHexDigit)))
             found.Add($"presence.api.clientCertificates: '{thumbprint}' is not a SHA-256 thumbprint (64 hex digits).");
-        var graphConnections = Parse("presence.graph.maxConnections", GraphOptions.DefaultMaxConnections, t => int.TryParse(t, out var n) && n > 0 ? n : null, "a whole number above 0");
-        var presenceBudget = Parse("presence.graph.presenceBudget", GraphOptions.DefaultPresenceBudget, t => int.TryParse(t, out var n) && n > 0 ? n : null, "a whole number above 0");
         var rateLimit = PresenceServiceOptions.DefaultWebhookRequestsPerSource;
         if (Get(configuration, "presence.webhook.rateLimitPerSecond") is { } rate && (!int.TryParse(rate, out rateLimit) || rateLimit < 0))
             found.Add($"presence.webhook.rateLimitPerSecond: '{rate}' is not a whole number of requests per second (0 turns the limit off).");
@@ -349,10 +338,10 @@ public static partial class PresenceConfiguration
             Port = remotingPort,
             PublicPort = publicPort,
             SeedNodes = seeds,
-            UpWithin = upWithin,
-            HeartbeatPause = timings.HeartbeatPause,
-            StableAfter = timings.StableAfter,
-            DownRemovalMargin = timings.DownRemovalMargin,
+            UpWithin = clusterKeys.UpWithin,
+            HeartbeatPause = clusterKeys.HeartbeatPause,
+            StableAfter = clusterKeys.StableAfter,
+            DownRemovalMargin = clusterKeys.DownRemovalMargin,
         };
         var self = $"akka.tcp://presence@{cluster.Advertised}";
         if (seeds.Count > 0 && !seeds.Contains(self, StringComparer.OrdinalIgnoreCase))
@@ -372,14 +361,14 @@ public static partial class PresenceConfiguration
                 Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = connection ?? Path.Combine(dataFolder, "presence.db") },
                 Users = new UserPresenceOptions
                 {
-                    Rules = rules with { SessionTtl = ttl, SessionRefresh = refresh, LongestSessionTtl = maxTtl, Mapping = PresenceMapping.SeedWith(callActivities), MaxUcCallLength = maxCall },
+                    Rules = PresenceSettings.Default with { SessionTtl = session.Ttl, SessionRefresh = session.Refresh, LongestSessionTtl = session.MaxTtl, Mapping = PresenceMapping.SeedWith(callActivities), MaxUcCallLength = maxCall },
                 },
             },
             Graph = new GraphOptions
             {
                 TenantId = tenantId!, ClientId = clientId!, ClientSecret = clientSecret!, AuthorityHost = authority, GraphBaseUrl = graphBase,
-                MoreApplications = moreApplications, TechnicalAccounts = accounts, TrustedCertificates = trustedGraph, EntraTrustedCertificates = trustedEntra, MaxConnections = graphConnections,
-                PresenceBudget = presenceBudget, SessionTtlWhenTight = maxTtl,
+                MoreApplications = moreApplications, TechnicalAccounts = accounts, TrustedCertificates = trustedGraph, EntraTrustedCertificates = trustedEntra, MaxConnections = graphKeys.MaxConnections,
+                PresenceBudget = graphKeys.PresenceBudget, SessionTtlWhenTight = session.MaxTtl,
             },
             FrontEnds = new UcFrontEndOptions { Urls = frontEnds, TrustedCertificates = trustedFrontEnds },
             WebhookReceiver = receiver!,
@@ -399,7 +388,7 @@ public static partial class PresenceConfiguration
             OpenIdConfiguration = openId,
             InternalApiClientCertificates = clientCertificates,
             WebhookRequestsPerSource = rateLimit,
-            Ingress = timings.Ingress,
+            Ingress = new PresenceActors.Ingress.IngressOptions { MaxBacklog = ingressKeys.MaxBacklog, AppendTimeout = ingressKeys.CommitTimeout, Lease = ingressKeys.Lease },
             Warnings = warnings,
         };
     }

@@ -186,6 +186,8 @@ public class WebhookAndApiSecurityTests(LoopFixture fixture) : IClassFixture<Loo
         Assert.Equal("onPhone", problem!["field"]!.GetValue<string>());
         Assert.Equal("onPhone must be true or false.", problem["detail"]!.GetValue<string>());
         Assert.DoesNotContain("S3cret", problem.ToJsonString(), StringComparison.Ordinal);
+        // Written by the problem-details service: the request's trace id, to find it in the node's logs and traces.
+        Assert.False(string.IsNullOrEmpty(problem["traceId"]?.GetValue<string>()));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using PresenceActors.Host.Configuration;
 using Xunit;
 
@@ -101,5 +102,23 @@ public class PropertiesConfigurationTests : IDisposable
         Assert.Equal(PresenceActors.Users.PresenceMapping.Seed.TeamsToUc.Select(r => r.ToString()), rules.Mapping.TeamsToUc.Select(r => r.ToString()));
         Assert.Equal(PresenceActors.Users.PresenceMapping.Seed.UcToTeams.Select(r => r.ToString()), rules.Mapping.UcToTeams.Select(r => r.ToString()));
         Assert.Equal("InACall,InAConferenceCall", Default("presence.callActivities"));
+    }
+
+    [Fact]
+    public async Task A_node_refuses_to_start_on_a_value_config_check_refuses()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection([KeyValuePair.Create("presence.session.ttl", (string?)"00:04:00"), KeyValuePair.Create("presence:ingress:lease", (string?)"00:00:03")])
+            .Build();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddBoundKeys(configuration);
+        using var host = builder.Build();
+
+        var refused = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("presence.session.ttl = 00:04:00 is outside what Graph accepts", refused.Message, StringComparison.Ordinal);
+        // What binds is what the loader reads: the same keys, the same defaults, in both forms.
+        var ingress = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<IngressKeys>>().Value;
+        Assert.Equal(TimeSpan.FromSeconds(3), ingress.Lease);
+        Assert.Equal(new PresenceActors.Ingress.IngressOptions().MaxBacklog, ingress.MaxBacklog);
     }
 }
