@@ -41,10 +41,13 @@ public static class PropertiesConfigurationExtensions
     public static IConfigurationBuilder AddPropertiesFile(this IConfigurationBuilder builder, string path, bool reloadOnChange) =>
         builder.Add<PropertiesConfigurationSource>(source =>
         {
-            source.Path = Path.GetFullPath(path);
+            var full = Path.GetFullPath(path);
+            // No exclusion filter: the default one would hide a file whose name starts with a dot.
+            source.FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.GetDirectoryName(full)!,
+                Microsoft.Extensions.FileProviders.Physical.ExclusionFilters.None);
+            source.Path = Path.GetFileName(full);
             source.Optional = false;
             source.ReloadOnChange = reloadOnChange;
-            source.ResolveFileProvider();
         });
 
     /// <summary>The problems of every properties file in the configuration, as last read.</summary>

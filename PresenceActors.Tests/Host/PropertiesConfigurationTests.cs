@@ -43,6 +43,18 @@ public class PropertiesConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void A_file_whose_name_starts_with_a_dot_is_read_too()
+    {
+        var file = Path.Combine(_folder, ".presence.properties");
+        File.WriteAllText(file, "presence.logging.json = true\n");
+
+        var configuration = PresenceConfiguration.Build(new FileInfo(file), out var problems);
+
+        Assert.Empty(problems);
+        Assert.Equal("true", PresenceConfiguration.Get(configuration, "presence.logging.json"));
+    }
+
+    [Fact]
     public void A_line_that_is_not_a_key_and_value_is_a_problem_naming_the_file_and_line_never_its_text()
     {
         var file = Path.Combine(_folder, "broken.properties");
