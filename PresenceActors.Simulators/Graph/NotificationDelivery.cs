@@ -213,7 +213,11 @@ public sealed partial class NotificationDelivery : IAsyncDisposable
         }
     }
 
-    /// <summary>Notes the newest publication delivered (or attempted), for a held-back item to know it was overtaken.</summary>
+    /// <summary>
+    /// Notes the newest publication delivered (or gone for good: dropped, abandoned, held for a slow host), for a held-back
+    /// item to know it was overtaken. A failed attempt does not count: the receiver has not seen it, and its retry must
+    /// still arrive first.
+    /// </summary>
     private void MarkDelivered(List<Pending> items) => Raise(ref _deliveredUpTo, items.Max(i => i.Sequence));
 
     private static void Raise(ref long field, long value)
@@ -259,13 +263,14 @@ public sealed partial class NotificationDelivery : IAsyncDisposable
         while (took.Ticks > (longest = Interlocked.Read(ref _longestAnswerTicks)) && Interlocked.CompareExchange(ref _longestAnswerTicks, took.Ticks, longest) != longest)
         {
         }
-        MarkDelivered(items);
         if (posted)
         {
+            MarkDelivered(items);
             Interlocked.Add(ref _delivered, items.Count);
             return;
         }
 
+        // A failed attempt has not overtaken anything yet: an item held back behind it waits for its retry.
         Interlocked.Increment(ref _failedAttempts);
         var now = _clock.GetUtcNow();
         foreach (var item in items)
@@ -273,6 +278,7 @@ public sealed partial class NotificationDelivery : IAsyncDisposable
             if (now - item.FirstAttempt > RetryWindow)
             {
                 Interlocked.Increment(ref _abandoned);
+                MarkDelivered([item]);
                 continue;
             }
 

