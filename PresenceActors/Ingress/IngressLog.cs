@@ -46,7 +46,7 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
     private long _retried;
     private long _expired;
     private long _takenOver;
-    private long _lastStallLog = long.MinValue / 2;
+    private readonly LogThrottle _stallLog = new();
 
     /// <param name="meters">The node's meter factory (docs/architecture.md, "Metrics").</param>
     public IngressLog(IIngressStore store, IIngressHandler handler, IngressOptions options, ILogger<IngressLog> log, IMeterFactory meters, TimeProvider? clock = null)
@@ -371,11 +371,8 @@ public sealed partial class IngressLog : IHostedService, IAsyncDisposable
 
     private void LogStall(string why)
     {
-        var now = Environment.TickCount64;
-        if (now - Interlocked.Read(ref _lastStallLog) < 10_000)
-            return;
-        Interlocked.Exchange(ref _lastStallLog, now);
-        _log.LogWarning("ingress-log-stalled: {Why}; requests are answered 503 until it commits again, Graph delivers them again", why);
+        if (_stallLog.Pass("stalled", 1, out _))
+            _log.LogWarning("ingress-log-stalled: {Why}; requests are answered 503 until it commits again, Graph delivers them again", why);
     }
 
     private Task Delay(TimeSpan delay, CancellationToken stopping) =>

@@ -31,7 +31,7 @@ public sealed class NotificationHandler(
     IngressOptions options,
     ILogger<NotificationHandler> log) : IIngressHandler
 {
-    private long _lastWaitLog = long.MinValue / 2;
+    private readonly LogThrottle _waitLog = new();
     private readonly DropLog _drops = new(log);
 
     // Resolved on first use, not when the handler is built: it is built with the ingress log's hosted service, and
@@ -313,11 +313,8 @@ public sealed class NotificationHandler(
 
     private void LogWaiting(int count, string? reason)
     {
-        var now = Environment.TickCount64;
-        if (now - Interlocked.Read(ref _lastWaitLog) < 10_000)
-            return;
-        Interlocked.Exchange(ref _lastWaitLog, now);
-        log.LogWarning("notifications-waiting count={Count} reason={Reason}: kept in the ingress log and tried again", count, reason);
+        if (_waitLog.Pass("waiting", count, out _))
+            log.LogWarning("notifications-waiting count={Count} reason={Reason}: kept in the ingress log and tried again", count, reason);
     }
 
     private void Drop(string reason, string? subscriptionId)
