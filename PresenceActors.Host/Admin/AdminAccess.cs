@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Buffers.Text;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -56,8 +57,8 @@ public sealed class AdminAccess(string? token, IReadOnlySet<string> open, TimePr
                 _sessions.TryRemove(id, out _);
         }
 
-        sessionId = Base64Url(32);
-        _sessions[sessionId] = new Session(Base64Url(32), now + SessionLifetime);
+        sessionId = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+        _sessions[sessionId] = new Session(Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)), now + SessionLifetime);
         return true;
     }
 
@@ -144,9 +145,6 @@ public sealed class AdminAccess(string? token, IReadOnlySet<string> open, TimePr
 
     private static bool FixedEquals(string offered, string expected) =>
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(offered), Encoding.UTF8.GetBytes(expected));
-
-    private static string Base64Url(int bytes) =>
-        Convert.ToBase64String(RandomNumberGenerator.GetBytes(bytes)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     private static string Shorten(string text) => text.Length <= 60 ? text : text[..60] + "…";
 }

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -45,13 +46,13 @@ public sealed class ClientStateSigner
 
     /// <summary>The short, public id of a key (a hash of it): which key signed a clientState, never the key itself.</summary>
     public static string KeyIdOf(byte[] key) =>
-        Base64Url(SHA256.HashData([.. "PresenceActors clientState key id:"u8, .. key])[..6]);
+        Base64Url.EncodeToString(SHA256.HashData([.. "PresenceActors clientState key id:"u8, .. key])[..6]);
 
     public string Create(string account)
     {
         var tag = AccountTag(account);
-        var nonce = Base64Url(RandomNumberGenerator.GetBytes(12));
-        return $"v2.{_current.Id}.{tag}.{nonce}.{Base64Url(Mac(_current, $"v2.{_current.Id}.{tag}.{nonce}"))}";
+        var nonce = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(12));
+        return $"v2.{_current.Id}.{tag}.{nonce}.{Base64Url.EncodeToString(Mac(_current, $"v2.{_current.Id}.{tag}.{nonce}"))}";
     }
 
     /// <summary>True when the clientState was issued with a key held (compared in constant time).</summary>
@@ -75,14 +76,14 @@ public sealed class ClientStateSigner
         if (parts is ["v2", var id, var tag, var nonce, var mac])
         {
             var key = _keys.FirstOrDefault(k => k.Id == id);
-            if (key is null || !TryFromBase64Url(mac, presented, out var written) || written != 32
+            if (key is null || !TryReadMac(mac, presented)
                 || !CryptographicOperations.FixedTimeEquals(presented, Mac(key, $"v2.{id}.{tag}.{nonce}")))
                 return false;
             (accountTag, keyId) = (tag, id);
             return true;
         }
 
-        if (parts is ["v1", var oldTag, var oldNonce, var oldMac] && TryFromBase64Url(oldMac, presented, out var oldWritten) && oldWritten == 32)
+        if (parts is ["v1", var oldTag, var oldNonce, var oldMac] && TryReadMac(oldMac, presented))
         {
             // Made before key ids: any key held may have signed it.
             var signed = false;
@@ -104,17 +105,12 @@ public sealed class ClientStateSigner
             ? throw new ArgumentException("A clientState key must be at least 32 bytes (256 bits).", name)
             : new Key(secret, KeyIdOf(secret));
 
+    /// <summary>A 32-byte MAC in base64url; false (never an exception) for anything else a caller may send.</summary>
+    private static bool TryReadMac(string text, Span<byte> into) =>
+        Base64Url.IsValid(text, out var length) && length == 32 && Base64Url.TryDecodeFromChars(text, into, out var written) && written == 32;
+
     private static byte[] Mac(Key key, string signed) => HMACSHA256.HashData(key.Secret, Encoding.UTF8.GetBytes(signed));
 
     private static string AccountTag(string account) =>
-        Base64Url(SHA256.HashData(Encoding.UTF8.GetBytes(account.ToLowerInvariant()))[..9]);
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    private static bool TryFromBase64Url(string text, Span<byte> into, out int written)
-    {
-        var s = text.Replace('-', '+').Replace('_', '/');
-        s = s.PadRight(s.Length + (4 - s.Length % 4) % 4, '=');
-        return Convert.TryFromBase64String(s, into, out written);
-    }
+        Base64Url.EncodeToString(SHA256.HashData(Encoding.UTF8.GetBytes(account.ToLowerInvariant()))[..9]);
 }
