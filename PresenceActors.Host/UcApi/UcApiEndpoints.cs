@@ -111,22 +111,35 @@ public static partial class UcApiEndpoints
         });
     }
 
-    private static async Task<(RegisterResult? Result, IResult? Problem)> Register(
-        string ucUserId, string teamsUser, IUserDirectory directory, IActorRef registry, CancellationToken cancellationToken, bool relink = false)
+    /// <summary>Why this pair cannot be registered as it is written, before anything is asked; null when it can.</summary>
+    private static IResult? InputProblem(string ucUserId, string teamsUser)
     {
         if (string.IsNullOrWhiteSpace(ucUserId) || ucUserId.Length > 256 || ucUserId.Any(char.IsControl))
-            return (null, Problem(400, "ucUserId", "ucUserId must be 1 to 256 characters without control characters."));
+            return Problem(400, "ucUserId", "ucUserId must be 1 to 256 characters without control characters.");
         // An object id, a user principal name or a mail address: what Graph can look up, and nothing it would refuse.
         if (teamsUser.Length > 256 || teamsUser.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)) || teamsUser.IndexOfAny(['/', '\\', '?', '#', '%', '\'', '"']) >= 0)
-            return (null, Problem(400, "teamsUser", "teamsUser must be an Entra object id, user principal name or mail address (at most 256 characters, no spaces, quotes or / \\ ? # %)."));
+            return Problem(400, "teamsUser", "teamsUser must be an Entra object id, user principal name or mail address (at most 256 characters, no spaces, quotes or / \\ ? # %).");
+        return null;
+    }
+
+    private static IResult GraphUnreachable(string teamsUser, Exception e) =>
+        Problem(503, "teamsUser", $"Microsoft Graph could not be asked for '{teamsUser}': {e.Message}. Try again; run `doctor` if it persists.");
+
+    /// <param name="resolved">The list's users looked up in bulk beforehand; null to look this one up now.</param>
+    private static async Task<(RegisterResult? Result, IResult? Problem)> Register(
+        string ucUserId, string teamsUser, IUserDirectory directory, IActorRef registry, CancellationToken cancellationToken, bool relink = false,
+        IReadOnlyDictionary<string, DirectoryUser>? resolved = null)
+    {
+        if (InputProblem(ucUserId, teamsUser) is { } invalid)
+            return (null, invalid);
         DirectoryUser? user;
         try
         {
-            user = await directory.ResolveAsync(teamsUser, cancellationToken);
+            user = resolved is not null ? resolved.GetValueOrDefault(teamsUser) : await directory.ResolveAsync(teamsUser, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return (null, Problem(503, "teamsUser", $"Microsoft Graph could not be asked for '{teamsUser}': {e.Message}. Try again; run `doctor` if it persists."));
+            return (null, GraphUnreachable(teamsUser, e));
         }
 
         if (user is null)
@@ -176,10 +189,22 @@ public static partial class UcApiEndpoints
             await registry.ActorRef.Ask<LookupResult>(new Unregister(mapping.UcUserId), AskTimeout));
         var removed = stale.Select(m => m.UcUserId).ToList();
 
+        // The users are looked up in bulk (300 per round trip to Graph, within the directory's limits), then registered.
+        IReadOnlyDictionary<string, DirectoryUser> resolved;
+        var lookups = wanted.Where(w => InputProblem(w.Key, w.Value) is null).Select(w => w.Value).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        try
+        {
+            resolved = await directory.ResolveManyAsync(lookups, context.RequestAborted);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return GraphUnreachable($"{lookups.Count} users", e);
+        }
+
         var outcomes = new (RegisterResult? Result, IResult? Problem)[wanted.Count];
         var items = wanted.Select((w, i) => (Index: i, Uc: w.Key, Teams: w.Value)).ToArray();
         await Parallel.ForEachAsync(items, parallel, async (item, cancellationToken) =>
-            outcomes[item.Index] = await Register(item.Uc, item.Teams, directory, registry.ActorRef, cancellationToken));
+            outcomes[item.Index] = await Register(item.Uc, item.Teams, directory, registry.ActorRef, cancellationToken, resolved: resolved));
 
         var added = new List<string>();
         var unchanged = new List<string>();

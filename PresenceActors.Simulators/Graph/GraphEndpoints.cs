@@ -41,6 +41,7 @@ internal static partial class GraphEndpoints
         v1.MapGet("/users/{id}", (string id) => Results.Json(UserJson(sim.Tenant.FindUser(id)
             ?? throw new SimGraphError(404, "Request_ResourceNotFound", $"Resource '{id}' does not exist or one of its queried reference-property objects are not present.")))).Api("users.get");
         v1.MapGet("/users", (HttpContext context) => ListUsers(sim, context.Request.Query["$filter"].ToString())).Api("users.list");
+        v1.MapPost("/$batch", (Delegate)((HttpContext context) => BatchAsync(sim, context))).Api("batch");
 
         v1.MapGet("/users/{id}/presence", (string id) => PresenceJson(sim, id)).Api("presence.get");
         v1.MapGet("/communications/presences/{id}", (string id) => PresenceJson(sim, id)).Api("presence.get");
@@ -143,33 +144,6 @@ internal static partial class GraphEndpoints
             throw new SimGraphError(403, "Forbidden", "A delegated caller may only change its own presence.");
     }
 
-    [GeneratedRegex(@"^\s*(?<property>\w+)\s+eq\s+'(?<value>[^']*)'\s*$", RegexOptions.IgnoreCase)]
-    private static partial Regex EqualsFilter();
-
-    private static IResult ListUsers(GraphSimulator sim, string filter)
-    {
-        IEnumerable<SimUser> users;
-        if (string.IsNullOrWhiteSpace(filter))
-        {
-            users = sim.Tenant.Users();
-        }
-        else
-        {
-            var found = new List<SimUser>();
-            foreach (var clause in Regex.Split(filter, @"\s+or\s+", RegexOptions.IgnoreCase))
-            {
-                var match = EqualsFilter().Match(clause);
-                if (!match.Success)
-                    throw new SimGraphError(400, "Request_UnsupportedQuery", $"Unsupported or invalid query filter clause: '{clause}'.");
-                found.AddRange(sim.Tenant.FilterUsers(match.Groups["property"].Value, match.Groups["value"].Value));
-            }
-
-            users = found.DistinctBy(u => u.Id);
-        }
-
-        return Results.Json(new JsonObject { ["value"] = new JsonArray(users.Select(u => (JsonNode)UserJson(u)).ToArray()) });
-    }
-
     private static IResult PresenceJson(GraphSimulator sim, string id)
     {
         var user = sim.Tenant.FindUser(id) ?? throw new SimGraphError(404, "Request_ResourceNotFound", $"Resource '{id}' does not exist.");
@@ -187,7 +161,7 @@ internal static partial class GraphEndpoints
         ["outOfOfficeSettings"] = new JsonObject { ["message"] = null, ["isOutOfOffice"] = false },
     };
 
-    private static JsonObject UserJson(SimUser user) => new()
+    internal static JsonObject UserJson(SimUser user) => new()
     {
         ["id"] = user.Id,
         ["displayName"] = user.DisplayName,

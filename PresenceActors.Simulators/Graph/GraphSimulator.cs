@@ -34,6 +34,7 @@ public sealed class GraphSimulator : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ITimer _ticker;
+    private readonly Lazy<HttpClient> _self;
 
     private GraphSimulator(WebApplication app, SimTenant tenant, SimFaults faults, X509Certificate2 certificate, SimJwt signer, NotificationDelivery delivery, ITimer ticker)
     {
@@ -44,7 +45,11 @@ public sealed class GraphSimulator : IAsyncDisposable
         Signer = signer;
         Delivery = delivery;
         _ticker = ticker;
+        _self = new Lazy<HttpClient>(() => new HttpClient(CreateTrustingHandler()));
     }
+
+    /// <summary>A client for the simulator's own endpoints: each request of a JSON batch is sent through them.</summary>
+    internal HttpClient Self => _self.Value;
 
     public SimTenant Tenant { get; }
 
@@ -158,6 +163,7 @@ public sealed class GraphSimulator : IAsyncDisposable
             return Task.CompletedTask;
         });
         var fault = Faults.Take(api);
+        var (directory, cost) = (false, 1);
         if (fault is { LatencyMs: > 0 })
             await Task.Delay(fault.LatencyMs, context.RequestAborted);
         if (fault is { Status: >= 400 })
@@ -165,13 +171,23 @@ public sealed class GraphSimulator : IAsyncDisposable
             retryAfter = fault.RetryAfterSeconds;
             await WriteRefusal(context, fault.Status, retryAfter, "Injected failure.");
         }
-        else if (api != "token" && api != "userrealm" && Faults.Throttle(GraphEndpoints.Authenticate(this, context)?.AppId ?? "anonymous", api) is { } wait)
+        else if (api != "token" && api != "userrealm" && Throttled(context, api, out directory, out cost) is { } wait)
         {
             retryAfter = Math.Max(1, Math.Ceiling(wait.TotalSeconds));
+            if (directory)
+            {
+                // As Graph's directory says which limit it was: this application in this tenant, its resource units.
+                var app = GraphEndpoints.Authenticate(this, context)?.AppId ?? "anonymous";
+                context.Response.Headers["x-ms-throttle-scope"] = $"Tenant_Application/ReadWrite/{app}/{Tenant.TenantId}";
+                context.Response.Headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded";
+            }
+
             await WriteRefusal(context, 429, retryAfter, "Too many requests: the application exceeded Graph's rate limit.");
         }
         else
         {
+            if (directory)
+                context.Response.Headers["x-ms-resource-unit"] = cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
             try
             {
                 await next(context);
@@ -182,6 +198,15 @@ public sealed class GraphSimulator : IAsyncDisposable
                 await GraphEndpoints.Error(500, "generalException", $"Simulator fault: {e.GetType().Name}: {e.Message}").ExecuteAsync(context);
             }
         }
+    }
+
+    /// <summary>The rate limit's verdict on this call; directory reads cost resource units under the tenant's directory limit.</summary>
+    private TimeSpan? Throttled(HttpContext context, string api, out bool directory, out int cost)
+    {
+        directory = api.StartsWith("users.", StringComparison.Ordinal);
+        cost = directory ? GraphEndpoints.ResourceUnits(api, context.Request.Query) : 1;
+        var app = GraphEndpoints.Authenticate(this, context)?.AppId ?? "anonymous";
+        return Faults.Throttle(app, api, cost, directory ? SimFaults.DirectoryLimit(Tenant.UserCount) : null);
     }
 
     private static async Task WriteRefusal(HttpContext context, int status, double? retryAfter, string message)
@@ -207,6 +232,8 @@ public sealed class GraphSimulator : IAsyncDisposable
     {
         await _ticker.DisposeAsync();
         await _app.StopAsync();
+        if (_self.IsValueCreated)
+            _self.Value.Dispose();
         await _app.DisposeAsync();
         await Delivery.DisposeAsync();
     }

@@ -16,7 +16,7 @@ public sealed class SimFaults(TimeProvider clock)
 
     private readonly object _gate = new();
     private readonly List<SimFault> _faults = [];
-    private readonly Dictionary<(string App, string Group), Queue<DateTimeOffset>> _windows = [];
+    private readonly Dictionary<(string App, string Group), (Queue<(DateTimeOffset At, int Cost)> Calls, int Used)> _windows = [];
     private readonly ConcurrentQueue<SimCall> _calls = new();
     private readonly Random _random = new(1234);
 
@@ -64,22 +64,41 @@ public sealed class SimFaults(TimeProvider clock)
         }
     }
 
-    /// <summary>Null when the call is within the rate limit of its group; otherwise how long until it would be.</summary>
-    public TimeSpan? Throttle(string app, string api)
+    /// <summary>
+    /// The directory's limit for one application in one tenant (Graph's identity and access throttling), in resource units
+    /// per 10 s by the tenant's size: 3,500 under 50 users, 5,000 up to 500, 8,000 above.
+    /// </summary>
+    public static (int Requests, TimeSpan Window) DirectoryLimit(int tenantUsers) =>
+        (tenantUsers < 50 ? 3_500 : tenantUsers <= 500 ? 5_000 : 8_000, TimeSpan.FromSeconds(10));
+
+    /// <summary>
+    /// Null when the call is within the rate limit of its group; otherwise how long until it would be. A call costs
+    /// <paramref name="cost"/> of the limit (resource units for the directory, 1 elsewhere); <paramref name="limit"/>
+    /// applies when <see cref="Limits"/> has none for the group.
+    /// </summary>
+    public TimeSpan? Throttle(string app, string api, int cost = 1, (int Requests, TimeSpan Window)? limit = null)
     {
         var group = api.Split('.')[0];
-        if (!RateLimitsEnabled || !Limits.TryGetValue(group, out var limit))
+        if (!RateLimitsEnabled)
+            return null;
+        if (Limits.TryGetValue(group, out var configured))
+            limit = configured;
+        if (limit is not { } applies)
             return null;
         lock (_gate)
         {
             var now = clock.GetUtcNow();
-            if (!_windows.TryGetValue((app, group), out var window))
-                _windows[(app, group)] = window = new Queue<DateTimeOffset>();
-            while (window.Count > 0 && window.Peek() <= now - limit.Window)
-                window.Dequeue();
-            if (window.Count >= limit.Requests)
-                return window.Peek() + limit.Window - now;
-            window.Enqueue(now);
+            var (calls, used) = _windows.GetValueOrDefault((app, group), (new Queue<(DateTimeOffset At, int Cost)>(), 0));
+            while (calls.Count > 0 && calls.Peek().At <= now - applies.Window)
+                used -= calls.Dequeue().Cost;
+            if (used + cost > applies.Requests && calls.Count > 0)
+            {
+                _windows[(app, group)] = (calls, used);
+                return calls.Peek().At + applies.Window - now;
+            }
+
+            calls.Enqueue((now, cost));
+            _windows[(app, group)] = (calls, used + cost);
             return null;
         }
     }

@@ -38,6 +38,9 @@ public sealed partial class SimTenant(TimeProvider clock)
 
     private readonly object _gate = new();
     private readonly Dictionary<string, SimUser> _users = new(StringComparer.OrdinalIgnoreCase);
+    // Look-ups by name at directory scale (100,000 users): a scan per filtered value would make the simulator the bottleneck.
+    private readonly Dictionary<string, SimUser> _byUpn = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, SimUser> _byMail = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, SimApplication> _apps = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, SimSubscription> _subscriptions = new(StringComparer.OrdinalIgnoreCase);
 
@@ -74,7 +77,7 @@ public sealed partial class SimTenant(TimeProvider clock)
     {
         lock (_gate)
         {
-            if (_users.Values.Any(u => u.UserPrincipalName.Equals(userPrincipalName, StringComparison.OrdinalIgnoreCase)))
+            if (_byUpn.ContainsKey(userPrincipalName))
                 throw new SimGraphError(409, "Request_BadRequest", $"Another object with the same value for property userPrincipalName already exists: {userPrincipalName}");
             var user = new SimUser
             {
@@ -86,6 +89,9 @@ public sealed partial class SimTenant(TimeProvider clock)
                 Technical = technical,
             };
             _users[user.Id] = user;
+            _byUpn[user.UserPrincipalName] = user;
+            if (user.Mail is { } address)
+                _byMail.TryAdd(address, user);
             Reaggregate(user, clock.GetUtcNow(), out _);
             return user;
         }
@@ -99,9 +105,7 @@ public sealed partial class SimTenant(TimeProvider clock)
     }
 
     private SimUser? FindUserLocked(string idOrName) =>
-        _users.GetValueOrDefault(idOrName)
-        ?? _users.Values.FirstOrDefault(u => u.UserPrincipalName.Equals(idOrName, StringComparison.OrdinalIgnoreCase)
-                                             || (u.Mail?.Equals(idOrName, StringComparison.OrdinalIgnoreCase) ?? false));
+        _users.GetValueOrDefault(idOrName) ?? _byUpn.GetValueOrDefault(idOrName) ?? _byMail.GetValueOrDefault(idOrName);
 
     public IReadOnlyList<SimUser> Users()
     {
@@ -109,17 +113,29 @@ public sealed partial class SimTenant(TimeProvider clock)
             return _users.Values.ToList();
     }
 
-    public IReadOnlyList<SimUser> FilterUsers(string property, string value)
+    /// <summary>The users whose <paramref name="property"/> (id, userPrincipalName or mail) equals one of <paramref name="values"/>.</summary>
+    public IReadOnlyList<SimUser> FilterUsers(string property, IEnumerable<string> values)
     {
         lock (_gate)
         {
-            return property.ToLowerInvariant() switch
+            var index = property.ToLowerInvariant() switch
             {
-                "mail" => _users.Values.Where(u => string.Equals(u.Mail, value, StringComparison.OrdinalIgnoreCase)).ToList(),
-                "userprincipalname" => _users.Values.Where(u => u.UserPrincipalName.Equals(value, StringComparison.OrdinalIgnoreCase)).ToList(),
-                "id" => _users.Values.Where(u => u.Id.Equals(value, StringComparison.OrdinalIgnoreCase)).ToList(),
+                "mail" => _byMail,
+                "userprincipalname" => _byUpn,
+                "id" => _users,
                 _ => throw new SimGraphError(400, "Request_UnsupportedQuery", $"Unsupported or invalid query filter clause specified for property '{property}' of resource 'User'."),
             };
+            return values.Select(v => index.GetValueOrDefault(v)).OfType<SimUser>().DistinctBy(u => u.Id).ToList();
+        }
+    }
+
+    /// <summary>How many users the tenant has (its size decides its directory limits).</summary>
+    public int UserCount
+    {
+        get
+        {
+            lock (_gate)
+                return _users.Count;
         }
     }
 

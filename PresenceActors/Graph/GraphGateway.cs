@@ -52,6 +52,22 @@ public sealed class SubscriptionGoneException(string subscriptionId) : Exception
 public interface IUserDirectory
 {
     Task<DirectoryUser?> ResolveAsync(string idUpnOrMail, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Many users at once, each by object id, user principal name or mail; a key missing from the answer names no user.
+    /// Graph's gateway reads them in bulk (docs/graph-contract.md, section 9); this default asks one by one.
+    /// </summary>
+    async Task<IReadOnlyDictionary<string, DirectoryUser>> ResolveManyAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<string, DirectoryUser>(StringComparer.OrdinalIgnoreCase);
+        foreach (var key in keys)
+        {
+            if (await ResolveAsync(key, cancellationToken) is { } user)
+                found[key] = user;
+        }
+
+        return found;
+    }
 }
 
 /// <summary>The Graph calls the subscription pool makes: subscriptions per technical user, bulk presence reads.</summary>
@@ -210,37 +226,6 @@ public sealed partial class GraphGateway : ITeamsPresencePort, ISubscriptionGrap
         {
             return EntraErrors.CodeIn(e.ToString()) is { } code ? EntraErrors.Explain(code) : e.Message;
         }
-    }
-
-    // ---------- IUserDirectory ----------
-
-    public async Task<DirectoryUser?> ResolveAsync(string idUpnOrMail, CancellationToken cancellationToken)
-    {
-        if (_users.TryGetValue(idUpnOrMail, out var cached) && _clock.GetUtcNow() - cached.At < _options.UserCacheLifetime)
-            return cached.User;
-        User? found;
-        try
-        {
-            found = await _applications[0].Graph.Users[idUpnOrMail].GetAsync(r => r.QueryParameters.Select = ["id", "userPrincipalName", "mail", "displayName"], cancellationToken);
-        }
-        catch (ODataError e) when (e.ResponseStatusCode == (int)HttpStatusCode.NotFound)
-        {
-            // Not an id or UPN: try mail.
-            var escaped = idUpnOrMail.Replace("'", "''");
-            var byMail = await _applications[0].Graph.Users.GetAsync(r =>
-            {
-                r.QueryParameters.Filter = $"mail eq '{escaped}'";
-                r.QueryParameters.Select = ["id", "userPrincipalName", "mail", "displayName"];
-            }, cancellationToken);
-            found = byMail?.Value?.FirstOrDefault();
-        }
-
-        var user = found?.Id is null ? null : new DirectoryUser(found.Id, found.UserPrincipalName ?? found.Id, found.Mail, found.DisplayName);
-        var now = _clock.GetUtcNow();
-        _users[idUpnOrMail] = (user, now);
-        if (user is not null)
-            _users[user.Id] = (user, now);
-        return user;
     }
 
     // ---------- ISubscriptionGraph ----------
