@@ -185,11 +185,8 @@ public static partial class UcApiEndpoints
                 });
         }
 
-        await Parallel.ForEachAsync(stale, parallel, async (mapping, _) =>
-            await registry.ActorRef.Ask<LookupResult>(new Unregister(mapping.UcUserId), AskTimeout));
-        var removed = stale.Select(m => m.UcUserId).ToList();
-
-        // The users are looked up in bulk (300 per round trip to Graph, within the directory's limits), then registered.
+        // The users are looked up in bulk (300 per round trip to Graph, within the directory's limits), then registered;
+        // first, so that a list Graph cannot be asked about changes nothing.
         IReadOnlyDictionary<string, DirectoryUser> resolved;
         var lookups = wanted.Where(w => InputProblem(w.Key, w.Value) is null).Select(w => w.Value).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         try
@@ -200,6 +197,10 @@ public static partial class UcApiEndpoints
         {
             return GraphUnreachable($"{lookups.Count} users", e);
         }
+
+        await Parallel.ForEachAsync(stale, parallel, async (mapping, _) =>
+            await registry.ActorRef.Ask<LookupResult>(new Unregister(mapping.UcUserId), AskTimeout));
+        var removed = stale.Select(m => m.UcUserId).ToList();
 
         var outcomes = new (RegisterResult? Result, IResult? Problem)[wanted.Count];
         var items = wanted.Select((w, i) => (Index: i, Uc: w.Key, Teams: w.Value)).ToArray();

@@ -74,4 +74,41 @@ public class BulkRegistrationTests
 
         Assert.Equal(0, await RegisteredAsync());
     }
+
+    [Fact]
+    public async Task A_list_Graph_cannot_be_asked_about_is_answered_503_and_changes_nothing()
+    {
+        await using var loop = await Loop.StartAsync();
+        var users = await loop.AddUsersAsync(4, prefix: "bulk503");
+        var newcomer = loop.Graph.Tenant.AddUser($"newcomer.{Guid.NewGuid().ToString("N")[..8]}@contoso.com");
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Loop.ApiKey);
+        var api = $"https://127.0.0.1:{loop.Ports.InternalApi}/api/v1/users";
+        // Three of the four stay, the fourth goes, the newcomer comes: the newcomer must be looked up in Entra ID.
+        var list = users.Take(3).Select(u => new { ucUserId = u.UcUserId, teamsUser = u.Teams.Id })
+            .Append(new { ucUserId = "bulk503-newcomer", teamsUser = newcomer.UserPrincipalName }).ToArray();
+
+        loop.Graph.Faults.Add(new PresenceActors.Simulators.Graph.SimFault { Api = "users.list", Status = 500 });
+        using (var refused = await http.PutAsJsonAsync(api, list))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal("teamsUser", (await refused.Content.ReadFromJsonAsync<JsonObject>())!["field"]!.GetValue<string>());
+        }
+
+        // Nothing changed: the fourth is still registered and watched, the newcomer is not registered.
+        using (var fourth = await http.GetAsync($"{api}/{users[3].UcUserId}"))
+            Assert.Equal(HttpStatusCode.OK, fourth.StatusCode);
+        using (var absent = await http.GetAsync($"{api}/bulk503-newcomer"))
+            Assert.Equal(HttpStatusCode.NotFound, absent.StatusCode);
+        Assert.Single(loop.Graph.Tenant.SubscriptionsWatching(users[3].Teams.Id));
+
+        loop.Graph.Faults.Clear();
+        using (var done = await http.PutAsJsonAsync(api, list))
+        {
+            Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+            var body = (await done.Content.ReadFromJsonAsync<JsonObject>())!;
+            Assert.Equal(["bulk503-newcomer"], body["added"]!.AsArray().Select(n => n!.GetValue<string>()));
+            Assert.Equal([users[3].UcUserId], body["removed"]!.AsArray().Select(n => n!.GetValue<string>()));
+        }
+    }
 }
