@@ -38,7 +38,7 @@ public static class PresenceNode
                 })
                 .WithPresenceCluster(options.Cluster)
                 .WithPresencePersistence(options.Persistence)
-                .WithUserPresence(provider, options.Users)
+                .WithUserPresence(provider, options.Users, PersistenceSetup.ShardingPlugins(options.Persistence))
                 .WithPresenceMapping(provider)
                 .WithActors((system, _) =>
                 {

@@ -56,7 +56,7 @@ public static partial class PresenceConfiguration
         ("presence.clientState.nextKeys", "", true, "base64 keys (comma-separated) about to become presence.clientState.key: accepted already, not yet used; see Rotating the clientState key"),
         ("presence.clientState.previousKeys", "", true, "base64 keys (comma-separated) replaced in presence.clientState.key: still accepted (and still opening the certificates sealed with them) until removed, and every subscription signed with one is re-created; see Rotating the clientState key"),
         ("presence.persistence.provider", "Sqlite", false, "Sqlite or PostgreSql"),
-        ("presence.persistence.connectionString", "data/presence.db", true, "SQLite file or Npgsql connection string (PostgreSQL: at most 20 connections per node unless it sets Maximum Pool Size)"),
+        ("presence.persistence.connectionString", "data/presence.db", true, "SQLite file or Npgsql connection string (PostgreSQL: up to 56 connections per node, the journal 20 of them unless it sets Maximum Pool Size)"),
         ("presence.cluster.hostname", "127.0.0.1", false, "address Akka remoting binds to"),
         ("presence.cluster.publicHostname", "the hostname", false, "address other nodes reach this one at"),
         ("presence.cluster.port", $"{Cluster.Port}", false, "Akka remoting port"),

@@ -24,11 +24,12 @@ public class PostgresPersistenceTests
             // The journal and snapshot store create their tables under the cluster-wide lock (PostgresSchemaLock).
             var dataOptions = node.System.Settings.Setup.Get<Akka.Persistence.Sql.Config.MultiDataOptionsSetup>();
             Assert.True(dataOptions.HasValue);
-            foreach (var plugin in new[] { "akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql" })
+            foreach (var plugin in new[] { "akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql", "akka.persistence.journal.sharding", "akka.persistence.snapshot-store.sharding" })
             {
                 Assert.True(dataOptions.Value.TryGetDataOptionsFor(plugin, out var pluginOptions), plugin);
                 Assert.Contains(pluginOptions!.DataContextOptions.Interceptors ?? [], i => i is PostgresSchemaLock);
             }
+
 
             node.Users.Tell(new LinkUser("p1", "uc-p1"));
             node.Users.Tell(new ReportUcPresence("p1", "Lunch (custom)", false, DateTimeOffset.UtcNow));
@@ -39,6 +40,10 @@ public class PostgresPersistenceTests
             node.Users.Tell(new ReportUcPresence("p2", "Available", true, DateTimeOffset.UtcNow));
             Assert.Equal("set p2 300s", await teams.NextAsync());
             await node.Kit.AwaitAssertAsync(async () => Assert.NotNull((await node.StateOfAsync("p2")).Session.ExpiresAt), TimeSpan.FromSeconds(10));
+            // Sharding's bookkeeping (which shards and users to restart) has plugins and a pool of its own, so that a dead
+            // node's shards load without queueing behind the recoveries of the users they restart; the plugins start on
+            // first use, and nothing but the shard region uses them.
+            Assert.True(await RememberedThroughShardingPoolAsync(db.ConnectionString), "the shards' remembered users were written under the application name presence-sharding");
             await node.CrashAsync();
         }
 
@@ -55,6 +60,17 @@ public class PostgresPersistenceTests
             node.Users.Tell(new ReportUcPresence("p2", "Available", false, DateTimeOffset.UtcNow));
             await node.Kit.AwaitAssertAsync(() => Assert.Contains("clear p2", teams.All), TimeSpan.FromSeconds(15));
         }
+    }
+
+    /// <summary>The journal holds the shard stores' events and the server saw their writer under sharding's application name.</summary>
+    private static async Task<bool> RememberedThroughShardingPoolAsync(string connectionString)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT (SELECT count(*) FROM journal WHERE persistence_id LIKE '/sharding/%Shard/%') > 0 " +
+            "AND (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'presence-sharding' AND datname = current_database()) > 0", connection);
+        return (bool)(await command.ExecuteScalarAsync())!;
     }
 
     [Fact]

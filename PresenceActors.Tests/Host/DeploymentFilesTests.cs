@@ -24,6 +24,8 @@ public class DeploymentFilesTests : IDisposable
         var postgres = Map(services["postgres"]);
         Assert.StartsWith("postgres:15", (string)postgres["image"]);
         Assert.Contains("pg_isready", string.Join(' ', ((List<object>)Map(postgres["healthcheck"])["test"]).Cast<string>()));
+        // Three nodes of up to 56 connections each: PostgreSQL's default of 100 is not enough.
+        Assert.Contains("max_connections=200", ((List<object>)postgres["command"]).Cast<string>());
 
         foreach (var name in new[] { "node1", "node2", "node3" })
         {

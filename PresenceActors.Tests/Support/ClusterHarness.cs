@@ -564,23 +564,31 @@ internal sealed class ClusterHarness : IAsyncDisposable
     /// <summary>
     /// Which node's shard region holds the user's actor. A node answers with the region's address: another node's
     /// (akka.tcp://presence@host:port), its own (akka://presence, no host), or none it knows yet (akka://all-systems),
-    /// in which case the next node is asked.
+    /// in which case the next node is asked. While a shard is handed over (rebalancing to a node just started again)
+    /// no region knows it for a moment, so the question is asked again until one does.
     /// </summary>
     public async Task<Node> HolderOfAsync(string teamsUserId)
     {
+        Node? found = null;
         var answers = new List<string>();
-        foreach (var asking in Nodes.Where(n => n.Running))
+        await Eventually.TrueAsync(async () =>
         {
-            var location = await AdminAsync(asking, $"sharding/locate?entity={teamsUserId}");
-            var region = location["region"]?.GetValue<string>() ?? "";
-            answers.Add($"node {asking.Index}: '{region}'");
-            if (region == $"akka://{PresenceActors.Cluster.PresenceClusterOptions.SystemName}")
-                return asking;
-            if (Nodes.FirstOrDefault(n => n.Address == region) is { } holder)
-                return holder;
-        }
+            answers.Clear();
+            foreach (var asking in Nodes.Where(n => n.Running))
+            {
+                var location = await AdminAsync(asking, $"sharding/locate?entity={teamsUserId}");
+                var region = location["region"]?.GetValue<string>() ?? "";
+                answers.Add($"node {asking.Index}: '{region}'");
+                found = region == $"akka://{PresenceActors.Cluster.PresenceClusterOptions.SystemName}"
+                    ? asking
+                    : Nodes.FirstOrDefault(n => n.Address == region);
+                if (found is not null)
+                    return true;
+            }
 
-        throw new InvalidOperationException($"No node knows where {teamsUserId} lives: {string.Join("; ", answers)}");
+            return false;
+        }, TimeSpan.FromSeconds(30), $"a node knows where {teamsUserId} lives", () => string.Join("; ", answers));
+        return found!;
     }
 
     /// <summary>Waits out a fault's duration on a timer the test awaits (no sleeping thread).</summary>

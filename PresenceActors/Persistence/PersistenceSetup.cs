@@ -25,6 +25,18 @@ public static class PersistenceSetup
             journal => journal.WithHealthCheck(),
             snapshot => snapshot.WithHealthCheck());
 
+        // On PostgreSQL, sharding's own bookkeeping (which shards and users to restart) reads and writes through plugins
+        // of its own with a small pool of their own: a dead node's shards then load in milliseconds instead of queueing
+        // behind the recoveries of the users they restart (docs/decisions.md, "Fail-over timings"). Same tables.
+        if (options.Provider == PersistenceProvider.PostgreSql)
+        {
+            var sharding = PrepareShardingPostgres(connectionString);
+            var shardingData = PostgresDataOptions(sharding);
+            builder = builder.WithSqlPersistence(
+                new SqlJournalOptions(false, ShardingPluginIdentifier) { ConnectionString = sharding, ProviderName = provider, DataOptions = shardingData, AutoInitialize = true },
+                new SqlSnapshotOptions(false, ShardingPluginIdentifier) { ConnectionString = sharding, ProviderName = provider, DataOptions = shardingData, AutoInitialize = true });
+        }
+
         // SQLite has one writer, and Microsoft.Data.Sqlite waits out every collision by sleeping 150 ms. Its transactions
         // begin IMMEDIATE (taking the write lock) unless read-uncommitted, so the journal's reads (an actor's recovery)
         // queued behind its writes; and the journal's 3 concurrent write transactions collided with each other. Reads
@@ -48,6 +60,28 @@ public static class PersistenceSetup
 
     /// <summary>Connections one node may hold unless the connection string says otherwise.</summary>
     public const int DefaultPostgresPoolSize = 20;
+
+    /// <summary>Connections of sharding's own plugins on PostgreSQL, beside <see cref="DefaultPostgresPoolSize"/>.</summary>
+    public const int ShardingPostgresPoolSize = 16;
+
+    private const string ShardingPluginIdentifier = "sharding";
+
+    /// <summary>
+    /// The journal and snapshot store sharding's remember-entities stores use: their own plugins on PostgreSQL, the
+    /// default ones on SQLite (one file has one writer; a second plugin would only add a second writer to wait for).
+    /// </summary>
+    public static (string Journal, string Snapshot)? ShardingPlugins(PresencePersistenceOptions options) =>
+        options.Provider == PersistenceProvider.PostgreSql
+            ? ($"akka.persistence.journal.{ShardingPluginIdentifier}", $"akka.persistence.snapshot-store.{ShardingPluginIdentifier}")
+            : null;
+
+    /// <summary>The same database under its own application name and pool (Npgsql keeps one pool per connection string).</summary>
+    internal static string PrepareShardingPostgres(string preparedConnectionString) =>
+        new Npgsql.NpgsqlConnectionStringBuilder(preparedConnectionString)
+        {
+            ApplicationName = "presence-sharding",
+            MaxPoolSize = ShardingPostgresPoolSize,
+        }.ConnectionString;
 
     /// <summary>
     /// Caps the node's connection pool: Npgsql allows 100 per node by default, so three nodes recovering their users

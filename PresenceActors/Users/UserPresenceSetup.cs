@@ -27,7 +27,7 @@ public static class UserPresenceSetup
     /// whichever node takes their shard after a crash, so their keep-alive and final clear still happen.
     /// </summary>
     public static AkkaConfigurationBuilder WithUserPresence(
-        this AkkaConfigurationBuilder builder, IServiceProvider services, UserPresenceOptions options)
+        this AkkaConfigurationBuilder builder, IServiceProvider services, UserPresenceOptions options, (string Journal, string Snapshot)? shardingPlugins = null)
     {
         var problems = options.Rules.Validate();
         if (problems.Count > 0)
@@ -50,6 +50,8 @@ public static class UserPresenceSetup
                     RememberEntitiesStore = RememberEntitiesStore.Eventsourced,
                     StateStoreMode = StateStoreMode.DData,
                     HandOffStopMessage = StopUserActor.Instance,
+                    JournalPluginId = shardingPlugins?.Journal,
+                    SnapshotPluginId = shardingPlugins?.Snapshot,
                 });
     }
 }
