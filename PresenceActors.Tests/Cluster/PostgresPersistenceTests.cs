@@ -81,6 +81,9 @@ public class PostgresPersistenceTests
         {
             Node = o.Node with { Persistence = new PresencePersistenceOptions { Provider = PersistenceProvider.PostgreSql, ConnectionString = db.ConnectionString } },
         });
+        // After a database outage every plugin, sharding's own too, probes again after 5 s, not Akka's 30 (hocon/cluster.hocon).
+        foreach (var plugin in new[] { "akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql", "akka.persistence.journal.sharding", "akka.persistence.snapshot-store.sharding" })
+            Assert.Equal(TimeSpan.FromSeconds(5), loop.System.Settings.Config.GetTimeSpan($"{plugin}.circuit-breaker.reset-timeout"));
         var (ucUserId, teams) = (await loop.AddUsersAsync(1, ucStatus: "Meeting", prefix: "pg"))[0];
         loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.InACall);
         await Eventually.TrueAsync(() => loop.Uc.User(ucUserId)!.Status == "Busy", what: "T1 on PostgreSQL");
