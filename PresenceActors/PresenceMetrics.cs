@@ -12,6 +12,9 @@ public sealed class PresenceMetrics
     public const string MeterName = "PresenceActors";
 
     private readonly Counter<long> _deadLetters;
+    private readonly Counter<long> _bulkReadUsers;
+    private long _readsForwarded;
+    private long _readsLeftIdle;
     private long _unwatched;
     private long _watched;
     private long _subscriptions;
@@ -25,6 +28,8 @@ public sealed class PresenceMetrics
     public PresenceMetrics(IMeterFactory meters)
     {
         var meter = meters.Create(MeterName);
+        _bulkReadUsers = meter.CreateCounter<long>("presence.bulk_reads.users",
+            description: "Users read in bulk by outcome: forwarded to their actors, or left idle (nothing that matters changed)");
         _deadLetters = meter.CreateCounter<long>("presence.dead_letters",
             description: "Messages that reached no actor, by message type; none in normal operation");
         meter.CreateObservableGauge("presence.users.unwatched", () => PoolGauge(ref _unwatched),
@@ -77,6 +82,24 @@ public sealed class PresenceMetrics
     }
 
     public long Unwatched => Interlocked.Read(ref _unwatched);
+
+    /// <summary>
+    /// Users a bulk read reached (<paramref name="forwarded"/>) and users it left alone as idle (docs/scale.md, "Lazy
+    /// user actors"), counted once per read, after it was handed on.
+    /// </summary>
+    public void OnBulkRead(long forwarded, long leftIdle)
+    {
+        Interlocked.Add(ref _readsForwarded, forwarded);
+        Interlocked.Add(ref _readsLeftIdle, leftIdle);
+        _bulkReadUsers.Add(forwarded, new KeyValuePair<string, object?>("outcome", "forwarded"));
+        _bulkReadUsers.Add(leftIdle, new KeyValuePair<string, object?>("outcome", "left-idle"));
+    }
+
+    /// <summary>Users bulk reads have left alone as idle on this node since it started.</summary>
+    public long BulkReadsLeftIdle => Interlocked.Read(ref _readsLeftIdle);
+
+    /// <summary>Users bulk reads have reached on this node since it started.</summary>
+    public long BulkReadsForwarded => Interlocked.Read(ref _readsForwarded);
 
     /// <summary>Dead letters this node has seen since it started.</summary>
     public long DeadLetterCount => Interlocked.Read(ref _deadLetterCount);

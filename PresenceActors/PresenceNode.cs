@@ -26,7 +26,7 @@ public static class PresenceNode
     /// </summary>
     public static IServiceCollection AddPresenceNode(
         this IServiceCollection services, PresenceNodeOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? more = null) =>
-        services.AddSingleton(new Mapping.PresenceRulesSource(options.Users.Rules)).AddMetrics().AddSingleton<PresenceMetrics>()
+        services.AddSingleton(new Mapping.PresenceRulesSource(options.Users.Rules)).AddSingleton<WorkInFlight>().AddMetrics().AddSingleton<PresenceMetrics>()
             .AddAkka(PresenceClusterOptions.SystemName, (builder, provider) =>
         {
             var metrics = provider.GetRequiredService<PresenceMetrics>();

@@ -39,11 +39,12 @@ public static partial class UcApiEndpoints
             return skewed;
         var report = new Report(body.Value.Status!, body.Value.OnPhone!.Value, at);
 
-        var mapping = (await registry.ActorRef.Ask<LookupResult>(new Lookup(ucUserId), AskTimeout)).Mapping;
+        var lookup = await registry.ActorRef.Ask<LookupResult>(new Lookup(ucUserId), AskTimeout);
+        var mapping = lookup.Mapping;
         if (mapping is null)
             return Problem(404, "ucUserId", $"UC user '{ucUserId}' is not registered; PUT /api/v1/users/{ucUserId} first.");
         // 202 only once the user's actor has journaled the report: otherwise 503, and the UC back end sends it again.
-        if (!await TakenAsync(users.ActorRef, mapping, report, flow))
+        if (!await TakenAsync(users.ActorRef, mapping, report, flow, linkFirst: lookup.Synchronised))
         {
             context.Response.Headers.RetryAfter = "2";
             return Problem(503, "ucUserId", $"The report for '{ucUserId}' was not confirmed within {flow.AckTimeout.TotalSeconds:0.#} s (the service is busy or moving this user to another node); send it again.");
@@ -88,13 +89,15 @@ public static partial class UcApiEndpoints
         return Results.Json(new { taken = taken.Count(t => t), notRegistered, notTaken });
     }
 
-    private static async Task<bool> TakenAsync(IActorRef users, UserMapping mapping, Report report, WebhookFlowOptions flow)
+    /// <param name="linkFirst">The user is synchronised: an actor not linked yet links itself to the mapping's UC user
+    /// first (docs/scale.md, "Lazy user actors"); otherwise it asks the registry.</param>
+    private static async Task<bool> TakenAsync(IActorRef users, UserMapping mapping, Report report, WebhookFlowOptions flow, bool linkFirst = false)
     {
         try
         {
             await users.Ask<UserPresenceCommands.Taken>(
                 new UserPresenceCommands.ReportUcPresence(mapping.TeamsUserId, report.Status, report.OnPhone, report.At, Acknowledge: true,
-                    PresenceTracing.CurrentTraceParent), flow.AckTimeout);
+                    PresenceTracing.CurrentTraceParent, linkFirst ? mapping.UcUserId : null), flow.AckTimeout);
             return true;
         }
         catch (AskTimeoutException)

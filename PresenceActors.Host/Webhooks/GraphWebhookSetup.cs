@@ -72,6 +72,8 @@ public static class GraphWebhookSetup
             RenewBefore = options.RenewBefore,
             Debounce = options.MembershipDebounce,
             ReconcileEvery = options.ReconcileEvery,
+            ReadRelevance = new Users.ReadRelevance(services.GetRequiredService<Mapping.PresenceRulesSource>(), services.GetRequiredService<Users.WorkInFlight>(),
+                services.GetRequiredService<PresenceMetrics>()),
         };
     }
 

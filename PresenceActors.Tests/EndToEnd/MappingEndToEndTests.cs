@@ -6,6 +6,7 @@ using PresenceActors.Simulators.Graph;
 using PresenceActors.Subscriptions;
 using PresenceActors.Tests.Support;
 using Akka.Actor;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace PresenceActors.Tests.EndToEnd;
@@ -279,10 +280,13 @@ public class MappingEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFixtu
         await Eventually.TrueAsync(() => _loop.Graph.Tenant.SubscriptionsWatching(teamsCallerUser.Id).Count == 0, what: "unwatched");
         _loop.Graph.Tenant.SetClient(teamsCallerUser.Id, TeamsClientState.Available);
         var decided = (await _loop.StateOfAsync(teamsCallerUser.Id)).Outbox.LastSequence;
+        var metrics = _loop.Service.Services.GetRequiredService<PresenceActors.PresenceMetrics>();
+        var readBefore = metrics.BulkReadsForwarded + metrics.BulkReadsLeftIdle;
         Assert.Equal(HttpStatusCode.OK, await _loop.Uc.SetSynchronisedAsync(teamsCaller, true));
         await Eventually.TrueAsync(() => _loop.Graph.Tenant.SubscriptionsWatching(teamsCallerUser.Id).Count == 1, what: "watched again");
-        var available = _loop.Graph.Tenant.GetPresence(teamsCallerUser.Id).SequenceNumber;
-        await Eventually.TrueAsync(async () => (await _loop.StateOfAsync(teamsCallerUser.Id)).Teams?.SequenceNumber == available, what: "the bulk read taken in");
+        // The read after the subscription is made again has been handed on (an idle user's Available is left alone:
+        // docs/scale.md, "Lazy user actors"; either way the state the service saw before it let go decides nothing).
+        await Eventually.TrueAsync(() => metrics.BulkReadsForwarded + metrics.BulkReadsLeftIdle > readBefore, what: "the bulk read handed on");
         var state = await _loop.StateOfAsync(teamsCallerUser.Id);
         Assert.False(state.TeamsCallActive);
         Assert.Equal(decided, state.Outbox.LastSequence); // no UC update decided on the way back in

@@ -129,6 +129,16 @@ internal sealed class Loop : IAsyncDisposable
         await Eventually.TrueAsync(async () => (await StateOfAsync(user.Id)).Teams?.SequenceNumber == expected, what: "service caught up with Graph");
     }
 
+    /// <summary>
+    /// Waits until bulk reads have handed on (to the users' actors, or left alone as idle) at least
+    /// <paramref name="users"/> users in all since the service started: a sign that the reads so far are done with.
+    /// </summary>
+    public Task ReadsHandedOnAsync(long users)
+    {
+        var metrics = Service.Services.GetRequiredService<PresenceMetrics>();
+        return Eventually.TrueAsync(() => metrics.BulkReadsForwarded + metrics.BulkReadsLeftIdle >= users, what: $"bulk reads of {users} users handed on");
+    }
+
     public Task<PoolStatus> PoolStatusAsync() => Pool.Ask<PoolStatus>(new SubscriptionPoolCommands.GetPoolStatus(), TimeSpan.FromSeconds(10));
 
     /// <summary>

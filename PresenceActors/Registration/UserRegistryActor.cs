@@ -8,9 +8,10 @@ using static PresenceActors.Registration.UserRegistryCommands;
 namespace PresenceActors.Registration;
 
 /// <summary>
-/// Which UC user is which Teams user (a persistent cluster singleton). Registering links the user's presence actor and
-/// asks the pool to watch the Teams user; unregistering undoes both. A Teams user maps to one UC user at most.
-/// Links are never lost: each is acknowledged by the user's actor once journaled and sent again every
+/// Which UC user is which Teams user (a persistent cluster singleton). Registering asks the pool to watch the Teams user;
+/// the user's presence actor is not started for it, but asks for its link on its first event (docs/scale.md, "Lazy user
+/// actors"). Unregistering, leaving out and taking back unlink or link the actor at once. A Teams user maps to one UC
+/// user at most. Links are never lost: each is acknowledged by the user's actor once journaled and sent again every
 /// <see cref="ResendLinksEvery"/> until then (a node that died with the message, a shard moving); confirmations are
 /// journaled in batches, so a registry that restarts re-sends exactly the links not yet confirmed.
 /// </summary>
@@ -124,7 +125,7 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
         Command<UserPresenceCommands.LinkState>(OnLinkState);
         Command<ResendLinks>(_ => Resend());
         // Lookups answer from the journaled state: a change is visible once its sender has been told it is done.
-        Command<Lookup>(l => Sender.Tell(new LookupResult(_byUc.GetValueOrDefault(l.UcUserId))));
+        Command<Lookup>(l => Sender.Tell(new LookupResult(_byUc.GetValueOrDefault(l.UcUserId), !_optedOut.Contains(l.UcUserId))));
         Command<ListMappings>(_ => Sender.Tell(new MappingList([.. _byUc.Values.OrderBy(m => m.UcUserId, StringComparer.Ordinal)])));
         Command<GetUnconfirmedLinks>(_ => Sender.Tell(new UnconfirmedLinks(_unconfirmed.Count)));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
@@ -150,10 +151,30 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
 
     private void OnLinkState(UserPresenceCommands.LinkState state)
     {
-        if (!_unconfirmed.TryGetValue(state.UserId, out var asked) || asked != state.UcUserId || _confirming.ContainsKey(state.UserId))
+        if (!_unconfirmed.TryGetValue(state.UserId, out var asked))
+        {
+            // Not asked: a user's actor telling its link, on its first event (it has none yet) or after it linked itself
+            // from a UC report. Put right what differs from the registrations; tracked like any link until confirmed, in
+            // memory only: an actor whose link is lost with a registry that moves asks again on a later event.
+            var desired = OwnerOf(state.UserId) is { } owner && !OptedOut(owner) ? owner : null;
+            if (desired == state.UcUserId)
+                return;
+            _unconfirmed = _unconfirmed.SetItem(state.UserId, desired);
+            SendLink(state.UserId, desired);
+            return;
+        }
+
+        if (asked != state.UcUserId || _confirming.ContainsKey(state.UserId))
             return; // an answer to an older request, or already on its way to the journal
         _confirming[state.UserId] = state.UcUserId;
         ScheduleFlush();
+    }
+
+    /// <summary>Sends the user's link when a change of it is on its way (a registration alone sends nothing: lazy).</summary>
+    private void SendLinkIfChanging(string teamsUserId)
+    {
+        if (_unconfirmed.TryGetValue(teamsUserId, out var link))
+            SendLink(teamsUserId, link);
     }
 
     /// <summary>Sends again the unconfirmed links sent longer than <see cref="ResendLinksEvery"/> ago (a bulk load's fresh ones wait).</summary>
@@ -248,12 +269,12 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
             {
                 case UserRegistered r when _optedOut.Contains(r.Mapping.UcUserId):
                     // Registered (the UC back end's list) but left out: neither linked nor watched.
-                    SendLink(r.Mapping.TeamsUserId, null);
+                    SendLinkIfChanging(r.Mapping.TeamsUserId);
                     unwatch.Add(r.Mapping.TeamsUserId);
                     watch.Remove(r.Mapping.TeamsUserId);
                     break;
                 case UserRegistered r:
-                    SendLink(r.Mapping.TeamsUserId, r.Mapping.UcUserId);
+                    SendLinkIfChanging(r.Mapping.TeamsUserId);
                     watch.Add(r.Mapping.TeamsUserId);
                     unwatch.Remove(r.Mapping.TeamsUserId);
                     break;
@@ -287,7 +308,10 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
             case UserRegistered r:
                 _byUc = _byUc.SetItem(r.Mapping.UcUserId, r.Mapping);
                 _ucByTeams = _ucByTeams.SetItem(r.Mapping.TeamsUserId, r.Mapping.UcUserId);
-                _unconfirmed = _unconfirmed.SetItem(r.Mapping.TeamsUserId, _optedOut.Contains(r.Mapping.UcUserId) ? null : r.Mapping.UcUserId);
+                // Lazy (docs/scale.md, "Lazy user actors"): the user's actor asks for its link on its first event, so a
+                // registration starts no actor. Only a change of link still on its way is replaced by the newest one.
+                if (_unconfirmed.ContainsKey(r.Mapping.TeamsUserId))
+                    _unconfirmed = _unconfirmed.SetItem(r.Mapping.TeamsUserId, _optedOut.Contains(r.Mapping.UcUserId) ? null : r.Mapping.UcUserId);
                 break;
             case UserOptedOut or UserOptedIn:
                 ApplyOpt(e);

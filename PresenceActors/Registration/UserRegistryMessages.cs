@@ -54,7 +54,8 @@ public static class UserRegistryCommands
     public sealed record Lookup(string UcUserId) : IUserRegistryMessage;
 
     /// <summary>Answer to <see cref="Unregister"/> and <see cref="Lookup"/>: the mapping, or null when there is none.</summary>
-    public sealed record LookupResult(UserMapping? Mapping) : IUserRegistryMessage;
+    /// <param name="Synchronised">False when the user is left out (docs/mapping.md, "Leaving a user out").</param>
+    public sealed record LookupResult(UserMapping? Mapping, bool Synchronised = true) : IUserRegistryMessage;
 
     public sealed record ListMappings : IUserRegistryMessage;
 

@@ -44,6 +44,12 @@ public sealed record SubscriptionPoolOptions
 
     public int Capacity { get; init; } = 650;
 
+    /// <summary>
+    /// Which users a bulk read must reach (docs/scale.md, "Lazy user actors"); null: every user read, whether it matters
+    /// to them or not (each read then starts every watched user's actor).
+    /// </summary>
+    public Users.ReadRelevance? ReadRelevance { get; init; }
+
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();

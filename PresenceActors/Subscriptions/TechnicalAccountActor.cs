@@ -30,6 +30,9 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
     public static readonly TimeSpan RenewalCoalescing = TimeSpan.FromSeconds(30);
     private ImmutableHashSet<string> _subscribed;
     private ImmutableHashSet<string> _desired;
+
+    // What this account's last reads saw of each user: a change since reaches the user even when idle (ReadRelevance).
+    private readonly Users.ReadRelevance.LastReads _lastReads = new();
     private int _failures;
     private bool _healthy;
 
@@ -94,6 +97,7 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         Receive<DesiredMembers>(d =>
         {
             _desired = d.Members;
+            _lastReads.KeepOnly(_desired);
             if (!_desired.SetEquals(_subscribed) && !Timers.IsTimerActive("apply"))
                 Timers.StartSingleTimer("apply", Apply.Instance, _options.Debounce);
         });
@@ -110,7 +114,7 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
                 Run(RenewAsync(id, r.Reload));
         });
         Receive<Reconcile>(_ => Run(ReconcileAsync(_subscriptionId, _desired)));
-        Receive<ReadUsers>(r => Run(ReadAsync(r.UserIds, "resync")));
+        Receive<ReadUsers>(r => Run(ReadAsync(r.UserIds, r.Everyone ? "resync" : "new-subscription", r.Everyone)));
     }
 
     /// <summary>Runs one Graph operation; messages arriving meanwhile wait in the stash.</summary>
@@ -175,7 +179,7 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         // any member in between were notified to nobody. A bulk read of every user it now covers (650 per call) closes
         // that gap at once, not at the next reconciliation.
         if (!created.Members.IsEmpty)
-            Self.Tell(new ReadUsers([.. created.Members]));
+            Self.Tell(new ReadUsers([.. created.Members], Everyone: false));
     }
 
     private void OnFailed(Failed failed)
@@ -300,17 +304,29 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         if (id is not null && !await _graph.SubscriptionExistsAsync(_account, id, timeout.Token))
             return new Gone();
         if (!members.IsEmpty)
-            await ReadAsync([.. members], "reconciliation");
+            await ReadAsync([.. members], "reconciliation", everyone: false);
         return new Done();
     }
 
-    private async Task<object> ReadAsync(ImmutableArray<string> userIds, string why)
+    /// <param name="everyone">Every user read is handed on (a resync asked for these users); otherwise only those it
+    /// matters to (<see cref="SubscriptionPoolOptions.ReadRelevance"/>).</param>
+    private async Task<object> ReadAsync(ImmutableArray<string> userIds, string why, bool everyone)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var presences = await _graph.ReadPresencesAsync(userIds, timeout.Token);
+        var forwarded = 0;
         foreach (var p in presences)
+        {
+            // Both asked of every user: the memory of this read must be kept even when the user matters anyway.
+            var changed = _lastReads.Changed(p.UserId, p.Availability, p.Activity);
+            if (!everyone && _options.ReadRelevance is { } relevance && !changed && !relevance.Matters(p.UserId, p.Availability, p.Activity))
+                continue;
+            forwarded++;
             _users.Tell(new UserPresenceCommands.ObserveTeamsPresence(p.UserId, p.Availability, p.Activity, p.SequenceNumber, TeamsPresenceSource.BulkRead));
-        _log.Debug("presence-read account={0} reason={1} users={2}", _account, why, presences.Count);
+        }
+
+        _options.ReadRelevance?.Counted(forwarded, presences.Count - forwarded);
+        _log.Debug("presence-read account={0} reason={1} users={2} forwarded={3}", _account, why, presences.Count, forwarded);
         return new Done();
     }
 
@@ -335,7 +351,8 @@ public sealed class TechnicalAccountActor : ReceiveActor, IWithTimers, IWithUnbo
         public bool Reload { get; }
     }
 
-    public sealed record ReadUsers(ImmutableArray<string> UserIds) : INoSerializationVerificationNeeded;
+    /// <param name="Everyone">Hand every user read on (a resync asked for them by name): false for a new subscription's read.</param>
+    public sealed record ReadUsers(ImmutableArray<string> UserIds, bool Everyone = true) : INoSerializationVerificationNeeded;
 
     private sealed class Apply : INoSerializationVerificationNeeded
     {

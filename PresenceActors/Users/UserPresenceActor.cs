@@ -11,7 +11,7 @@ namespace PresenceActors.Users;
 /// One user's presence: journals the inputs that change <see cref="UserPresenceState"/>, performs the effects the rules
 /// ask for through the two ports, and feeds their outcomes back as inputs. The rules themselves live in the state type.
 /// </summary>
-public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
+public sealed partial class UserPresenceActor : ReceivePersistentActor, IWithTimers
 {
     private const string TimerKey = "presence-timer";
     private const string ReadRetryKey = "read-retry";
@@ -24,6 +24,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     private readonly IUcFrontEndPort _frontEnd;
     private readonly ITeamsPresencePort _teams;
     private readonly TimeProvider _clock;
+    private readonly WorkInFlight? _inFlight;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private UserPresenceState _state;
 
@@ -36,8 +37,9 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
 
     public UserPresenceActor(
         string userId, UserPresenceOptions options, Mapping.PresenceRulesSource rules, IUcFrontEndPort frontEnd, ITeamsPresencePort teams,
-        TimeProvider clock)
+        TimeProvider clock, WorkInFlight? inFlight = null)
     {
+        _inFlight = inFlight;
         _options = options;
         _rules = rules;
         _frontEnd = frontEnd;
@@ -50,6 +52,9 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         Recover<PresenceInput>(input => _state = _state.Handle(input, _rules.Settings).State);
         Recover<RecoveryCompleted>(_ =>
         {
+            // What the set says of this user now, as this node's copy has it: a stale entry (an incarnation that stopped
+            // before it could say it had finished) is put right with the first decision.
+            _toldHoldsWork = _inFlight?.Contains(_state.UserId);
             Decide(new Resumed { At = Now });
             Context.SetReceiveTimeout(_options.PassivateAfter);
         });
@@ -57,8 +62,24 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
         Command<LinkUser>(c => Decide(new UserLinked(c.UcUserId) { At = Now }, linkStateTo: c.Acknowledge ? Sender : null));
         Command<UnlinkUser>(c => Decide(new UserUnlinked { At = Now }, linkStateTo: c.Acknowledge ? Sender : null));
         Command<ObserveTeamsPresence>(c =>
-            Decide(new TeamsPresenceObserved(c.Availability, c.Activity, c.SequenceNumber, c.Source) { At = Now }, AcknowledgeTo(c.Acknowledge), c.TraceParent));
-        Command<ReportUcPresence>(c => Decide(new UcPresenceReported(c.Status, c.OnPhone, c.ReportedAt) { At = Now }, AcknowledgeTo(c.Acknowledge), c.TraceParent));
+        {
+            AskForLink();
+            Decide(new TeamsPresenceObserved(c.Availability, c.Activity, c.SequenceNumber, c.Source) { At = Now }, AcknowledgeTo(c.Acknowledge), c.TraceParent);
+        });
+        Command<ReportUcPresence>(c =>
+        {
+            var report = new UcPresenceReported(c.Status, c.OnPhone, c.ReportedAt) { At = Now };
+            if (_state.Linked || c.UcUserId is null)
+            {
+                AskForLink();
+                Decide(report, AcknowledgeTo(c.Acknowledge), c.TraceParent);
+                return;
+            }
+
+            // The UC side names the user it reports for: the first event of a user not linked yet links it before the
+            // report is judged, and the registry is told, which puts it right should the registration have changed since.
+            Decide(report, AcknowledgeTo(c.Acknowledge), c.TraceParent, Registry(), linkFirst: new UserLinked(c.UcUserId) { At = Now });
+        });
         Command<GetUserPresence>(_ => Sender.Tell(new UserPresenceView(_state.UserId, _state)));
         Command<GetSnapshot>(_ => Sender.Tell(UserPresenceSnapshot.Of(_state)));
 
@@ -133,13 +154,16 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
     /// Applies the rules to one input; <paramref name="taken"/> hears <see cref="Taken"/> once it is journaled. An input
     /// that came with a trace (<paramref name="traceParent"/>) gets a span, under which the effects' calls run.
     /// </summary>
-    private void Decide(PresenceInput? input, IActorRef? taken = null, string? traceParent = null, IActorRef? linkStateTo = null)
+    private void Decide(PresenceInput? input, IActorRef? taken = null, string? traceParent = null, IActorRef? linkStateTo = null,
+        UserLinked? linkFirst = null)
     {
         // The cluster's table first, when this user is not judged by it yet: journaled as an input of its own, before the
         // one that came, so that a replay judges each by the table it was judged by (docs/decisions.md).
-        var inputs = new List<PresenceInput>(2);
+        var inputs = new List<PresenceInput>(3);
         if (_rules.ToHand(_state) is { } table)
             inputs.Add(new PresenceRulesChanged(table) { At = Now });
+        if (linkFirst is not null)
+            inputs.Add(linkFirst);
         if (input is not null)
             inputs.Add(input);
         var span = input is null ? null : StartSpan(input, traceParent);
@@ -180,6 +204,7 @@ public sealed class UserPresenceActor : ReceivePersistentActor, IWithTimers
 
     private void Answer(IActorRef? taken, IActorRef? linkStateTo, System.Diagnostics.Activity? span)
     {
+        TellWorkInFlight();
         taken?.Tell(new Taken(_state.UserId));
         linkStateTo?.Tell(new LinkState(_state.UserId, _state.Linked ? _state.UcUserId : null));
         Finish(span);

@@ -33,8 +33,9 @@ public static class UserPresenceCommands
         string? TraceParent = null) : IUserPresenceMessage;
 
     /// <param name="TraceParent">The sender's span (W3C traceparent), so that the actor's work joins its trace.</param>
+    /// <param name="UcUserId">The UC user reported for, as the registry maps it: links an actor that has no link yet.</param>
     public sealed record ReportUcPresence(string UserId, string Status, bool OnPhone, DateTimeOffset ReportedAt, bool Acknowledge = false,
-        string? TraceParent = null) : IUserPresenceMessage;
+        string? TraceParent = null, string? UcUserId = null) : IUserPresenceMessage;
 
     /// <summary>The cluster's mapping is now <paramref name="Version"/>: judge the user's state by it (docs/mapping.md).</summary>
     public sealed record ApplyRules(string UserId, int Version) : IUserPresenceMessage;

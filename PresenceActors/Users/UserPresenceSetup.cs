@@ -37,12 +37,14 @@ public static class UserPresenceSetup
         var teams = services.GetRequiredService<ITeamsPresencePort>();
         var clock = services.GetService<TimeProvider>() ?? TimeProvider.System;
         var rules = services.GetRequiredService<Mapping.PresenceRulesSource>();
+        var inFlight = services.GetRequiredService<WorkInFlight>();
 
         return builder
             .WithPresenceSerializer()
+            .WithActors((system, _) => inFlight.Start(system))
             .WithShardRegion<UserPresenceRegion>(
                 RegionName,
-                userId => Props.Create(() => new UserPresenceActor(userId, options, rules, frontEnd, teams, clock)),
+                userId => Props.Create(() => new UserPresenceActor(userId, options, rules, frontEnd, teams, clock, inFlight)),
                 new UserMessageExtractor(options.MaxShards),
                 new ShardOptions
                 {
