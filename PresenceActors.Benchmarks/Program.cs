@@ -181,6 +181,8 @@ if (only.Overlaps(["B4", "B5", "B6"]))
     table.Add(("B4", $"{b4.Users:N0} users on {b4.Accounts} accounts, one node, rate limits on, registered with one full list (PUT /api/v1/users): registered / all watched", $"**{b4.RegisterSeconds:0} s / {b4.AllWatchedSeconds:0} s**", "all watched ≤ 120 s", b4.AllWatchedSeconds <= 120 ? "met" : "missed"));
     table.Add(("B4", "RSS of the process (service + both simulators) / managed heap after settling", $"**{b4.RssBytes / 1e6:N0} MB** / {b4.HeapBytes / 1e6:N0} MB", "RSS ≤ 1,500 MB", b4.RssBytes <= 1_500_000_000 ? "met" : "missed"));
     table.Add(("B4", "managed bytes per idle user (heap growth ÷ users) / journal on disk", $"**{b4.BytesPerIdleUser:N0} B** / {b4.JournalBytes / 1e6:N1} MB", "—", ""));
+    table.Add(("B4", "subscriptions at Graph when all were watched / settled (replaced ones deleted), and when", $"**{b4.SubscriptionsWhenWatched:N0}** / {b4.SubscriptionsSettled:N0} at {b4.SettledSeconds:0} s", $"{b4.Accounts} (one per account)", b4.SubscriptionsSettled <= b4.Accounts ? "met" : "missed"));
+    Console.WriteLine($"B4 {b4.Users} users watched in {b4.AllWatchedSeconds:0} s, RSS {b4.RssBytes / 1e6:0} MB");
 
     if (only.Contains("B6"))
     {

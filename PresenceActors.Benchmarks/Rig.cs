@@ -170,8 +170,11 @@ internal sealed class Rig : IAsyncDisposable
         return body!["added"]!.AsArray().Count + body["unchanged"]!.AsArray().Count;
     }
 
-    /// <summary>Users covered by a live subscription in the simulator.</summary>
-    public int Watched() => Graph.Tenant.ListSubscriptions().Sum(s => s.UserIds.Count);
+    /// <summary>Users covered by a live subscription in the simulator (each once, however many subscriptions cover them).</summary>
+    public int Watched() => Graph.Tenant.ListSubscriptions().SelectMany(s => s.UserIds).Distinct(StringComparer.OrdinalIgnoreCase).Count();
+
+    /// <summary>Subscriptions alive in the simulator.</summary>
+    public int Subscriptions() => Graph.Tenant.ListSubscriptions().Count;
 
     /// <summary>Waits (polling, this is a program) until every registered user is watched; returns how long that took.</summary>
     public async Task<TimeSpan> WaitUntilAllWatchedAsync(TimeSpan limit)

@@ -4,7 +4,7 @@ using PresenceActors.Subscriptions;
 namespace PresenceActors.Benchmarks;
 
 internal sealed record ScaleResult(int Users, int Accounts, double RegisterSeconds, double AllWatchedSeconds, long RssBytes, long HeapBytes,
-    double BytesPerIdleUser, long JournalBytes);
+    double BytesPerIdleUser, long JournalBytes, int SubscriptionsWhenWatched, int SubscriptionsSettled, double SettledSeconds);
 
 internal sealed record RecoveryResult(int Users, double ReadySeconds, double AllWatchedSeconds, IReadOnlyDictionary<string, int> GraphCallsDuringStart,
     int BulkReadsAllowed, int SubscriptionsAllowed);
@@ -26,14 +26,24 @@ internal static class Scale
             throw new InvalidOperationException($"{count} of {users} users registered.");
         await rig.WaitUntilAllWatchedAsync(TimeSpan.FromMinutes(20));
         var allWatched = watch.Elapsed;
+        var subscriptionsWhenWatched = rig.Subscriptions();
+        // Settled: one subscription per account (the replaced ones deleted), or as many as remain after two minutes.
+        var accounts = (int)Math.Ceiling(users / 650.0);
+        using (var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(200)))
+        {
+            while (rig.Subscriptions() > accounts && watch.Elapsed - allWatched < TimeSpan.FromMinutes(2))
+                await poll.WaitForNextTickAsync();
+        }
+
+        var settled = watch.Elapsed;
 
         // Settle: the users' actors passivate when idle (nothing to hold them); then measure.
         var heapAfter = SettledHeap();
         using var process = Process.GetCurrentProcess();
         process.Refresh();
         var journal = new DirectoryInfo(Path.GetDirectoryName(rig.DatabaseFile)!).GetFiles("presence.db*").Sum(f => f.Length);
-        return new ScaleResult(users, (int)Math.Ceiling(users / 650.0), registered.TotalSeconds, allWatched.TotalSeconds, process.WorkingSet64, heapAfter,
-            (heapAfter - heapBefore) / (double)users, journal);
+        return new ScaleResult(users, accounts, registered.TotalSeconds, allWatched.TotalSeconds, process.WorkingSet64, heapAfter,
+            (heapAfter - heapBefore) / (double)users, journal, subscriptionsWhenWatched, rig.Subscriptions(), settled.TotalSeconds);
     }
 
     public static async Task<RecoveryResult> RestartAsync(Rig rig)

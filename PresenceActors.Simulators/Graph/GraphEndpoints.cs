@@ -90,10 +90,14 @@ internal static partial class GraphEndpoints
         }).Api("presence.clearPreferred");
 
         v1.MapPost("/subscriptions", (Delegate)((HttpContext context) => CreateSubscription(sim, context))).Api("subscriptions.create");
-        v1.MapGet("/subscriptions", (HttpContext context) => Results.Json(new JsonObject
+        // Delegated: the subscriptions the calling app created for the signed-in user; app-only: all the app's
+        // (graph-contract.md, section 3, "List").
+        v1.MapGet("/subscriptions", (HttpContext context) =>
         {
-            ["value"] = new JsonArray(sim.Tenant.ListSubscriptions(Authenticate(sim, context)!.AppId).Select(s => (JsonNode)SubscriptionJson(sim, s)).ToArray()),
-        })).Api("subscriptions.list");
+            var caller = Authenticate(sim, context)!;
+            var listed = sim.Tenant.ListSubscriptions(caller.AppId).Where(s => caller.IsApp || string.Equals(s.CreatorId, caller.UserId, StringComparison.OrdinalIgnoreCase));
+            return Results.Json(new JsonObject { ["value"] = new JsonArray(listed.Select(s => (JsonNode)SubscriptionJson(sim, s)).ToArray()) });
+        }).Api("subscriptions.list");
         v1.MapGet("/subscriptions/{id}", (string id, HttpContext context) =>
             Results.Json(SubscriptionJson(sim, sim.Tenant.GetSubscription(id, Authenticate(sim, context)!.AppId)))).Api("subscriptions.get");
         v1.MapPatch("/subscriptions/{id}", async (string id, HttpContext context) =>

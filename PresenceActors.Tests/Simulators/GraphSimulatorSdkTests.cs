@@ -202,6 +202,15 @@ public class GraphSimulatorSdkTests : IAsyncLifetime
         var second = await Assert.ThrowsAsync<ODataError>(() => graph.Subscriptions.PostAsync(Request(ids.Take(1))));
         Assert.Equal(409, second.ResponseStatusCode);
 
+        // Listing with a delegated token shows the signed-in user's subscriptions only; the application sees all.
+        Tenant.AddUser("other-technical@contoso.com", "Other technical user", password: SimulatedTenant.TechnicalPassword, technical: true);
+        var other = _tenant.Graph(_tenant.UserCredential("other-technical@contoso.com"));
+        var othersOwn = await other.Subscriptions.PostAsync(Request([Tenant.AddUser("o0@contoso.com").Id]));
+        Assert.Equal([created.Id], (await graph.Subscriptions.GetAsync())!.Value!.Select(v => v.Id));
+        Assert.Equal([othersOwn!.Id], (await other.Subscriptions.GetAsync())!.Value!.Select(v => v.Id));
+        Assert.Equal(2, Tenant.ListSubscriptions().Count);
+        await other.Subscriptions[othersOwn.Id].DeleteAsync();
+
         var renewed = await graph.Subscriptions[created.Id].PatchAsync(new Subscription { ExpirationDateTime = DateTimeOffset.UtcNow.AddMinutes(59) });
         Assert.True(renewed!.ExpirationDateTime > created.ExpirationDateTime);
 

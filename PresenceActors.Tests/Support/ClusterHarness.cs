@@ -570,6 +570,7 @@ internal sealed class ClusterHarness : IAsyncDisposable
     public async Task<Node> HolderOfAsync(string teamsUserId)
     {
         Node? found = null;
+        var poked = false;
         var answers = new List<string>();
         await Eventually.TrueAsync(async () =>
         {
@@ -584,6 +585,14 @@ internal sealed class ClusterHarness : IAsyncDisposable
                     : Nodes.FirstOrDefault(n => n.Address == region);
                 if (found is not null)
                     return true;
+            }
+
+            // Nobody knows: the user's shard may never have been needed (actors start on a user's first event, so a
+            // shard of users without one has no home yet: docs/scale.md). Asking for the user's state starts its actor.
+            if (!poked && Nodes.FirstOrDefault(n => n.Running) is { } any)
+            {
+                poked = true;
+                await AdminAsync(any, $"presence/users/{teamsUserId}");
             }
 
             return false;
