@@ -174,13 +174,14 @@ if (only.Overlaps(["B3", "B3-budget"]) && !quick)
 
 if (only.Overlaps(["B4", "B5", "B6"]))
 {
-    var accounts = (int)Math.Ceiling(scaleUsers / 650.0);
-    await using var rig = await Rig.StartAsync(accounts, rateLimits: true);
+    // The service in a process of its own (the simulators and the generator stay here), warmed up with 1,000 users.
+    var accounts = (int)Math.Ceiling((scaleUsers + Scale.WarmUpUsers) / 650.0);
+    await using var rig = await Rig.StartAsync(accounts, rateLimits: true, separateProcess: true);
     var b4 = await Scale.ScaleAsync(rig, scaleUsers);
     report["B4"] = b4;
-    table.Add(("B4", $"{b4.Users:N0} users on {b4.Accounts} accounts, one node, rate limits on, registered with one full list (PUT /api/v1/users): registered / all watched", $"**{b4.RegisterSeconds:0} s / {b4.AllWatchedSeconds:0} s**", "all watched ≤ 120 s", b4.AllWatchedSeconds <= 120 ? "met" : "missed"));
-    table.Add(("B4", "RSS of the process (service + both simulators) / managed heap after settling", $"**{b4.RssBytes / 1e6:N0} MB** / {b4.HeapBytes / 1e6:N0} MB", "RSS ≤ 1,500 MB", b4.RssBytes <= 1_500_000_000 ? "met" : "missed"));
-    table.Add(("B4", "managed bytes per idle user (heap growth ÷ users) / journal on disk", $"**{b4.BytesPerIdleUser:N0} B** / {b4.JournalBytes / 1e6:N1} MB", "—", ""));
+    table.Add(("B4", $"{b4.Users:N0} users on {b4.Accounts} accounts (after a warm-up of {b4.WarmUpUsers:N0} other users), one node on SQLite in a process of its own, rate limits on, registered with one full list (PUT /api/v1/users): registered / all watched", $"**{b4.RegisterSeconds:0} s / {b4.AllWatchedSeconds:0} s** ({b4.CpuSeconds:0} s of the service's CPU)", "all watched ≤ 120 s", b4.AllWatchedSeconds <= 120 ? "met" : "missed"));
+    table.Add(("B4", "RSS of the service process after settling (before the list)", $"**{b4.RssBytes / 1e6:N0} MB** ({b4.RssBeforeBytes / 1e6:N0} MB)", "≤ 1,000 MB", b4.RssBytes <= 1_000_000_000 ? "met" : "missed"));
+    table.Add(("B4", "bytes per idle user (RSS growth ÷ users) / journal on disk", $"**{b4.BytesPerIdleUser:N0} B** / {b4.JournalBytes / 1e6:N1} MB", "—", ""));
     table.Add(("B4", "subscriptions at Graph when all were watched / settled (replaced ones deleted), and when", $"**{b4.SubscriptionsWhenWatched:N0}** / {b4.SubscriptionsSettled:N0} at {b4.SettledSeconds:0} s", $"{b4.Accounts} (one per account)", b4.SubscriptionsSettled <= b4.Accounts ? "met" : "missed"));
     Console.WriteLine($"B4 {b4.Users} users watched in {b4.AllWatchedSeconds:0} s, RSS {b4.RssBytes / 1e6:0} MB");
 
@@ -197,7 +198,7 @@ if (only.Overlaps(["B4", "B5", "B6"]))
         report["B5"] = b5;
         var bulkReads = b5.GraphCallsDuringStart.GetValueOrDefault("presence.getByUserId");
         var created = b5.GraphCallsDuringStart.GetValueOrDefault("subscriptions.create");
-        table.Add(("B5", $"restart with {b5.Users:N0} persisted users: ready / all watched", $"**{b5.ReadySeconds:0.0} s** / {b5.AllWatchedSeconds:0.0} s", "—", ""));
+        table.Add(("B5", $"restart with {b5.Users:N0} persisted users: ready / all watched", $"**{b5.ReadySeconds:0.0} s** / {b5.AllWatchedSeconds:0.0} s", "ready ≤ 30 s", b5.ReadySeconds <= 30 ? "met" : "missed"));
         table.Add(("B5", "Graph calls during start (bulk reads; subscriptions created)", $"**{bulkReads}** (≤ {b5.BulkReadsAllowed}); **{created}** (≤ {b5.SubscriptionsAllowed}); all: {string.Join(", ", b5.GraphCallsDuringStart.OrderBy(c => c.Key).Select(c => $"{c.Key} {c.Value}"))}",
             "≤ 1 bulk read / 650 users, ≤ 1 subscription / account", bulkReads <= b5.BulkReadsAllowed && created <= b5.SubscriptionsAllowed ? "met" : "missed"));
     }

@@ -48,6 +48,9 @@ internal sealed class Rig : IAsyncDisposable
 
     public System.Security.Cryptography.X509Certificates.X509Certificate2 Tls { get; private set; } = null!;
 
+    /// <summary>Technical accounts the simulator has and the service is configured with.</summary>
+    public int Accounts => _accounts.Count;
+
     /// <summary>(UC user id, Teams object id) of every registered user.</summary>
     public List<(string UcUserId, string TeamsId)> Users { get; } = [];
 
@@ -58,7 +61,11 @@ internal sealed class Rig : IAsyncDisposable
     /// <summary>Applications beyond the first (each with its own presence budget at the simulator and in the service).</summary>
     private List<GraphApplication> _moreApplications = [];
 
-    public static async Task<Rig> StartAsync(int accounts, bool rateLimits, int applications = 1)
+    /// <summary>The service in a process of its own (B4, B5), or null: in this process (<see cref="Service"/>).</summary>
+    public ServiceProcess? Process { get; private set; }
+
+    /// <param name="separateProcess">Run the service in a process of its own, with the operator's defaults (B4, B5).</param>
+    public static async Task<Rig> StartAsync(int accounts, bool rateLimits, int applications = 1, bool separateProcess = false)
     {
         var graph = await GraphSimulator.StartAsync(new GraphSimulatorOptions { RateLimits = rateLimits });
         graph.Tenant.AddApplication(ClientId, Secret);
@@ -80,12 +87,21 @@ internal sealed class Rig : IAsyncDisposable
         // Without the simulator's rate limits the service's governor is opened as wide: B1 to B3 measure throughput, not
         // Graph's budget (B3 within the budget runs on a rig of its own, with both on).
         var rig = new Rig(graph, uc, data, apiKey, credentials) { _presenceBudget = rateLimits ? GraphOptions.DefaultPresenceBudget : 10_000_000, _moreApplications = more };
+        if (separateProcess)
+            rig.Process = new ServiceProcess(graph, uc, ClientId, Secret, credentials, apiKey, data);
         await rig.StartServiceAsync();
         return rig;
     }
 
     public async Task StartServiceAsync()
     {
+        if (Process is { } process)
+        {
+            await process.StartAsync(TimeSpan.FromMinutes(5));
+            Uc.ServiceApi = new Uri($"https://127.0.0.1:{process.Api}/");
+            return;
+        }
+
         var options = SimulatedService.Options(Graph, ClientId, Secret, _accounts, Uc, _apiKey, DatabaseFile, Encryption, new SimulatedService.Listen(WebhookPort));
         options = options with { Graph = options.Graph with { PresenceBudget = _presenceBudget, MoreApplications = _moreApplications } };
         Tls = options.Webhook.Certificate!;
@@ -96,6 +112,8 @@ internal sealed class Rig : IAsyncDisposable
 
     public async Task StopServiceAsync()
     {
+        if (Process is { } process)
+            await process.StopAsync();
         if (Service is null)
             return;
         await Service.StopAsync();

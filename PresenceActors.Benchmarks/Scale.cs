@@ -3,8 +3,11 @@ using PresenceActors.Subscriptions;
 
 namespace PresenceActors.Benchmarks;
 
+/// <param name="HeapBytes">The managed heap after settling, when the service runs in this process; 0 in a process of its own.</param>
+/// <param name="CpuSeconds">The service process's CPU time from the full list's PUT until all were watched (0 in this process).</param>
 internal sealed record ScaleResult(int Users, int Accounts, double RegisterSeconds, double AllWatchedSeconds, long RssBytes, long HeapBytes,
-    double BytesPerIdleUser, long JournalBytes, int SubscriptionsWhenWatched, int SubscriptionsSettled, double SettledSeconds);
+    double BytesPerIdleUser, long JournalBytes, int SubscriptionsWhenWatched, int SubscriptionsSettled, double SettledSeconds,
+    bool SeparateProcess = false, int WarmUpUsers = 0, long RssBeforeBytes = 0, double CpuSeconds = 0);
 
 internal sealed record RecoveryResult(int Users, double ReadySeconds, double AllWatchedSeconds, IReadOnlyDictionary<string, int> GraphCallsDuringStart,
     int BulkReadsAllowed, int SubscriptionsAllowed);
@@ -15,20 +18,38 @@ internal sealed record EconomyResult(int Users, int Accounts, double SteadySecon
 /// <summary>B4 (scale on one node), B5 (restart with the users persisted) and B6 (Graph call economy).</summary>
 internal static class Scale
 {
+    /// <summary>Users registered and watched before B4 measures, so that the service's code is warm (a process of its own only).</summary>
+    public const int WarmUpUsers = 1_000;
+
     public static async Task<ScaleResult> ScaleAsync(Rig rig, int users)
     {
+        var service = rig.Process;
+        var warm = 0;
+        if (service is not null)
+        {
+            // Warm-up: 1,000 other users registered and watched first (the JIT, the pools, the first subscriptions);
+            // the measured list adds the 100,000 to them.
+            warm = rig.CreateUsers(WarmUpUsers, "warm").Count;
+            await rig.RegisterAllAsync();
+            await rig.WaitUntilAllWatchedAsync(TimeSpan.FromMinutes(5));
+            await SettleAsync();
+        }
+
         rig.CreateUsers(users, "scale");
-        var heapBefore = SettledHeap();
+        var heapBefore = service is null ? SettledHeap() : 0;
+        var rssBefore = service?.Rss() ?? 0;
+        var cpuBefore = service?.Cpu() ?? TimeSpan.Zero;
         var watch = Stopwatch.StartNew();
         var count = await rig.RegisterAllAsync();
         var registered = watch.Elapsed;
-        if (count != users)
-            throw new InvalidOperationException($"{count} of {users} users registered.");
+        if (count != users + warm)
+            throw new InvalidOperationException($"{count} of {users + warm} users registered.");
         await rig.WaitUntilAllWatchedAsync(TimeSpan.FromMinutes(20));
         var allWatched = watch.Elapsed;
+        var cpu = (service?.Cpu() ?? TimeSpan.Zero) - cpuBefore;
         var subscriptionsWhenWatched = rig.Subscriptions();
         // Settled: one subscription per account (the replaced ones deleted), or as many as remain after two minutes.
-        var accounts = (int)Math.Ceiling(users / 650.0);
+        var accounts = (int)Math.Ceiling((users + warm) / 650.0);
         using (var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(200)))
         {
             while (rig.Subscriptions() > accounts && watch.Elapsed - allWatched < TimeSpan.FromMinutes(2))
@@ -36,6 +57,15 @@ internal static class Scale
         }
 
         var settled = watch.Elapsed;
+
+        if (service is not null)
+        {
+            // A process of its own: its RSS once it has been quiet for a while (its GC runs on its own schedule).
+            await SettleAsync();
+            var rss = service.Rss();
+            return new ScaleResult(users, rig.Accounts, registered.TotalSeconds, allWatched.TotalSeconds, rss, 0, (rss - rssBefore) / (double)users,
+                service.JournalBytes, subscriptionsWhenWatched, rig.Subscriptions(), settled.TotalSeconds, true, warm, rssBefore, cpu.TotalSeconds);
+        }
 
         // Settle: the users' actors passivate when idle (nothing to hold them); then measure.
         var heapAfter = SettledHeap();
@@ -51,8 +81,9 @@ internal static class Scale
         await rig.StopServiceAsync();
         var since = DateTimeOffset.UtcNow;
         var watch = Stopwatch.StartNew();
-        await rig.StartServiceAsync();
-        await WaitReadyAsync(rig, TimeSpan.FromMinutes(10));
+        await rig.StartServiceAsync(); // a process of its own: started once its readiness check answers
+        if (rig.Process is null)
+            await WaitReadyAsync(rig, TimeSpan.FromMinutes(10));
         var ready = watch.Elapsed;
         // Everyone is still watched by the subscriptions that survived the restart; give the pool time to verify them.
         await rig.WaitUntilAllWatchedAsync(TimeSpan.FromMinutes(10));
@@ -115,6 +146,13 @@ internal static class Scale
         }
 
         throw new TimeoutException($"Not ready after {limit}.");
+    }
+
+    private static async Task SettleAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        for (var i = 0; i < 30; i++)
+            await timer.WaitForNextTickAsync();
     }
 
     private static long SettledHeap()

@@ -107,8 +107,8 @@ public static class MappingEndpoints
         var resolved = await directory.ResolveAsync(user, cancellationToken);
         if (resolved is null)
             return (null, null);
-        var all = await registry.Ask<UserRegistryCommands.MappingList>(new UserRegistryCommands.ListMappings(), AskTimeout);
-        return (all.Mappings.FirstOrDefault(m => m.TeamsUserId == resolved.Id) ?? new UserMapping(NotRegistered, resolved.Id, resolved.UserPrincipalName),
+        var all = await registry.AllMappingsAsync(AskTimeout);
+        return (all.FirstOrDefault(m => m.TeamsUserId == resolved.Id) ?? new UserMapping(NotRegistered, resolved.Id, resolved.UserPrincipalName),
             resolved.Id);
     }
 

@@ -208,8 +208,8 @@ public static class StatusEndpoints
         IServiceProvider services, CancellationToken cancellationToken)
     {
         var take = Math.Clamp(limit ?? 50, 1, 200);
-        var all = await registry.ActorRef.Ask<UserRegistryCommands.MappingList>(new UserRegistryCommands.ListMappings(), AskTimeout, cancellationToken);
-        var matching = all.Mappings
+        var all = await registry.ActorRef.AllMappingsAsync(AskTimeout, cancellationToken);
+        var matching = all
             .Where(m => string.IsNullOrWhiteSpace(q)
                         || m.UcUserId.Contains(q, StringComparison.OrdinalIgnoreCase)
                         || m.UserPrincipalName.Contains(q, StringComparison.OrdinalIgnoreCase)

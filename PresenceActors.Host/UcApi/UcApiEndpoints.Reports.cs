@@ -76,7 +76,7 @@ public static partial class UcApiEndpoints
             reports.Add((entry.UcUserId!, new Report(entry.Status!, entry.OnPhone!.Value, at)));
         }
 
-        var mappings = (await registry.ActorRef.Ask<MappingList>(new ListMappings(), AskTimeout)).Mappings.ToDictionary(m => m.UcUserId, StringComparer.Ordinal);
+        var mappings = (await registry.ActorRef.AllMappingsAsync(AskTimeout)).ToDictionary(m => m.UcUserId, StringComparer.Ordinal);
         var notRegistered = reports.Where(r => !mappings.ContainsKey(r.UcUserId)).Select(r => r.UcUserId).ToList();
         var registered = reports.Where(r => mappings.ContainsKey(r.UcUserId)).ToArray();
         var taken = new bool[registered.Length];

@@ -162,7 +162,7 @@ public static partial class UcApiEndpoints
                 return Problem(400, $"[{index}].ucUserId", $"ucUserId '{entry.UcUserId}' appears more than once.");
         }
 
-        var existing = (await registry.ActorRef.Ask<MappingList>(new ListMappings(), AskTimeout)).Mappings;
+        var existing = (await registry.ActorRef.AllMappingsAsync(AskTimeout)).ToArray();
         // A full list can name 100,000 users: look them up and register them side by side (the registry writes what
         // arrives together in one batch), a bounded number at a time so Graph's directory limits are respected.
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = ReconcileParallelism, CancellationToken = context.RequestAborted };

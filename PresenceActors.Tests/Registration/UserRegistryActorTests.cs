@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
 using PresenceActors.Registration;
@@ -105,8 +106,12 @@ public class UserRegistryActorTests
         {
             var kit = node.Kit;
             var registry = node.System.ActorOf(Props.Create(() => new UserRegistryActor(kit.CreateTestProbe().Ref, kit.CreateTestProbe().Ref)), "registry-burst-2");
-            var list = await registry.Ask<MappingList>(new ListMappings(), Wait);
-            Assert.Equal(expected.OrderBy(e => e.Key), list.Mappings.Select(m => KeyValuePair.Create(m.UcUserId, m.TeamsUserId)).OrderBy(e => e.Key));
+            var list = await registry.AllMappingsAsync(Wait);
+            Assert.Equal(expected.OrderBy(e => e.Key), list.Select(m => KeyValuePair.Create(m.UcUserId, m.TeamsUserId)).OrderBy(e => e.Key));
+            // Asked page by page: 1,200 mappings do not come in one message, and a page fits in one remoting frame.
+            var first = await registry.Ask<MappingList>(new ListMappings(), Wait);
+            Assert.NotNull(first.Next);
+            Assert.True(new RegistrationSerializer((ExtendedActorSystem)node.System).ToBinary(first).Length < 128_000);
 
             // The recovered registry still knows who owns what.
             registry.Tell(new Register(new UserMapping("uc-other", "t-moved", "moved@contoso.test")), kit.TestActor);
@@ -172,6 +177,33 @@ public class UserRegistryActorTests
             Assert.Equal(RegistrationOutcome.Unchanged, kit.ExpectMsg<RegisterResult>(Wait).Outcome);
             Assert.Equal(("t-a", "uc-a"), users.ExpectMsg<UserPresenceCommands.LinkUser>(Wait) is var l ? (l.UserId, l.UcUserId) : default);
         }
+    }
+
+    [Fact]
+    public async Task Pages_of_the_longest_mappings_fit_one_remoting_frame_and_cover_every_mapping_once()
+    {
+        using var db = new TempDatabase();
+        await using var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams());
+        var serializer = new RegistrationSerializer((ExtendedActorSystem)node.System);
+        // The longest a mapping may be (256 characters each, all of them escaped in JSON) and ordinary ones, mixed.
+        var mappings = Enumerable.Range(0, 3_000)
+            .Select(i => i % 3 == 0
+                ? new UserMapping($"{i:D6}" + new string('é', 250), Guid.NewGuid().ToString(), $"{i:D6}" + new string('<', 240) + "@contoso.test")
+                : new UserMapping($"uc-{i:D6}", Guid.NewGuid().ToString(), $"u{i}@contoso.test"))
+            .OrderBy(m => m.UcUserId, StringComparer.Ordinal).ToImmutableArray();
+        var seen = new List<string>();
+        string? after = null;
+        do
+        {
+            var page = RegistryPages.Page(mappings, after);
+            Assert.NotEmpty(page.Mappings);
+            Assert.True(serializer.ToBinary(page).Length < 128_000, $"a page of {page.Mappings.Length} is {serializer.ToBinary(page).Length} bytes");
+            seen.AddRange(page.Mappings.Select(m => m.UcUserId));
+            after = page.Next;
+        }
+        while (after is not null);
+
+        Assert.Equal(mappings.Select(m => m.UcUserId), seen);
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using PresenceActors.Host.Configuration;
+using PresenceActors.Registration;
 using PresenceActors.Simulators.Graph;
 using PresenceActors.Tests.Support;
 using PresenceActors.Webhooks;
@@ -46,10 +47,10 @@ public class FuzzTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLife
     {
         var state = await _loop.StateOfAsync(_user.Teams.Id);
         var mappings = await Akka.Hosting.ActorRegistry.For(_loop.System).Get<PresenceActors.Registration.UserRegistryKey>()
-            .Ask<PresenceActors.Registration.UserRegistryCommands.MappingList>(new PresenceActors.Registration.UserRegistryCommands.ListMappings(), TimeSpan.FromSeconds(10));
+            .AllMappingsAsync(TimeSpan.FromSeconds(10));
         return $"teams={state.Teams} uc={state.UcCurrent} history={state.History.Count} ucUpdates={_loop.Uc.Updates.Count} " +
                $"sets={_loop.Graph.Faults.Calls.Count(c => c.Api is "presence.set" or "presence.clear")} " +
-               $"registered={string.Join(",", mappings.Mappings.Select(m => m.UcUserId))}";
+               $"registered={string.Join(",", mappings.Select(m => m.UcUserId))}";
     }
 
     /// <param name="expected5xx">Which 5xx answers the input called for (none unless given).</param>

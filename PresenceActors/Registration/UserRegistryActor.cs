@@ -37,6 +37,9 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
     private ImmutableDictionary<string, UserMapping> _byUc = ImmutableDictionary.Create<string, UserMapping>(StringComparer.Ordinal);
     private ImmutableDictionary<string, string> _ucByTeams = ImmutableDictionary.Create<string, string>(StringComparer.OrdinalIgnoreCase);
 
+    // The mappings by UC user id for paging through them (ListMappings), made again after a change once asked for.
+    private ImmutableArray<UserMapping>? _sorted;
+
     // Links asked of users' actors and not yet confirmed (journaled), and replies that matched, waiting for the next write.
     private ImmutableDictionary<string, string?> _unconfirmed = ImmutableDictionary.Create<string, string?>(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, string?> _confirming = new(StringComparer.OrdinalIgnoreCase);
@@ -126,7 +129,7 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
         Command<ResendLinks>(_ => Resend());
         // Lookups answer from the journaled state: a change is visible once its sender has been told it is done.
         Command<Lookup>(l => Sender.Tell(new LookupResult(_byUc.GetValueOrDefault(l.UcUserId), !_optedOut.Contains(l.UcUserId))));
-        Command<ListMappings>(_ => Sender.Tell(new MappingList([.. _byUc.Values.OrderBy(m => m.UcUserId, StringComparer.Ordinal)])));
+        Command<ListMappings>(l => Sender.Tell(RegistryPages.Page(_sorted ??= [.. _byUc.Values.OrderBy(m => m.UcUserId, StringComparer.Ordinal)], l.After)));
         Command<GetUnconfirmedLinks>(_ => Sender.Tell(new UnconfirmedLinks(_unconfirmed.Count)));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(_ => { });
@@ -303,6 +306,8 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
 
     private void Apply(IUserRegistryMessage e)
     {
+        if (e is UserRegistered or UserUnregistered)
+            _sorted = null;
         switch (e)
         {
             case UserRegistered r:

@@ -57,7 +57,12 @@ public static class UserRegistryCommands
     /// <param name="Synchronised">False when the user is left out (docs/mapping.md, "Leaving a user out").</param>
     public sealed record LookupResult(UserMapping? Mapping, bool Synchronised = true) : IUserRegistryMessage;
 
-    public sealed record ListMappings : IUserRegistryMessage;
+    /// <summary>
+    /// One page of the mappings, by UC user id, after <paramref name="After"/> (null: from the first): answered with a
+    /// <see cref="MappingList"/> small enough for one remoting frame, whatever the number of users (see
+    /// <see cref="RegistryPages.AllMappingsAsync"/>).
+    /// </summary>
+    public sealed record ListMappings(string? After = null) : IUserRegistryMessage;
 
     /// <summary>Answered with <see cref="UnconfirmedLinks"/>.</summary>
     public sealed record GetUnconfirmedLinks : IUserRegistryMessage;
@@ -65,7 +70,8 @@ public static class UserRegistryCommands
     /// <summary>How many links users' actors have not confirmed yet (sent again every few seconds).</summary>
     public sealed record UnconfirmedLinks(int Count) : IUserRegistryMessage;
 
-    public sealed record MappingList(ImmutableArray<UserMapping> Mappings) : IUserRegistryMessage;
+    /// <param name="Next">The last UC user id of this page when more follow (ask again after it); null on the last page.</param>
+    public sealed record MappingList(ImmutableArray<UserMapping> Mappings, string? Next = null) : IUserRegistryMessage;
 
     /// <summary>
     /// Leaves a registered UC user out of the synchronisation (<paramref name="Synchronised"/> false) or takes them back.
