@@ -143,10 +143,10 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
     {
         // Make sure everyone registered is watched and linked (idempotent), e.g. after a pool that lost its journal.
         if (!_byUc.IsEmpty)
-            _pool.Tell(new SubscriptionPoolCommands.WatchUsers([.. _byUc.Values.Where(m => !_optedOut.Contains(m.UcUserId)).Select(m => m.TeamsUserId)]), ActorRefs.NoSender);
+            TellPool(_byUc.Values.Where(m => !_optedOut.Contains(m.UcUserId)).Select(m => m.TeamsUserId), watch: true, evenIfNone: true);
         // And that nobody left out is still watched (an unwatch lost with a node that went down).
         if (_byUc.Values.Any(m => _optedOut.Contains(m.UcUserId)))
-            _pool.Tell(new SubscriptionPoolCommands.UnwatchUsers([.. _byUc.Values.Where(m => _optedOut.Contains(m.UcUserId)).Select(m => m.TeamsUserId)]), ActorRefs.NoSender);
+            TellPool(_byUc.Values.Where(m => _optedOut.Contains(m.UcUserId)).Select(m => m.TeamsUserId), watch: false);
         // Links not confirmed before the registry stopped (its node died with them in flight): sent again now.
         Timers.StartPeriodicTimer("resend-links", ResendLinks.Instance, ResendLinksEvery);
         Resend();
@@ -199,6 +199,24 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
             ? new UserPresenceCommands.UnlinkUser(teamsUserId, Acknowledge: true)
             : new UserPresenceCommands.LinkUser(teamsUserId, ucUserId, Acknowledge: true), Self);
     }
+
+    /// <summary>Users to watch or let go, told to the pool in messages that fit one remoting frame (docs/scale.md, "Messages of bounded size").</summary>
+    /// <param name="evenIfNone">Tell it even with nobody to name (after recovery: the pool hears the registry is back).</param>
+    private void TellPool(IEnumerable<string> teamsUserIds, bool watch, bool evenIfNone = false)
+    {
+        var told = false;
+        foreach (var chunk in teamsUserIds.Chunk(PoolMessageUsers))
+        {
+            _pool.Tell(watch ? new SubscriptionPoolCommands.WatchUsers([.. chunk]) : new SubscriptionPoolCommands.UnwatchUsers([.. chunk]), ActorRefs.NoSender);
+            told = true;
+        }
+
+        if (!told && evenIfNone)
+            _pool.Tell(watch ? new SubscriptionPoolCommands.WatchUsers([]) : new SubscriptionPoolCommands.UnwatchUsers([]), ActorRefs.NoSender);
+    }
+
+    /// <summary>Users per message to the pool: Entra object ids, 39 bytes each in JSON, so about 80 KB.</summary>
+    public const int PoolMessageUsers = 2_000;
 
     private UserMapping? MappingOf(string ucUserId) =>
         _pendingByUc.TryGetValue(ucUserId, out var pending) ? pending : _byUc.GetValueOrDefault(ucUserId);
@@ -294,9 +312,9 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
             if (++written < writes.Length)
                 return;
             if (unwatch.Count > 0)
-                _pool.Tell(new SubscriptionPoolCommands.UnwatchUsers([.. unwatch]), ActorRefs.NoSender);
+                TellPool(unwatch, watch: false);
             if (watch.Count > 0)
-                _pool.Tell(new SubscriptionPoolCommands.WatchUsers([.. watch]), ActorRefs.NoSender);
+                TellPool(watch, watch: true);
             foreach (var p in batch)
                 p.ReplyTo?.Tell(p.Reply!);
             if (_snapshots.Due(writes.Length))
