@@ -219,6 +219,18 @@ if (only.Contains("failover"))
         $"**{failover.Refused503}** / {failover.LongestAnswerSeconds:0.00} s / **{failover.SlowAnswers}**", "0 answers over 2.9 s", failover.SlowAnswers == 0 ? "met" : "missed"));
 }
 
+if (only.Contains("million"))
+{
+    var users = IntOption("--million-users", 1_000_000);
+    var million = await Million.RunAsync(users);
+    report["million"] = million;
+    table.Add(("million", $"{million.Users:N0} users, 3 nodes on PostgreSQL, {million.Accounts:N0} technical accounts, one full list (sent {million.PutAttempts} times), kill -9 of {million.Killed} at {million.KilledAtSeconds:0} s: list answered / all watched",
+        $"**{million.RegisteredSeconds:0} s / {million.AllWatchedSeconds:0} s**", "—", ""));
+    table.Add(("million", "RSS per node after settling / PostgreSQL database", $"**{string.Join(" / ", million.RssMegabytes.Select(r => $"{r:N0} MB"))}** / {million.PostgresBytes / 1e6:N0} MB", "≤ 4 GB per node", million.RssMegabytes.All(r => r <= 4_000) ? "met" : "missed"));
+    table.Add(("million", "nothing lost: subscriptions at Graph / users watched by more than one", $"**{million.Subscriptions:N0}** / {million.WatchedTwice}", $"{million.Accounts:N0} / 0", million.Subscriptions <= million.Accounts && million.WatchedTwice == 0 ? "met" : "missed"));
+    Console.WriteLine($"million: {million.Users} users on 3 nodes watched in {million.AllWatchedSeconds:0} s, RSS {string.Join("/", million.RssMegabytes.Select(r => $"{r:0}"))} MB, PostgreSQL {million.PostgresBytes / 1e6:0} MB");
+}
+
 if (only.Contains("false-downing"))
 {
     var minutes = IntOption("--minutes", 10);

@@ -61,6 +61,7 @@ public static partial class UcApiEndpoints
     private static async Task<IResult> ReportAll(HttpContext context, TimeProvider clock,
         IRequiredActor<UserRegistryKey> registry, IRequiredActor<UserPresenceRegion> users, WebhookFlowOptions flow)
     {
+        AllowBody(context, MaxListBytes);
         var body = await JsonRequest.ReadListAsync<PresenceListEntry>(context, MaxListBytes);
         if (body.Problem is not null)
             return body.Problem;

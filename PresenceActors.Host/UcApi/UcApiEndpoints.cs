@@ -21,10 +21,18 @@ public static partial class UcApiEndpoints
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>Body limits, each endpoint its own: one user's registration or report, and the full lists of up to 100,000 users.</summary>
+    /// <summary>Body limits, each endpoint its own: one user's registration or report, and the full lists.</summary>
     public const long MaxBodyBytes = 64 * 1024;
 
-    public const long MaxListBytes = 32L * 1024 * 1024;
+    /// <summary>A full list: 128 MiB, about 1.5 million users of ordinary ids (docs/scale.md).</summary>
+    public const long MaxListBytes = 128L * 1024 * 1024;
+
+    /// <summary>Lets this request's body be as long as <paramref name="maxBytes"/> (Kestrel's own limit is 30 MB).</summary>
+    internal static void AllowBody(HttpContext context, long maxBytes)
+    {
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = maxBytes;
+    }
 
     /// <summary>Users of a full list (PUT /users) looked up and registered at the same time.</summary>
     private const int ReconcileParallelism = 64;
@@ -152,6 +160,7 @@ public static partial class UcApiEndpoints
 
     private static async Task<IResult> ReconcileAll(HttpContext context, IUserDirectory directory, IRequiredActor<UserRegistryKey> registry)
     {
+        AllowBody(context, MaxListBytes);
         var body = await JsonRequest.ReadListAsync<RegistrationEntry>(context, MaxListBytes);
         if (body.Problem is not null)
             return body.Problem;

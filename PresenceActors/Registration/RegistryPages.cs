@@ -6,8 +6,9 @@ namespace PresenceActors.Registration;
 
 /// <summary>
 /// The registry's mappings in pages (docs/scale.md, "Messages of bounded size"). The registry may run on another node,
-/// and a message between nodes must fit in one remoting frame (Akka's default, 128,000 bytes, which this project keeps);
-/// a list of every mapping would not from about a thousand users on, and would be dropped on the way.
+/// and a message between nodes must fit in one remoting frame (Akka's default is 128,000 bytes; hocon/cluster.hocon
+/// allows 4 MiB): a list of every mapping grows with the users, so no frame is large enough, and it would be dropped on
+/// the way. A page stays under Akka's default.
 /// </summary>
 public static class RegistryPages
 {
