@@ -78,12 +78,15 @@ public static partial class UcApiEndpoints
         }
 
         var mappings = (await registry.ActorRef.AllMappingsAsync(AskTimeout)).ToDictionary(m => m.UcUserId, StringComparer.Ordinal);
+        // Left-out users are not linked by their report (their actors ask the registry, which tells them no link).
+        var optedOut = (await registry.ActorRef.Ask<OptedOutUsers>(new ListOptedOut(), AskTimeout)).UcUserIds.ToHashSet(StringComparer.Ordinal);
         var notRegistered = reports.Where(r => !mappings.ContainsKey(r.UcUserId)).Select(r => r.UcUserId).ToList();
         var registered = reports.Where(r => mappings.ContainsKey(r.UcUserId)).ToArray();
         var taken = new bool[registered.Length];
         await Parallel.ForEachAsync(Enumerable.Range(0, registered.Length),
             new ParallelOptions { MaxDegreeOfParallelism = ReconcileParallelism, CancellationToken = context.RequestAborted },
-            async (i, _) => taken[i] = await TakenAsync(users.ActorRef, mappings[registered[i].UcUserId], registered[i].Report, flow));
+            async (i, _) => taken[i] = await TakenAsync(users.ActorRef, mappings[registered[i].UcUserId], registered[i].Report, flow,
+                linkFirst: !optedOut.Contains(registered[i].UcUserId)));
         var notTaken = registered.Where((_, i) => !taken[i]).Select(r => r.UcUserId).ToList();
         if (notTaken.Count > 0)
             context.Response.Headers.RetryAfter = "2";

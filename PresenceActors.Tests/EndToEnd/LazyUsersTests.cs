@@ -83,6 +83,36 @@ public class LazyUsersTests
         Assert.Equal([teams.Id], await LiveActorsAsync(loop));
     }
 
+    [Fact]
+    public async Task A_full_uc_report_links_the_synchronised_users_it_names_and_not_those_left_out()
+    {
+        await using var loop = await Loop.StartAsync();
+        var users = await RegisterAsync(loop, 2, "report");
+        await loop.ReadsHandedOnAsync(users.Count);
+        var (inUc, inTeams) = users[0];
+        var (outUc, outTeams) = users[1];
+        Assert.Equal(HttpStatusCode.OK, await loop.Uc.SetSynchronisedAsync(outUc, false));
+
+        // Both on the phone, told in one full report (POST /api/v1/presence), the first thing their actors hear.
+        foreach (var uc in new[] { inUc, outUc })
+        {
+            var user = loop.Uc.User(uc)!;
+            lock (user)
+                user.OnPhone = true;
+        }
+
+        var (status, body) = await loop.Uc.ReportAllAsync();
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(2, body!["taken"]!.GetValue<int>());
+        await Eventually.TrueAsync(() => loop.Graph.Tenant.GetPresence(inTeams.Id).Activity == "InACall", what: "the synchronised user's call shown in Teams");
+        Assert.Equal(inUc, (await loop.StateOfAsync(inTeams.Id)).UcUserId);
+        // The left-out user's report was taken (journaled) and linked nothing: no session, Teams as it was.
+        var left = await loop.StateOfAsync(outTeams.Id);
+        Assert.True(left.UcOnPhone);
+        Assert.False(left.Linked);
+        Assert.Equal("Available", loop.Graph.Tenant.GetPresence(outTeams.Id).Activity);
+    }
+
     /// <summary>Registers users through the internal API without any report of their UC status, and waits until watched.</summary>
     private static async Task<List<(string UcUserId, SimUser Teams)>> RegisterAsync(Loop loop, int count, string prefix)
     {

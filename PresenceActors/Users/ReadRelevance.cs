@@ -17,8 +17,8 @@ public sealed class ReadRelevance(Mapping.PresenceRulesSource rules, WorkInFligh
 
     public bool Matters(string userId, string availability, string activity)
     {
-        if (inFlight.Contains(userId))
-            return true;
+        if (inFlight.Contains(userId) || string.IsNullOrWhiteSpace(availability) || string.IsNullOrWhiteSpace(activity))
+            return true; // what cannot be judged here is handed on, and the user's actor decides, as it always did
         var presence = TeamsPresence.Parse(availability, activity, null);
         return rules.Cluster.UcStatusFor(presence) is not null || rules.Configured.UcStatusFor(presence) is not null;
     }
