@@ -252,6 +252,12 @@ public class UserRegistryActorTests
         Assert.False(kit.ExpectMsg<SyncSetting>(Wait).Synchronised);
         Assert.Equal("t-o", users.FishForMessage<UserPresenceCommands.UnlinkUser>(_ => true, Wait).UserId);
         pool.FishForMessage<SubscriptionPoolCommands.UnwatchUsers>(u => u.UserIds.Contains("t-o"), Wait);
+        // The actor's answer, and right behind it (before the answer is journaled) the actor linking itself from a UC
+        // report looked up before the opt-out: the answer no longer holds, and the unlink is sent again at once.
+        registry.Tell(new UserPresenceCommands.LinkState("t-o", null), users.Ref);
+        registry.Tell(new UserPresenceCommands.LinkState("t-o", "uc-o"), users.Ref);
+        Assert.Equal("t-o", users.FishForMessage<UserPresenceCommands.UnlinkUser>(_ => true, Wait).UserId);
+        Assert.Equal(1, (await registry.Ask<UnconfirmedLinks>(new GetUnconfirmedLinks(), Wait)).Count);
         registry.Tell(new UserPresenceCommands.LinkState("t-o", null), users.Ref);
         await kit.AwaitAssertAsync(async () => Assert.Equal(0, (await registry.Ask<UnconfirmedLinks>(new GetUnconfirmedLinks(), Wait)).Count), Wait);
 

@@ -37,8 +37,11 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
     private ImmutableDictionary<string, UserMapping> _byUc = ImmutableDictionary.Create<string, UserMapping>(StringComparer.Ordinal);
     private ImmutableDictionary<string, string> _ucByTeams = ImmutableDictionary.Create<string, string>(StringComparer.OrdinalIgnoreCase);
 
-    // The mappings by UC user id for paging through them (ListMappings), made again after a change once asked for.
+    // The mappings by UC user id for paging through them (ListMappings): made again after a change when a listing
+    // starts (its first page), and kept for the pages after it, so that while registrations go on a million mappings
+    // are sorted once per listing, not once per page. A listing shows every change made before it started.
     private ImmutableArray<UserMapping>? _sorted;
+    private bool _sortedStale = true;
 
     // Links asked of users' actors and not yet confirmed (journaled), and replies that matched, waiting for the next write.
     private ImmutableDictionary<string, string?> _unconfirmed = ImmutableDictionary.Create<string, string?>(StringComparer.OrdinalIgnoreCase);
@@ -129,7 +132,7 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
         Command<ResendLinks>(_ => Resend());
         // Lookups answer from the journaled state: a change is visible once its sender has been told it is done.
         Command<Lookup>(l => Sender.Tell(new LookupResult(_byUc.GetValueOrDefault(l.UcUserId), !_optedOut.Contains(l.UcUserId))));
-        Command<ListMappings>(l => Sender.Tell(RegistryPages.Page(_sorted ??= [.. _byUc.Values.OrderBy(m => m.UcUserId, StringComparer.Ordinal)], l.After)));
+        Command<ListMappings>(l => Sender.Tell(RegistryPages.Page(Sorted(startsListing: l.After is null), l.After)));
         Command<GetUnconfirmedLinks>(_ => Sender.Tell(new UnconfirmedLinks(_unconfirmed.Count)));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(_ => { });
@@ -167,8 +170,19 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
             return;
         }
 
-        if (asked != state.UcUserId || _confirming.ContainsKey(state.UserId))
-            return; // an answer to an older request, or already on its way to the journal
+        if (asked != state.UcUserId)
+        {
+            // The actor's link differs from the one asked: an answer to an older request, or an actor that linked itself
+            // since it answered (a UC report looked up before the user was removed or left out). A confirmation on its
+            // way to the journal is no longer true, and the link asked is sent again at once.
+            if (_confirming.TryGetValue(state.UserId, out var confirming) && confirming != state.UcUserId)
+                _confirming.Remove(state.UserId);
+            SendLink(state.UserId, asked);
+            return;
+        }
+
+        if (_confirming.ContainsKey(state.UserId))
+            return; // already on its way to the journal
         _confirming[state.UserId] = state.UcUserId;
         ScheduleFlush();
     }
@@ -178,6 +192,17 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
     {
         if (_unconfirmed.TryGetValue(teamsUserId, out var link))
             SendLink(teamsUserId, link);
+    }
+
+    private ImmutableArray<UserMapping> Sorted(bool startsListing)
+    {
+        if (_sorted is null || (_sortedStale && startsListing))
+        {
+            _sorted = [.. _byUc.Values.OrderBy(m => m.UcUserId, StringComparer.Ordinal)];
+            _sortedStale = false;
+        }
+
+        return _sorted.Value;
     }
 
     /// <summary>Sends again the unconfirmed links sent longer than <see cref="ResendLinksEvery"/> ago (a bulk load's fresh ones wait).</summary>
@@ -325,7 +350,7 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
     private void Apply(IUserRegistryMessage e)
     {
         if (e is UserRegistered or UserUnregistered)
-            _sorted = null;
+            _sortedStale = true;
         switch (e)
         {
             case UserRegistered r:
