@@ -3,7 +3,7 @@ using PresenceActors.Simulators.Common;
 
 namespace PresenceActors.Simulators.Graph;
 
-/// <summary>Entra ID as Azure.Identity and MSAL see it (docs/graph-contract.md, section 8): token endpoint, user realm, OpenID metadata, JWKS.</summary>
+/// <summary>Entra ID as Azure.Identity and MSAL see it (docs/graph-api.md, section 8): token endpoint, user realm, OpenID metadata, JWKS.</summary>
 internal static class EntraEndpoints
 {
     public const string GraphAudience = "https://graph.microsoft.com";

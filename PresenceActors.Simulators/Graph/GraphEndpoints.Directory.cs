@@ -6,7 +6,7 @@ using System.Text.RegularExpressions;
 namespace PresenceActors.Simulators.Graph;
 
 /// <summary>
-/// The directory as Graph serves it to a bulk look-up (docs/graph-contract.md, section 9): users filtered by
+/// The directory as Graph serves it to a bulk look-up (docs/graph-api.md, section 9): users filtered by
 /// <c>eq</c> and <c>in</c> (at most 15 values in one filter), JSON batching (at most 20 requests, each one throttled and
 /// answered on its own), and each request's cost in resource units.
 /// </summary>

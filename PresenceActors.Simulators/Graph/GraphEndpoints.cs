@@ -14,7 +14,7 @@ internal sealed record GraphCaller(string AppId, string? UserId)
     public override string ToString() => UserId is null ? $"app:{AppId}" : $"user:{UserId}";
 }
 
-/// <summary>Microsoft Graph v1.0 as the SDK uses it: users, presence, subscriptions (docs/graph-contract.md, sections 1 to 4).</summary>
+/// <summary>Microsoft Graph v1.0 as the SDK uses it: users, presence, subscriptions (docs/graph-api.md, sections 1 to 4).</summary>
 internal static partial class GraphEndpoints
 {
     public static void Map(WebApplication app, GraphSimulator sim)
@@ -91,7 +91,7 @@ internal static partial class GraphEndpoints
 
         v1.MapPost("/subscriptions", (Delegate)((HttpContext context) => CreateSubscription(sim, context))).Api("subscriptions.create");
         // Delegated: the subscriptions the calling app created for the signed-in user; app-only: all the app's
-        // (graph-contract.md, section 3, "List").
+        // (graph-api.md, section 3, "List").
         v1.MapGet("/subscriptions", (HttpContext context) =>
         {
             var caller = Authenticate(sim, context)!;

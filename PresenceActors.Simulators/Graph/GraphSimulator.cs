@@ -27,7 +27,7 @@ public sealed record GraphSimulatorOptions
 
 /// <summary>
 /// Microsoft Graph and Entra ID over HTTPS on loopback, for the real Azure.Identity and Microsoft.Graph SDKs
-/// (docs/graph-contract.md, section 8): point AuthorityHost at <see cref="BaseUrl"/>, the Graph client at <see cref="GraphUrl"/>,
+/// (docs/graph-api.md, section 8): point AuthorityHost at <see cref="BaseUrl"/>, the Graph client at <see cref="GraphUrl"/>,
 /// and trust <see cref="Certificate"/>.
 /// </summary>
 public sealed class GraphSimulator : IAsyncDisposable

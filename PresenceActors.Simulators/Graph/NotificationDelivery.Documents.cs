@@ -98,7 +98,7 @@ public sealed partial class NotificationDelivery
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<X509Certificate2, System.Collections.Concurrent.ConcurrentBag<RSA>> PublicKeys = new();
 
     /// <summary>
-    /// docs/graph-contract.md, section 5, mirrored: a fresh 32-byte key; AES-256-CBC with IV = key[0..16] and PKCS7; HMAC-SHA256 of the
+    /// docs/graph-api.md, section 5, mirrored: a fresh 32-byte key; AES-256-CBC with IV = key[0..16] and PKCS7; HMAC-SHA256 of the
     /// ciphertext with the key; the key wrapped with RSA-OAEP (SHA-1) for the subscriber's certificate.
     /// </summary>
     public static JsonObject Encrypt(byte[] plaintext, X509Certificate2 certificate, string certificateId)

@@ -5,7 +5,7 @@ namespace PresenceActors.Simulators.Graph;
 /// <summary>Injected failures, Graph's documented rate limits (on by default), and the log of every call received.</summary>
 public sealed class SimFaults(TimeProvider clock)
 {
-    /// <summary>Documented per app and tenant (docs/graph-contract.md, section 0): presence 1500 requests / 30 s, subscriptions 2000 / 20 s.</summary>
+    /// <summary>Documented per app and tenant (docs/graph-api.md, section 0): presence 1500 requests / 30 s, subscriptions 2000 / 20 s.</summary>
     public static readonly IReadOnlyDictionary<string, (int Requests, TimeSpan Window)> DocumentedLimits = new Dictionary<string, (int, TimeSpan)>
     {
         ["presence"] = (1500, TimeSpan.FromSeconds(30)),

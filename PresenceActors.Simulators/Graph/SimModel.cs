@@ -35,7 +35,7 @@ public enum TeamsClientState
 
 public sealed record SimPresenceState(string Availability, string Activity, DateTimeOffset? ExpiresAt);
 
-/// <summary>A directory user with the presence sessions Graph aggregates (docs/graph-contract.md, section 2).</summary>
+/// <summary>A directory user with the presence sessions Graph aggregates (docs/graph-api.md, section 2).</summary>
 public sealed class SimUser
 {
     public required string Id { get; init; }

@@ -16,7 +16,7 @@ public sealed record PresenceChange(string UserId, string Availability, string A
 
 /// <summary>
 /// The simulated tenant: directory, presence with sessions and user-preferred presence aggregated as Graph does
-/// (docs/graph-contract.md, section 2), and subscriptions with Graph's limits (section 3). Thread-safe behind one lock.
+/// (docs/graph-api.md, section 2), and subscriptions with Graph's limits (section 3). Thread-safe behind one lock.
 /// </summary>
 public sealed partial class SimTenant(TimeProvider clock)
 {
@@ -260,7 +260,7 @@ public sealed partial class SimTenant(TimeProvider clock)
     }
 
     /// <summary>
-    /// Graph's aggregation (docs/graph-contract.md, section 2): the user's own DoNotDisturb, BeRightBack, Away and Offline outrank every
+    /// Graph's aggregation (docs/graph-api.md, section 2): the user's own DoNotDisturb, BeRightBack, Away and Offline outrank every
     /// session; otherwise the busiest session wins (DND > Busy > Available > Away), and at equal availability a call
     /// activity beats a meeting, which beats plain Busy. With no session at all the user is Offline.
     /// </summary>

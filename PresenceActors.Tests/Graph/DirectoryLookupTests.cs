@@ -9,7 +9,7 @@ namespace PresenceActors.Tests.Graph;
 
 /// <summary>
 /// Users looked up in bulk through the real Graph SDK against the simulator, which charges the directory's resource units
-/// and applies its limits (docs/graph-contract.md, section 9).
+/// and applies its limits (docs/graph-api.md, section 9).
 /// </summary>
 public class DirectoryLookupTests : IAsyncLifetime
 {

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 
 namespace PresenceActors.Graph;
 
-/// <summary>AADSTS codes that operators meet, with what to do about each (docs/graph-contract.md, section 8).</summary>
+/// <summary>AADSTS codes that operators meet, with what to do about each (docs/graph-api.md, section 8).</summary>
 public static partial class EntraErrors
 {
     private static readonly Dictionary<int, string> Fixes = new()

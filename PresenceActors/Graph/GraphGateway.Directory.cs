@@ -6,7 +6,7 @@ using Microsoft.Graph.Models.ODataErrors;
 namespace PresenceActors.Graph;
 
 /// <summary>
-/// User look-ups (docs/graph-contract.md, section 9). One user: <c>GET /users/{id or UPN}</c>, then by mail.
+/// User look-ups (docs/graph-api.md, section 9). One user: <c>GET /users/{id or UPN}</c>, then by mail.
 /// Many: filtered reads (<c>userPrincipalName in (...)</c>, 15 values each, Graph's limit) sent 20 to a JSON batch, so
 /// 300 users cost one round trip and 20 of the directory's resource units instead of 300; a read the directory throttles
 /// is sent again after its Retry-After.

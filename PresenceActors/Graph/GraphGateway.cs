@@ -55,7 +55,7 @@ public interface IUserDirectory
 
     /// <summary>
     /// Many users at once, each by object id, user principal name or mail; a key missing from the answer names no user.
-    /// Graph's gateway reads them in bulk (docs/graph-contract.md, section 9); this default asks one by one.
+    /// Graph's gateway reads them in bulk (docs/graph-api.md, section 9); this default asks one by one.
     /// </summary>
     async Task<IReadOnlyDictionary<string, DirectoryUser>> ResolveManyAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
     {

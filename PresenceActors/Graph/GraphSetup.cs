@@ -8,7 +8,7 @@ namespace PresenceActors.Graph;
 public static class GraphSetup
 {
     /// <summary>
-    /// Microsoft Graph through one gateway (docs/graph-contract.md): it is the Teams presence port, the subscriptions'
+    /// Microsoft Graph through one gateway (docs/graph-api.md): it is the Teams presence port, the subscriptions'
     /// Graph and the user directory, with one presence governor per application (docs/graph-budget.md).
     /// </summary>
     public static IServiceCollection AddGraphGateway(this IServiceCollection services, GraphOptions options)

@@ -51,7 +51,7 @@ public sealed record PresenceMapping
 {
     public const string Phone = "phone";
 
-    /// <summary>The pairs Graph's setPresence accepts (docs/graph-contract.md, section 2).</summary>
+    /// <summary>The pairs Graph's setPresence accepts (docs/graph-api.md, section 2).</summary>
     public static readonly ImmutableArray<TeamsShown> SettablePairs =
     [
         new("Available", "Available"), TeamsShown.InACall, new("Busy", "InAConferenceCall"), new("Away", "Away"), TeamsShown.DoNotDisturb,

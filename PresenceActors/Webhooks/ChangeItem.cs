@@ -4,10 +4,10 @@ using static PresenceActors.Webhooks.NotificationJson;
 namespace PresenceActors.Webhooks;
 
 /// <summary>
-/// One change notification as Graph sends it (docs/graph-contract.md, section 4), read once for the steps of
+/// One change notification as Graph sends it (docs/graph-api.md, section 4), read once for the steps of
 /// <see cref="NotificationHandler"/>; the raw item is kept for the ingress log should it have to wait.
 /// </summary>
-/// <param name="Content">The encrypted presence of a rich notification (docs/graph-contract.md, section 5); null for a basic one.</param>
+/// <param name="Content">The encrypted presence of a rich notification (docs/graph-api.md, section 5); null for a basic one.</param>
 internal sealed record ChangeItem(JsonElement Raw, string SubscriptionId, string UserId, EncryptedContent? Content)
 {
     /// <summary>The item of an authentic envelope, or null when it names no user.</summary>
