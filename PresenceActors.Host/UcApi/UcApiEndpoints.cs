@@ -34,8 +34,17 @@ public static partial class UcApiEndpoints
             limit.MaxRequestBodySize = maxBytes;
     }
 
-    /// <summary>Users of a full list (PUT /users) looked up and registered at the same time.</summary>
+    /// <summary>Users of a full list reported (PUT /reports) handled at the same time.</summary>
     private const int ReconcileParallelism = 64;
+
+    /// <summary>Messages of a full list (PUT /users) to the registry at the same time, each of thousands of mappings.</summary>
+    private const int BulkParallelism = 4;
+
+    /// <summary>What one of those messages may weigh at worst (hocon/cluster.hocon allows frames of 4 MiB).</summary>
+    private const int BulkMessageBytes = 1_000_000;
+
+    /// <summary>A message of thousands of mappings waits for their write, behind up to <see cref="BulkParallelism"/> others.</summary>
+    private static readonly TimeSpan BulkAskTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>How far a UC report's own timestamp may be from this node's clock.</summary>
     public static readonly TimeSpan MaxClockSkew = TimeSpan.FromHours(24);
@@ -133,17 +142,15 @@ public static partial class UcApiEndpoints
     private static IResult GraphUnreachable(string teamsUser, Exception e) =>
         Problem(503, "teamsUser", $"Microsoft Graph could not be asked for '{teamsUser}': {e.Message}. Try again; run `doctor` if it persists.");
 
-    /// <param name="resolved">The list's users looked up in bulk beforehand; null to look this one up now.</param>
     private static async Task<(RegisterResult? Result, IResult? Problem)> Register(
-        string ucUserId, string teamsUser, IUserDirectory directory, IActorRef registry, CancellationToken cancellationToken, bool relink = false,
-        IReadOnlyDictionary<string, DirectoryUser>? resolved = null)
+        string ucUserId, string teamsUser, IUserDirectory directory, IActorRef registry, CancellationToken cancellationToken, bool relink = false)
     {
         if (InputProblem(ucUserId, teamsUser) is { } invalid)
             return (null, invalid);
         DirectoryUser? user;
         try
         {
-            user = resolved is not null ? resolved.GetValueOrDefault(teamsUser) : await directory.ResolveAsync(teamsUser, cancellationToken);
+            user = await directory.ResolveAsync(teamsUser, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -151,12 +158,18 @@ public static partial class UcApiEndpoints
         }
 
         if (user is null)
-            return (null, Problem(404, "teamsUser", $"No Entra ID user '{teamsUser}' (tried object id, user principal name and mail)."));
+            return (null, NotInDirectory(teamsUser));
         var result = await registry.Ask<RegisterResult>(new Register(new UserMapping(ucUserId, user.Id, user.UserPrincipalName), relink), AskTimeout);
         if (result.Outcome == RegistrationOutcome.Conflict)
-            return (result, Problem(409, "teamsUser", $"Teams user '{user.UserPrincipalName}' is already mapped to UC user '{result.ConflictingUcUserId}'; remove that mapping first."));
+            return (result, Conflict(user.UserPrincipalName, result.ConflictingUcUserId));
         return (result, null);
     }
+
+    private static IResult NotInDirectory(string teamsUser) =>
+        Problem(404, "teamsUser", $"No Entra ID user '{teamsUser}' (tried object id, user principal name and mail).");
+
+    private static IResult Conflict(string userPrincipalName, string? mappedTo) =>
+        Problem(409, "teamsUser", $"Teams user '{userPrincipalName}' is already mapped to UC user '{mappedTo}'; remove that mapping first.");
 
     private static async Task<IResult> ReconcileAll(HttpContext context, IUserDirectory directory, IRequiredActor<UserRegistryKey> registry)
     {
@@ -172,9 +185,8 @@ public static partial class UcApiEndpoints
         }
 
         var existing = (await registry.ActorRef.AllMappingsAsync(AskTimeout)).ToArray();
-        // A full list can name 100,000 users: look them up and register them side by side (the registry writes what
-        // arrives together in one batch), a bounded number at a time so Graph's directory limits are respected.
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = ReconcileParallelism, CancellationToken = context.RequestAborted };
+        // A full list can name a million users: they are looked up in bulk, then registered thousands per message.
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = BulkParallelism, CancellationToken = context.RequestAborted };
         var stale = existing.Where(m => !wanted.ContainsKey(m.UcUserId)).ToArray();
         // A list that would remove more than half of the registrations (all of them, for an empty list) is refused unless
         // the caller confirms how many: a UC back end that sends a truncated list by mistake must not unwatch everyone.
@@ -207,14 +219,36 @@ public static partial class UcApiEndpoints
             return GraphUnreachable($"{lookups.Count} users", e);
         }
 
-        await Parallel.ForEachAsync(stale, parallel, async (mapping, _) =>
-            await registry.ActorRef.Ask<LookupResult>(new Unregister(mapping.UcUserId), AskTimeout));
+        // Removed and registered in messages of thousands (docs/scale.md, "Registrations in batches"), a few at a time:
+        // the registry journals what arrives together in one write.
+        await Parallel.ForEachAsync(RegistryPages.Chunks(stale.Select(m => m.UcUserId), RegistryPages.Escaped, BulkMessageBytes, RegisterMany.RegisterManyAtOnce),
+            parallel, async (chunk, cancellationToken) => await registry.ActorRef.Ask<UnregisteredMany>(new UnregisterMany([.. chunk]), BulkAskTimeout, cancellationToken));
         var removed = stale.Select(m => m.UcUserId).ToList();
 
         var outcomes = new (RegisterResult? Result, IResult? Problem)[wanted.Count];
         var items = wanted.Select((w, i) => (Index: i, Uc: w.Key, Teams: w.Value)).ToArray();
-        await Parallel.ForEachAsync(items, parallel, async (item, cancellationToken) =>
-            outcomes[item.Index] = await Register(item.Uc, item.Teams, directory, registry.ActorRef, cancellationToken, resolved: resolved));
+        var found = new List<(int Index, UserMapping Mapping)>();
+        foreach (var item in items)
+        {
+            if (InputProblem(item.Uc, item.Teams) is { } invalid)
+                outcomes[item.Index] = (null, invalid);
+            else if (resolved.GetValueOrDefault(item.Teams) is not { } user)
+                outcomes[item.Index] = (null, NotInDirectory(item.Teams));
+            else
+                found.Add((item.Index, new UserMapping(item.Uc, user.Id, user.UserPrincipalName)));
+        }
+
+        await Parallel.ForEachAsync(RegistryPages.Chunks(found, f => RegistryPages.Weight(f.Mapping), BulkMessageBytes, RegisterMany.RegisterManyAtOnce),
+            parallel, async (chunk, cancellationToken) =>
+            {
+                var answer = await registry.ActorRef.Ask<RegisteredMany>(new RegisterMany([.. chunk.Select(c => c.Mapping)]), BulkAskTimeout, cancellationToken);
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    var (index, mapping) = chunk[i];
+                    var result = new RegisterResult(answer.Outcomes[i], mapping, answer.ConflictingUcUserIds[i]);
+                    outcomes[index] = (result, result.Outcome == RegistrationOutcome.Conflict ? Conflict(mapping.UserPrincipalName, result.ConflictingUcUserId) : null);
+                }
+            });
 
         var added = new List<string>();
         var unchanged = new List<string>();

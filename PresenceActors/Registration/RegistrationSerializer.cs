@@ -32,6 +32,12 @@ public sealed class RegistrationSerializer(ExtendedActorSystem system) : Manifes
         ("q-opted-out", typeof(UserRegistryCommands.ListOptedOut)),
         ("opted-out-users", typeof(UserRegistryCommands.OptedOutUsers)),
         ("unconfirmed-links", typeof(UserRegistryCommands.UnconfirmedLinks)),
+        ("registered-many", typeof(UsersRegistered)),
+        ("unregistered-many", typeof(UsersUnregistered)),
+        ("cmd-register-many", typeof(UserRegistryCommands.RegisterMany)),
+        ("registered-many-result", typeof(UserRegistryCommands.RegisteredMany)),
+        ("cmd-unregister-many", typeof(UserRegistryCommands.UnregisterMany)),
+        ("unregistered-many-result", typeof(UserRegistryCommands.UnregisteredMany)),
     ];
 
     public static IReadOnlyList<Type> BoundTypes { get; } = [typeof(IUserRegistryMessage)];

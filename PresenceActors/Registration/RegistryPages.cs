@@ -59,8 +59,35 @@ public static class RegistryPages
         return new MappingList(page, end < sorted.Length ? page[^1].UcUserId : null);
     }
 
-    /// <summary>A mapping's serialized size at worst: six bytes for each character JSON may escape, and the property names.</summary>
-    private static int Weight(UserMapping m) => Escaped(m.UcUserId) + Escaped(m.TeamsUserId) + Escaped(m.UserPrincipalName) + 80;
+    /// <summary>
+    /// Items in messages that fit one remoting frame: at most <paramref name="maxCount"/> each, and at most
+    /// <paramref name="maxBytes"/> by their worst-case <paramref name="weight"/> (an item heavier alone still goes, alone).
+    /// </summary>
+    public static IEnumerable<T[]> Chunks<T>(IEnumerable<T> items, Func<T, int> weight, int maxBytes, int maxCount)
+    {
+        var chunk = new List<T>();
+        var bytes = 0;
+        foreach (var item in items)
+        {
+            var w = weight(item);
+            if (chunk.Count > 0 && (chunk.Count >= maxCount || bytes + w > maxBytes))
+            {
+                yield return [.. chunk];
+                chunk.Clear();
+                bytes = 0;
+            }
 
-    private static int Escaped(string? value) => value is null ? 4 : value.Sum(c => c is >= ' ' and < (char)127 and not ('"' or '\\' or '<' or '>' or '&' or '\'' or '+' or '`') ? 1 : 6) + 2;
+            chunk.Add(item);
+            bytes += w;
+        }
+
+        if (chunk.Count > 0)
+            yield return [.. chunk];
+    }
+
+    /// <summary>A mapping's serialized size at worst: six bytes for each character JSON may escape, and the property names.</summary>
+    public static int Weight(UserMapping m) => Escaped(m.UcUserId) + Escaped(m.TeamsUserId) + Escaped(m.UserPrincipalName) + 80;
+
+    /// <summary>A string's serialized size at worst, quotes included.</summary>
+    public static int Escaped(string? value) => value is null ? 4 : value.Sum(c => c is >= ' ' and < (char)127 and not ('"' or '\\' or '<' or '>' or '&' or '\'' or '+' or '`') ? 1 : 6) + 2;
 }

@@ -18,9 +18,11 @@ namespace PresenceActors.Registration;
 /// <remarks>
 /// Changes are written in batches: every change that arrives while a write is in flight is checked against the state
 /// including the batch and goes into the next single write, so a bulk load of 100,000 users costs a few hundred journal
-/// round trips instead of 100,000. Nobody is answered before their change is journaled. Snapshots are taken by count
-/// and time (<see cref="PresenceActors.Persistence.SnapshotSchedule"/>: 500 changes and 10 s apart at least), so a bulk load does
-/// not write every mapping again every few hundred registrations.
+/// round trips instead of 100,000, and consecutive registrations (or removals) of one write are one journal event of up
+/// to <see cref="MappingsPerEvent"/> (docs/scale.md, "Registrations in batches"). Nobody is answered before their change
+/// is journaled. Snapshots are taken when the load is quiet (<see cref="PresenceActors.Persistence.SnapshotSchedule"/>:
+/// 5 s without a write, or 5 minutes apart under a load that never pauses), so a bulk load does not write every mapping
+/// again every few hundred registrations.
 /// </remarks>
 public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTimers
 {
@@ -30,7 +32,7 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
     /// <summary>At most this many links are sent again per round (a registry recovering a large backlog spreads it out).</summary>
     public const int ResendLinksAtOnce = 2_000;
 
-    private readonly PresenceActors.Persistence.SnapshotSchedule _snapshots = new(500, TimeSpan.FromSeconds(10));
+    private readonly PresenceActors.Persistence.SnapshotSchedule _snapshots = new(500, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(5));
 
     private readonly IActorRef _users;
     private readonly IActorRef _pool;
@@ -63,6 +65,11 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
         public static readonly FlushBatch Instance = new();
     }
 
+    private sealed class SnapshotWhenQuiet
+    {
+        public static readonly SnapshotWhenQuiet Instance = new();
+    }
+
     private sealed class ResendLinks
     {
         public static readonly ResendLinks Instance = new();
@@ -85,37 +92,22 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
         });
         Recover<UserRegistered>(Apply);
         Recover<UserUnregistered>(Apply);
+        Recover<UsersRegistered>(Apply);
+        Recover<UsersUnregistered>(Apply);
         Recover<LinksConfirmed>(Apply);
         Recover<UserOptedOut>(Apply);
         Recover<UserOptedIn>(Apply);
         OptOutCommands();
+        BulkCommands();
 
         Command<Register>(r =>
         {
-            var mapping = r.Mapping;
-            if (OwnerOf(mapping.TeamsUserId) is { } owner && owner != mapping.UcUserId)
-            {
-                Sender.Tell(new RegisterResult(RegistrationOutcome.Conflict, MappingOf(owner)!, owner));
-                return;
-            }
-
-            var existing = MappingOf(mapping.UcUserId);
-            if (existing == mapping)
-            {
-                // Registering again what is registered links the user's actor again: a way out if a link was lost anyway.
-                if (r.Relink && !OptedOut(mapping.UcUserId))
-                    _users.Tell(new UserPresenceCommands.LinkUser(mapping.TeamsUserId, mapping.UcUserId, Acknowledge: true), Self);
-                var unchanged = new RegisterResult(RegistrationOutcome.Unchanged, mapping, null);
-                if (_pendingByUc.ContainsKey(mapping.UcUserId))
-                    Enqueue(new Pending(null, null, Sender, unchanged)); // answered once the batch that registers it is written
-                else
-                    Sender.Tell(unchanged);
-                return;
-            }
-
-            if (existing is not null)
-                Enqueue(new Pending(new UserUnregistered(existing.UcUserId), existing, null, null)); // the UC user now points at another Teams user
-            Enqueue(new Pending(new UserRegistered(mapping), null, Sender, new RegisterResult(RegistrationOutcome.Registered, mapping, null)));
+            var result = Decide(r.Mapping, r.Relink);
+            // A registration is answered once journaled; so is an unchanged one whose registration is on its way.
+            if (result.Outcome == RegistrationOutcome.Registered || (result.Outcome == RegistrationOutcome.Unchanged && _pendingByUc.ContainsKey(r.Mapping.UcUserId)))
+                Enqueue(new Pending(null, null, Sender, result));
+            else
+                Sender.Tell(result);
         });
         Command<Unregister>(u =>
         {
@@ -128,6 +120,11 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
             Enqueue(new Pending(new UserUnregistered(u.UcUserId), existing, Sender, new LookupResult(existing)));
         });
         Command<FlushBatch>(_ => Flush());
+        Command<SnapshotWhenQuiet>(_ =>
+        {
+            if (_snapshots.DueWhenQuiet())
+                SaveSnapshot(Snapshot());
+        });
         Command<UserPresenceCommands.LinkState>(OnLinkState);
         Command<ResendLinks>(_ => Resend());
         // Lookups answer from the journaled state: a change is visible once its sender has been told it is done.
@@ -303,38 +300,16 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
             return;
         }
 
+        var groups = Grouped(writes);
         var written = 0;
         var watch = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var unwatch = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         // Persist (not PersistAsync): commands arriving during the write are stashed and form the next batch.
-        PersistAll(writes.Select(p => p.Event!), e =>
+        PersistAll(groups.Select(g => g.Event), _ =>
         {
-            var previous = writes[written].Previous;
-            Apply(e);
-            switch (e)
-            {
-                case UserRegistered r when _optedOut.Contains(r.Mapping.UcUserId):
-                    // Registered (the UC back end's list) but left out: neither linked nor watched.
-                    SendLinkIfChanging(r.Mapping.TeamsUserId);
-                    unwatch.Add(r.Mapping.TeamsUserId);
-                    watch.Remove(r.Mapping.TeamsUserId);
-                    break;
-                case UserRegistered r:
-                    SendLinkIfChanging(r.Mapping.TeamsUserId);
-                    watch.Add(r.Mapping.TeamsUserId);
-                    unwatch.Remove(r.Mapping.TeamsUserId);
-                    break;
-                case UserOptedOut or UserOptedIn:
-                    OptChanged(e, watch, unwatch);
-                    break;
-                case UserUnregistered when previous is not null:
-                    SendLink(previous.TeamsUserId, null);
-                    unwatch.Add(previous.TeamsUserId);
-                    watch.Remove(previous.TeamsUserId);
-                    break;
-            }
-
-            if (++written < writes.Length)
+            foreach (var change in groups[written].Changes)
+                Applied(change, watch, unwatch);
+            if (++written < groups.Count)
                 return;
             if (unwatch.Count > 0)
                 TellPool(unwatch, watch: false);
@@ -343,13 +318,46 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
             foreach (var p in batch)
                 p.ReplyTo?.Tell(p.Reply!);
             if (_snapshots.Due(writes.Length))
-                SaveSnapshot(new RegistrySnapshot([.. _byUc.Values], [.. _unconfirmed.Select(l => new PendingLink(l.Key, l.Value))], [.. _optedOut]));
+                SaveSnapshot(Snapshot());
+            Timers.StartSingleTimer("snapshot-when-quiet", SnapshotWhenQuiet.Instance, _snapshots.QuietAfter);
         });
+    }
+
+    private RegistrySnapshot Snapshot() =>
+        new([.. _byUc.Values], [.. _unconfirmed.Select(l => new PendingLink(l.Key, l.Value))], [.. _optedOut]);
+
+    /// <summary>One change of a write, journaled: applied, and its effects on links and on the pool gathered.</summary>
+    private void Applied(Pending change, HashSet<string> watch, HashSet<string> unwatch)
+    {
+        var e = change.Event!;
+        Apply(e);
+        switch (e)
+        {
+            case UserRegistered r when _optedOut.Contains(r.Mapping.UcUserId):
+                // Registered (the UC back end's list) but left out: neither linked nor watched.
+                SendLinkIfChanging(r.Mapping.TeamsUserId);
+                unwatch.Add(r.Mapping.TeamsUserId);
+                watch.Remove(r.Mapping.TeamsUserId);
+                break;
+            case UserRegistered r:
+                SendLinkIfChanging(r.Mapping.TeamsUserId);
+                watch.Add(r.Mapping.TeamsUserId);
+                unwatch.Remove(r.Mapping.TeamsUserId);
+                break;
+            case UserOptedOut or UserOptedIn:
+                OptChanged(e, watch, unwatch);
+                break;
+            case UserUnregistered when change.Previous is not null:
+                SendLink(change.Previous.TeamsUserId, null);
+                unwatch.Add(change.Previous.TeamsUserId);
+                watch.Remove(change.Previous.TeamsUserId);
+                break;
+        }
     }
 
     private void Apply(IUserRegistryMessage e)
     {
-        if (e is UserRegistered or UserUnregistered)
+        if (e is UserRegistered or UserUnregistered or UsersRegistered or UsersUnregistered)
             _sortedStale = true;
         switch (e)
         {
@@ -363,6 +371,14 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
                 break;
             case UserOptedOut or UserOptedIn:
                 ApplyOpt(e);
+                break;
+            case UsersRegistered many:
+                foreach (var mapping in many.Mappings)
+                    Apply(new UserRegistered(mapping));
+                break;
+            case UsersUnregistered many:
+                foreach (var ucUserId in many.UcUserIds)
+                    Apply(new UserUnregistered(ucUserId));
                 break;
             case UserUnregistered u when _byUc.TryGetValue(u.UcUserId, out var old):
                 _byUc = _byUc.Remove(u.UcUserId);

@@ -15,6 +15,12 @@ public sealed record UserRegistered(UserMapping Mapping) : IUserRegistryMessage;
 
 public sealed record UserUnregistered(string UcUserId) : IUserRegistryMessage;
 
+/// <summary>Registrations journaled together, in order (docs/scale.md, "Registrations in batches").</summary>
+public sealed record UsersRegistered(ImmutableArray<UserMapping> Mappings) : IUserRegistryMessage;
+
+/// <summary>Removals journaled together, in order.</summary>
+public sealed record UsersUnregistered(ImmutableArray<string> UcUserIds) : IUserRegistryMessage;
+
 /// <summary>A link the registry asked a user's actor for (a UC user id, or null: unlinked) and has not seen confirmed.</summary>
 public sealed record PendingLink(string TeamsUserId, string? UcUserId) : IUserRegistryMessage;
 
@@ -50,6 +56,25 @@ public static class UserRegistryCommands
     public sealed record RegisterResult(RegistrationOutcome Outcome, UserMapping Mapping, string? ConflictingUcUserId) : IUserRegistryMessage;
 
     public sealed record Unregister(string UcUserId) : IUserRegistryMessage;
+
+    /// <summary>
+    /// Registers many mappings at once (the UC back end's full list, in messages of at most <see cref="RegisterManyAtOnce"/>),
+    /// each checked as <see cref="Register"/> without relinking. Answered with <see cref="RegisteredMany"/> once journaled.
+    /// </summary>
+    public sealed record RegisterMany(ImmutableArray<UserMapping> Mappings) : IUserRegistryMessage
+    {
+        /// <summary>Mappings per message: at worst (every character escaped) about 1.5 MB, within hocon/cluster.hocon's 4 MiB frames.</summary>
+        public const int RegisterManyAtOnce = 2_000;
+    }
+
+    /// <param name="Outcomes">One per mapping asked, in order.</param>
+    /// <param name="ConflictingUcUserIds">For each conflict, the UC user the Teams user is mapped to already; null otherwise.</param>
+    public sealed record RegisteredMany(ImmutableArray<RegistrationOutcome> Outcomes, ImmutableArray<string?> ConflictingUcUserIds) : IUserRegistryMessage;
+
+    /// <summary>Removes many registrations at once; answered with <see cref="UnregisteredMany"/> once journaled.</summary>
+    public sealed record UnregisterMany(ImmutableArray<string> UcUserIds) : IUserRegistryMessage;
+
+    public sealed record UnregisteredMany(int Removed) : IUserRegistryMessage;
 
     public sealed record Lookup(string UcUserId) : IUserRegistryMessage;
 

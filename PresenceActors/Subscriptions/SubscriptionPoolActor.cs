@@ -15,7 +15,8 @@ namespace PresenceActors.Subscriptions;
 /// </summary>
 public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWithTimers
 {
-    private readonly PresenceActors.Persistence.SnapshotSchedule _snapshots = new(100, TimeSpan.FromSeconds(10));
+    // The snapshot holds every user: taken when the load is quiet, or every 5 minutes under a load that never pauses.
+    private readonly PresenceActors.Persistence.SnapshotSchedule _snapshots = new(100, TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(5));
 
     private readonly ISubscriptionGraph _graph;
     private readonly SubscriptionPoolOptions _options;
@@ -198,6 +199,11 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
                 Record([new AccountHealthChanged(h.Account, h.Healthy, h.Problem)], rebalance: true);
         });
         Command<ReconcileTick>(_ => ReconcileAll());
+        Command<SnapshotWhenQuiet>(_ =>
+        {
+            if (_snapshots.DueWhenQuiet())
+                SaveSnapshot(PoolSnapshot.From(_state));
+        });
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning("pool snapshot failed: {0}", f.Cause.Message));
         Command<DeleteSnapshotsSuccess>(_ => { });
@@ -267,35 +273,25 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
 
         PersistAll(all, Applied);
         DeferAsync(all.Count, _ => SyncChildren());
+        Timers.StartSingleTimer("snapshot-when-quiet", SnapshotWhenQuiet.Instance, _snapshots.QuietAfter);
     }
 
     private void Applied(PoolEvent e)
     {
         _state = _state.Apply(e);
-        // By count and time: the snapshot holds every user, and a bulk load writes many events a second.
         if (_snapshots.Due())
             SaveSnapshot(PoolSnapshot.From(_state));
     }
 
     private void SyncChildren()
     {
-        // One pass over the users; an account hears only of a membership that changed since it was last told.
-        var members = new Dictionary<string, HashSet<string>>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (user, account) in _state.Users)
-        {
-            if (account is null)
-                continue;
-            if (!members.TryGetValue(account, out var set))
-                members[account] = set = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            set.Add(user);
-        }
-
+        // An account hears only of a membership that changed since it was last told: its member set is the state's own,
+        // the same instance while nothing changed, so this costs the accounts, not the users.
         foreach (var (name, account) in _state.Accounts)
         {
-            var current = members.GetValueOrDefault(name);
+            var desired = _state.MembersOf(name);
             var told = _told.GetValueOrDefault(name);
-            var unchanged = told is not null && (current is null ? told.IsEmpty : told.SetEquals(current));
-            var desired = unchanged ? told! : current?.ToImmutableHashSet(StringComparer.OrdinalIgnoreCase) ?? [];
+            var unchanged = told is not null && (ReferenceEquals(told, desired) || (told.IsEmpty && desired.IsEmpty));
             if (!_children.TryGetValue(name, out var child))
             {
                 child = Context.ActorOf(TechnicalAccountActor.Props(name, account, desired, _graph, _options, _users, _clock), ChildName(name));
@@ -367,6 +363,11 @@ public sealed partial class SubscriptionPoolActor : ReceivePersistentActor, IWit
     private sealed class FlushWatch : INoSerializationVerificationNeeded
     {
         public static readonly FlushWatch Instance = new();
+    }
+
+    private sealed class SnapshotWhenQuiet : INoSerializationVerificationNeeded
+    {
+        public static readonly SnapshotWhenQuiet Instance = new();
     }
 
     private sealed class ReconcileTick : INoSerializationVerificationNeeded
