@@ -98,6 +98,8 @@ public sealed partial class SimTenant(TimeProvider clock)
     }
 
     /// <summary>By object id, UPN or mail.</summary>
+    private int _ticking;
+
     public SimUser? FindUser(string idOrName)
     {
         lock (_gate)
@@ -205,15 +207,28 @@ public sealed partial class SimTenant(TimeProvider clock)
     /// <summary>Drops expired sessions and preferences and reports what that changed. Called by the simulator's ticker.</summary>
     public void Tick()
     {
+        // A tick still running (a tenant of a million users on a busy machine) makes the next one skip, rather than
+        // pile up behind the lock that every request takes.
+        if (Interlocked.Exchange(ref _ticking, 1) == 1)
+            return;
         var changes = new List<PresenceChange>();
-        lock (_gate)
+        try
         {
-            var now = clock.GetUtcNow();
-            foreach (var user in _users.Values)
+            lock (_gate)
             {
-                if (Reaggregate(user, now, out var change))
-                    changes.Add(change!);
+                var now = clock.GetUtcNow();
+                foreach (var user in _users.Values)
+                {
+                    // Only what expires changes with time (sessions, preferred presence): every other change is
+                    // aggregated when it is made.
+                    if ((user.Sessions.Count > 0 || user.Preferred is not null) && Reaggregate(user, now, out var change))
+                        changes.Add(change!);
+                }
             }
+        }
+        finally
+        {
+            Volatile.Write(ref _ticking, 0);
         }
 
         foreach (var change in changes)

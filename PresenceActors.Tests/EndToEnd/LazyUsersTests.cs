@@ -114,6 +114,56 @@ public class LazyUsersTests
     }
 
     /// <summary>Registers users through the internal API without any report of their UC status, and waits until watched.</summary>
+    [Fact]
+    public async Task A_link_question_lost_on_its_way_is_asked_again_after_the_production_interval_and_the_call_crosses_then()
+    {
+        await using var loop = await Loop.StartAsync();
+        var (ucUserId, teams) = (await RegisterAsync(loop, 1, "lost"))[0];
+        await loop.ReadsHandedOnAsync(1);
+
+        // The registry as user actors find it, behind a relay that loses the first question (as with a registry moving).
+        var registry = Akka.Hosting.ActorRegistry.For(loop.System).Get<PresenceActors.Registration.UserRegistryKey>();
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var relay = loop.System.ActorOf(Props.Create(() => new LosingRelay(registry, first, second)), "losing-relay");
+        Akka.Hosting.ActorRegistry.For(loop.System).Register<PresenceActors.Registration.UserRegistryKey>(relay, overwrite: true);
+        try
+        {
+            loop.Graph.Tenant.SetClient(teams.Id, TeamsClientState.InACall);
+            await first.Task.WaitAsync(Wait); // the call reached the actor, which asked, and the question was lost
+            Assert.NotEqual("Busy", loop.Uc.User(ucUserId)!.Status);
+
+            await second.Task.WaitAsync(UserPresenceActor.AskLinkAgainAfter + Wait);
+            await Eventually.TrueAsync(() => loop.Uc.User(ucUserId)!.Status == "Busy", what: "the call crosses once the link came");
+            Assert.Equal(ucUserId, (await loop.StateOfAsync(teams.Id)).UcUserId);
+        }
+        finally
+        {
+            Akka.Hosting.ActorRegistry.For(loop.System).Register<PresenceActors.Registration.UserRegistryKey>(registry, overwrite: true);
+        }
+    }
+
+    /// <summary>Loses the first link question it is sent, and forwards everything else to the registry.</summary>
+    private sealed class LosingRelay : ReceiveActor
+    {
+        public LosingRelay(IActorRef registry, TaskCompletionSource first, TaskCompletionSource second)
+        {
+            var questions = 0;
+            Receive<UserPresenceCommands.LinkState>(state =>
+            {
+                if (++questions == 1)
+                {
+                    first.TrySetResult();
+                    return;
+                }
+
+                second.TrySetResult();
+                registry.Forward(state);
+            });
+            ReceiveAny(registry.Forward);
+        }
+    }
+
     private static async Task<List<(string UcUserId, SimUser Teams)>> RegisterAsync(Loop loop, int count, string prefix)
     {
         var users = new List<(string, SimUser)>();

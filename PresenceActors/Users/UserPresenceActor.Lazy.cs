@@ -33,7 +33,8 @@ public sealed partial class UserPresenceActor
     /// <summary>
     /// An actor without a link asks the registry for it (registration starts no actor: docs/scale.md, "Lazy user
     /// actors"): it tells its link, none, and the registry answers with the link it should have, if any. Once per
-    /// <see cref="AskLinkAgainAfter"/>, since an event of a user that is not registered asks too.
+    /// <see cref="AskLinkAgainAfter"/>, since an event of a user that is not registered asks too; and again after that
+    /// long while the actor lives without a link, since the question or its answer can be lost (a registry that moves).
     /// </summary>
     private void AskForLink()
     {
@@ -43,6 +44,21 @@ public sealed partial class UserPresenceActor
             return;
         _linkAskedAt = Environment.TickCount64;
         registry.Tell(new LinkState(_state.UserId, null), Self);
+        // Not a reason to stay alive: an actor of a user who is not registered still passivates, after a few asks.
+        Timers.StartSingleTimer(AskLinkAgainKey, AskLinkAgain.Instance, AskLinkAgainAfter);
+    }
+
+    private const string AskLinkAgainKey = "ask-link-again";
+
+    private void LazyCommands() => Command<AskLinkAgain>(_ =>
+    {
+        _linkAskedAt = null;
+        AskForLink();
+    });
+
+    private sealed class AskLinkAgain : INotInfluenceReceiveTimeout
+    {
+        public static readonly AskLinkAgain Instance = new();
     }
 
     private IActorRef? Registry() =>

@@ -80,6 +80,7 @@ public sealed partial class UserPresenceActor : ReceivePersistentActor, IWithTim
             // report is judged, and the registry is told, which puts it right should the registration have changed since.
             Decide(report, AcknowledgeTo(c.Acknowledge), c.TraceParent, Registry(), linkFirst: new UserLinked(c.UcUserId) { At = Now });
         });
+        LazyCommands();
         Command<GetUserPresence>(_ => Sender.Tell(new UserPresenceView(_state.UserId, _state)));
         Command<GetSnapshot>(_ => Sender.Tell(UserPresenceSnapshot.Of(_state)));
 
