@@ -94,7 +94,7 @@ public static partial class PresenceConfiguration
         {
             if (key.Contains("[N]"))
             {
-                for (var n = 0; n < 1000; n++)
+                for (var n = 0; ; n++)
                 {
                     var concrete = key.Replace("[N]", $"[{n}]");
                     var value = Get(configuration, concrete);

@@ -57,7 +57,8 @@ public static partial class PresenceConfiguration
         }
 
         Account("azure.activedirectory.technical.user");
-        for (var n = 0; n < 1000; n++)
+        // As many as are numbered from 0 without a gap: a million users take 1,539 (docs/scale.md).
+        for (var n = 0; ; n++)
         {
             if (Get(configuration, $"azure.activedirectory.technical.users[{n}].username") is null
                 && Get(configuration, $"azure.activedirectory.technical.users[{n}].password") is null

@@ -28,8 +28,9 @@ public class DirectoryLookupTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _tenant.DisposeAsync();
 
-    private GraphGateway Gateway() => new(new GraphOptions
+    private GraphGateway Gateway(int cacheEntries = 100_000) => new(new GraphOptions
     {
+        UserCacheEntries = cacheEntries,
         TenantId = _graph.Tenant.TenantId, ClientId = SimulatedTenant.ClientId, ClientSecret = SimulatedTenant.ClientSecret,
         AuthorityHost = _graph.AuthorityHost, GraphBaseUrl = _graph.GraphUrl, TrustedCertificates = [_graph.Certificate],
         EntraTrustedCertificates = [_graph.Certificate],
@@ -65,6 +66,20 @@ public class DirectoryLookupTests : IAsyncLifetime
         var again = await gateway.ResolveManyAsync([.. known.Take(50).Select(k => k.Key)], CancellationToken.None);
         Assert.Equal(50, again.Count);
         Assert.Equal(40, Calls("users.list").Count);
+    }
+
+    [Fact]
+    public async Task The_cache_remembers_as_many_look_ups_as_it_may_and_what_did_not_fit_is_asked_again()
+    {
+        // Room for 50 users (100 entries: each by name and by id): a list of 80 fills it, and the last 30 are not kept.
+        using var gateway = Gateway(cacheEntries: 100);
+        var wanted = _users.Take(80).Select(u => u.UserPrincipalName).ToList();
+        Assert.Equal(80, (await gateway.ResolveManyAsync(wanted, CancellationToken.None)).Count);
+        var first = Calls("users.list").Count;
+
+        var again = await gateway.ResolveManyAsync(wanted, CancellationToken.None);
+        Assert.Equal(80, again.Count);
+        Assert.Equal(first + 2, Calls("users.list").Count); // 30 names asked again: two reads of 15
     }
 
     [Fact]

@@ -97,6 +97,24 @@ public class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void A_million_users_worth_of_technical_users_are_all_read_and_shown_with_their_passwords_hidden()
+    {
+        // 1,539 numbered technical users (a million users at 650 each): the numbering has no upper bound.
+        var numbered = string.Join("\n", Enumerable.Range(0, 1_539).Select(n =>
+            $"azure.activedirectory.technical.users[{n}].username = tech{n}@contoso.com\nazure.activedirectory.technical.users[{n}].password = P4ss-{n}"));
+        var configuration = Configuration(SeedExample + "\n" + numbered);
+        var options = PresenceConfiguration.Load(configuration, out var problems);
+        Assert.Empty(problems);
+        Assert.Equal(1_540, options!.Graph.TechnicalAccounts.Count);
+        Assert.Equal("tech1538@contoso.com", options.Graph.TechnicalAccounts[^1].Username);
+
+        var shown = PresenceConfiguration.Show(configuration);
+        Assert.Contains(("azure.activedirectory.technical.users[1538].username", "tech1538@contoso.com"), shown);
+        Assert.Contains(("azure.activedirectory.technical.users[1538].password", "********"), shown);
+        Assert.DoesNotContain(shown, s => s.Value.StartsWith("P4ss-", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void More_applications_come_from_indexed_keys_and_a_bad_one_is_named_by_its_key()
     {
         var options = PresenceConfiguration.Load(Configuration(SeedExample + """

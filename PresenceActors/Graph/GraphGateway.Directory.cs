@@ -41,11 +41,33 @@ public sealed partial class GraphGateway
         }
 
         var user = found?.Id is null ? null : new DirectoryUser(found.Id, found.UserPrincipalName ?? found.Id, found.Mail, found.DisplayName);
-        var now = _clock.GetUtcNow();
-        _users[idUpnOrMail] = (user, now);
+        Remember(idUpnOrMail, user, _clock.GetUtcNow());
+        return user;
+    }
+
+    private DateTimeOffset _nextPurge;
+
+    /// <summary>
+    /// Remembers a look-up for <see cref="GraphOptions.UserCacheLifetime"/>, within <see cref="GraphOptions.UserCacheEntries"/>: when
+    /// full, what expired is forgotten first, and what does not fit is not remembered (a full list of a million users is
+    /// looked up again when sent again, rather than held in every node that took it: docs/scale.md).
+    /// </summary>
+    private void Remember(string key, DirectoryUser? user, DateTimeOffset now)
+    {
+        if (_users.Count >= _options.UserCacheEntries && now >= _nextPurge)
+        {
+            // At most once a minute: a full cache with nothing expired is not walked for every look-up of a long list.
+            _nextPurge = now + TimeSpan.FromMinutes(1);
+            foreach (var expired in _users.Where(u => now - u.Value.At >= _options.UserCacheLifetime).Select(u => u.Key).ToList())
+                _users.TryRemove(expired, out _);
+        }
+
+        if (_users.Count >= _options.UserCacheEntries)
+            return;
+
+        _users[key] = (user, now);
         if (user is not null)
             _users[user.Id] = (user, now);
-        return user;
     }
 
     public async Task<IReadOnlyDictionary<string, DirectoryUser>> ResolveManyAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
@@ -74,12 +96,7 @@ public sealed partial class GraphGateway
 
         now = _clock.GetUtcNow();
         foreach (var key in asked)
-        {
-            var user = found.GetValueOrDefault(key);
-            _users[key] = (user, now);
-            if (user is not null)
-                _users[user.Id] = (user, now);
-        }
+            Remember(key, found.GetValueOrDefault(key), now);
 
         return found;
     }

@@ -84,5 +84,8 @@ public sealed record GraphOptions
     /// <summary>How long a resolved Teams user stays cached.</summary>
     public TimeSpan UserCacheLifetime { get; init; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>Look-ups remembered at most (two entries per user found: as asked, and by object id).</summary>
+    public int UserCacheEntries { get; init; } = 100_000;
+
     public Uri GraphHost => new(GraphBaseUrl.GetLeftPart(UriPartial.Authority));
 }
