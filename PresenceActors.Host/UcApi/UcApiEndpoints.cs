@@ -171,7 +171,7 @@ public static partial class UcApiEndpoints
     private static IResult Conflict(string userPrincipalName, string? mappedTo) =>
         Problem(409, "teamsUser", $"Teams user '{userPrincipalName}' is already mapped to UC user '{mappedTo}'; remove that mapping first.");
 
-    private static async Task<IResult> ReconcileAll(HttpContext context, IUserDirectory directory, IRequiredActor<UserRegistryKey> registry)
+    private static async Task<IResult> ReconcileAll(HttpContext context, IUserDirectory directory, IRequiredActor<UserRegistryKey> registry, ActorSystem system)
     {
         AllowBody(context, MaxListBytes);
         var body = await JsonRequest.ReadListAsync<RegistrationEntry>(context, MaxListBytes);
@@ -221,8 +221,19 @@ public static partial class UcApiEndpoints
 
         // Removed and registered in messages of thousands (docs/scale.md, "Registrations in batches"), a few at a time:
         // the registry journals what arrives together in one write.
-        await Parallel.ForEachAsync(RegistryPages.Chunks(stale.Select(m => m.UcUserId), RegistryPages.Escaped, BulkMessageBytes, RegisterMany.RegisterManyAtOnce),
-            parallel, async (chunk, cancellationToken) => await registry.ActorRef.Ask<UnregisteredMany>(new UnregisterMany([.. chunk]), BulkAskTimeout, cancellationToken));
+        // Until every node understands those messages (a rolling upgrade: PresenceActors.Cluster.Capabilities), one
+        // message per user, as the previous release's registry expects.
+        var batches = PresenceActors.Cluster.Capabilities.EveryMember(system, PresenceActors.Cluster.Capabilities.RegistryBatches);
+        if (!batches)
+            parallel = new ParallelOptions { MaxDegreeOfParallelism = ReconcileParallelism, CancellationToken = context.RequestAborted };
+        await Parallel.ForEachAsync(RegistryPages.Chunks(stale.Select(m => m.UcUserId), RegistryPages.Escaped, BulkMessageBytes, batches ? RegisterMany.RegisterManyAtOnce : 1),
+            parallel, async (chunk, cancellationToken) =>
+            {
+                if (batches)
+                    await registry.ActorRef.Ask<UnregisteredMany>(new UnregisterMany([.. chunk]), BulkAskTimeout, cancellationToken);
+                else
+                    await registry.ActorRef.Ask<LookupResult>(new Unregister(chunk[0]), AskTimeout, cancellationToken);
+            });
         var removed = stale.Select(m => m.UcUserId).ToList();
 
         var outcomes = new (RegisterResult? Result, IResult? Problem)[wanted.Count];
@@ -238,10 +249,13 @@ public static partial class UcApiEndpoints
                 found.Add((item.Index, new UserMapping(item.Uc, user.Id, user.UserPrincipalName)));
         }
 
-        await Parallel.ForEachAsync(RegistryPages.Chunks(found, f => RegistryPages.Weight(f.Mapping), BulkMessageBytes, RegisterMany.RegisterManyAtOnce),
+        await Parallel.ForEachAsync(RegistryPages.Chunks(found, f => RegistryPages.Weight(f.Mapping), BulkMessageBytes, batches ? RegisterMany.RegisterManyAtOnce : 1),
             parallel, async (chunk, cancellationToken) =>
             {
-                var answer = await registry.ActorRef.Ask<RegisteredMany>(new RegisterMany([.. chunk.Select(c => c.Mapping)]), BulkAskTimeout, cancellationToken);
+                var answer = batches
+                    ? await registry.ActorRef.Ask<RegisteredMany>(new RegisterMany([.. chunk.Select(c => c.Mapping)]), BulkAskTimeout, cancellationToken)
+                    : await registry.ActorRef.Ask<RegisterResult>(new Register(chunk[0].Mapping, Relink: false), AskTimeout, cancellationToken) is var one
+                        ? new RegisteredMany([one.Outcome], [one.ConflictingUcUserId]) : null!;
                 for (var i = 0; i < chunk.Length; i++)
                 {
                     var (index, mapping) = chunk[i];

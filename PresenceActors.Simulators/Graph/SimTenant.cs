@@ -97,9 +97,9 @@ public sealed partial class SimTenant(TimeProvider clock)
         }
     }
 
-    /// <summary>By object id, UPN or mail.</summary>
     private int _ticking;
 
+    /// <summary>By object id, UPN or mail.</summary>
     public SimUser? FindUser(string idOrName)
     {
         lock (_gate)

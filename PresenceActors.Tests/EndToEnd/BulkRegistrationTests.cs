@@ -76,6 +76,41 @@ public class BulkRegistrationTests
     }
 
     [Fact]
+    public async Task While_a_member_of_an_earlier_release_is_in_the_cluster_the_full_list_is_registered_one_user_at_a_time()
+    {
+        // The node advertises none of this release's capabilities, as a node of the previous release would not: the list
+        // must not use the registry's bulk messages, which that release cannot read, and still does everything.
+        await using var loop = await Loop.StartAsync(adjust: o => o with { Node = o.Node with { Cluster = o.Node.Cluster with { Capabilities = [] } } });
+        var kept = await loop.AddUsersAsync(2, prefix: "old");
+        var fresh = Enumerable.Range(0, 3).Select(i => loop.Graph.Tenant.AddUser($"fresh{i}.{Guid.NewGuid():N}@contoso.com")).ToList();
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Loop.ApiKey);
+        var list = new List<object>
+        {
+            new { ucUserId = kept[0].UcUserId, teamsUser = kept[0].Teams.Id },
+            new { ucUserId = "uc-fresh-0", teamsUser = fresh[0].UserPrincipalName },
+            new { ucUserId = "uc-fresh-1", teamsUser = fresh[1].Id },
+            new { ucUserId = "uc-taken", teamsUser = fresh[1].Id }, // the same Teams user twice: a conflict for one of them
+        };
+
+        using var response = await http.PutAsJsonAsync($"https://127.0.0.1:{loop.Ports.InternalApi}/api/v1/users", list);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        string[] Names(string field) => [.. body[field]!.AsArray().Select(n => n is JsonObject o ? o["ucUserId"]!.GetValue<string>() : n!.GetValue<string>()).Order(StringComparer.Ordinal)];
+        Assert.Equal([kept[0].UcUserId], Names("unchanged"));
+        Assert.Equal([kept[1].UcUserId], Names("removed"));
+        // One user at a time, side by side: which of the two UC users claims the Teams user first is not fixed.
+        Assert.Contains("uc-fresh-0", Names("added"));
+        Assert.Equal(["uc-fresh-0", "uc-fresh-1", "uc-taken"], Names("added").Concat(Names("failures")).Order(StringComparer.Ordinal));
+        Assert.Single(Names("failures"));
+        Assert.Contains("already mapped", body["failures"]![0]!["error"]!.GetValue<string>());
+
+        // Registered and watched, as with the bulk messages.
+        await Eventually.TrueAsync(() => loop.Graph.Tenant.SubscriptionsWatching(fresh[0].Id).Count == 1, what: "the new users watched");
+        Assert.Empty(loop.Graph.Tenant.SubscriptionsWatching(kept[1].Teams.Id));
+    }
+
+    [Fact]
     public async Task A_list_Graph_cannot_be_asked_about_is_answered_503_and_changes_nothing()
     {
         await using var loop = await Loop.StartAsync();

@@ -83,6 +83,33 @@ public class BulkRegistryTests
     }
 
     [Fact]
+    public async Task While_a_member_does_not_understand_batched_events_each_registration_is_its_own_event()
+    {
+        // A rolling upgrade: a member of the previous release (here the node itself, advertising nothing) could recover
+        // the registry, and it reads single events only.
+        using var db = new TempDatabase();
+        await using (var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams(), capabilities: []))
+        {
+            var kit = node.Kit;
+            var registry = node.System.ActorOf(Props.Create(() => new UserRegistryActor(kit.CreateTestProbe().Ref, kit.CreateTestProbe().Ref)), "registry-old-1");
+            for (var i = 0; i < 300; i++)
+                registry.Tell(new Register(new UserMapping($"uc-{i}", $"t-{i}", $"u{i}@contoso.test")), kit.TestActor);
+            for (var i = 0; i < 300; i++)
+                Assert.Equal(RegistrationOutcome.Registered, kit.ExpectMsg<RegisterResult>(Wait).Outcome);
+            Assert.Equal(300, JournalRows(db.Path));
+            Assert.Empty(Manifests(db.Path).Where(m => m.Contains("many", StringComparison.Ordinal)));
+            await node.CrashAsync();
+        }
+
+        await using (var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams()))
+        {
+            var kit = node.Kit;
+            var registry = node.System.ActorOf(Props.Create(() => new UserRegistryActor(kit.CreateTestProbe().Ref, kit.CreateTestProbe().Ref)), "registry-old-2");
+            Assert.Equal(300, (await registry.AllMappingsAsync(Wait)).Count);
+        }
+    }
+
+    [Fact]
     public void Chunks_hold_at_most_the_count_and_the_weight_asked_and_every_item_once_in_order()
     {
         var items = Enumerable.Range(0, 10_000).Select(i => i % 7 == 0 ? new string('é', 300) : $"uc-{i}").ToList();
@@ -96,6 +123,19 @@ public class BulkRegistryTests
     private static long JournalRows(string file) => Count(file, "SELECT COUNT(*) FROM journal WHERE persistence_id = 'user-registry'");
 
     private static long SnapshotRows(string file) => Count(file, "SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'user-registry'");
+
+    private static List<string> Manifests(string file)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT DISTINCT manifest FROM journal WHERE persistence_id = 'user-registry'";
+        using var reader = command.ExecuteReader();
+        var manifests = new List<string>();
+        while (reader.Read())
+            manifests.Add(reader.GetString(0));
+        return manifests;
+    }
 
     private static long Count(string file, string sql)
     {

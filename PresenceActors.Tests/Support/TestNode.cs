@@ -26,8 +26,9 @@ internal sealed class TestNode : IAsyncDisposable
 
     private Akka.TestKit.Xunit2.TestKit? _kit;
 
+    /// <param name="capabilities">What the node advertises it understands (default: all of this release's); fewer acts as a node of an earlier release.</param>
     public static async Task<TestNode> StartAsync(string databaseFile, RecordingFrontEnd frontEnd, RecordingTeams teams, UserPresenceOptions? users = null,
-        PersistenceProvider provider = PersistenceProvider.Sqlite)
+        PersistenceProvider provider = PersistenceProvider.Sqlite, IReadOnlyList<string>? capabilities = null)
     {
         var host = new HostBuilder()
             .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning))
@@ -37,7 +38,7 @@ internal sealed class TestNode : IAsyncDisposable
                 services.AddSingleton<ITeamsPresencePort>(teams);
                 services.AddPresenceNode(new PresenceNodeOptions
                 {
-                    Cluster = new PresenceClusterOptions { Port = 0 },
+                    Cluster = new PresenceClusterOptions { Port = 0, Capabilities = capabilities ?? PresenceActors.Cluster.Capabilities.All },
                     Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = databaseFile },
                     Users = users ?? new UserPresenceOptions(),
                 });

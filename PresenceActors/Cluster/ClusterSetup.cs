@@ -24,6 +24,7 @@ public static class ClusterSetup
             {
                 SeedNodes = options.SeedNodes.ToArray(),
                 SplitBrainResolver = new KeepMajorityOption(),
+                Roles = options.Capabilities.ToArray(),
             });
         // Fail-over timings (docs/decisions.md, "Fail-over timings"): Akka's defaults (a 3 s pause, stable-after 20 s, a
         // removal margin equal to stable-after) kept a dead node's users waiting about 45 s. Heartbeats every 500 ms, the

@@ -25,6 +25,9 @@ public sealed record PresenceClusterOptions
     /// <summary>The address other nodes know this one by (host:port).</summary>
     public string Advertised => $"{AdvertisedHostname}:{AdvertisedPort}";
 
+    /// <summary>What this node advertises it understands (<see cref="PresenceActors.Cluster.Capabilities"/>); tests leave some out to act as an earlier release.</summary>
+    public IReadOnlyList<string> Capabilities { get; init; } = PresenceActors.Cluster.Capabilities.All;
+
     /// <summary>Static seed nodes (akka.tcp://presence@host:port). Empty: this node forms a cluster of its own.</summary>
     public IReadOnlyList<string> SeedNodes { get; init; } = [];
 

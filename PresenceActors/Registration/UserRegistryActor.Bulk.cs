@@ -36,6 +36,9 @@ public sealed partial class UserRegistryActor
         });
     }
 
+    private RegistrySnapshot Snapshot() =>
+        new([.. _byUc.Values], [.. _unconfirmed.Select(l => new PendingLink(l.Key, l.Value))], [.. _optedOut]);
+
     /// <summary>
     /// Checks one registration against the registrations including those on their way, and queues its changes for the
     /// next write. The caller answers with the result once that write is journaled (at once for a conflict).
@@ -61,16 +64,21 @@ public sealed partial class UserRegistryActor
         return new RegisterResult(RegistrationOutcome.Registered, mapping, null);
     }
 
-    /// <summary>A write's changes as journal events: runs of registrations, or of removals, become one event each.</summary>
-    private static List<(IUserRegistryMessage Event, Pending[] Changes)> Grouped(Pending[] writes)
+    /// <summary>
+    /// A write's changes as journal events: runs of registrations, or of removals, become one event each once every
+    /// member understands the batched events (<see cref="Cluster.Capabilities.RegistryBatches"/>); until then, during a
+    /// rolling upgrade, one event per change, which a registry of the previous release can recover.
+    /// </summary>
+    private List<(IUserRegistryMessage Event, Pending[] Changes)> Grouped(Pending[] writes)
     {
+        var batches = Cluster.Capabilities.EveryMember(Context.System, Cluster.Capabilities.RegistryBatches);
         var groups = new List<(IUserRegistryMessage, Pending[])>();
         var start = 0;
         while (start < writes.Length)
         {
             var kind = writes[start].Event!.GetType();
             var end = start + 1;
-            if (kind == typeof(UserRegistered) || kind == typeof(UserUnregistered))
+            if (batches && (kind == typeof(UserRegistered) || kind == typeof(UserUnregistered)))
             {
                 while (end < writes.Length && end - start < MappingsPerEvent && writes[end].Event!.GetType() == kind)
                     end++;

@@ -305,9 +305,11 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
         var watch = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         var unwatch = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         // Persist (not PersistAsync): commands arriving during the write are stashed and form the next batch.
-        PersistAll(groups.Select(g => g.Event), _ =>
+        // Each event's own changes (found by the event: a rejected event's handler is not called, and the others stay right).
+        var changesOf = groups.ToDictionary(g => (object)g.Event, g => g.Changes, ReferenceEqualityComparer.Instance);
+        PersistAll(groups.Select(g => g.Event), e =>
         {
-            foreach (var change in groups[written].Changes)
+            foreach (var change in changesOf[e])
                 Applied(change, watch, unwatch);
             if (++written < groups.Count)
                 return;
@@ -322,9 +324,6 @@ public sealed partial class UserRegistryActor : ReceivePersistentActor, IWithTim
             Timers.StartSingleTimer("snapshot-when-quiet", SnapshotWhenQuiet.Instance, _snapshots.QuietAfter);
         });
     }
-
-    private RegistrySnapshot Snapshot() =>
-        new([.. _byUc.Values], [.. _unconfirmed.Select(l => new PendingLink(l.Key, l.Value))], [.. _optedOut]);
 
     /// <summary>One change of a write, journaled: applied, and its effects on links and on the pool gathered.</summary>
     private void Applied(Pending change, HashSet<string> watch, HashSet<string> unwatch)

@@ -72,7 +72,8 @@ public sealed record SubscriptionPoolState
         ImmutableSortedDictionary.Create<string, AccountState>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Every user to watch, with its account (null: no account had room).</summary>
-    public ImmutableDictionary<string, string?> Users { get; private init; } = ImmutableDictionary<string, string?>.Empty;
+    /// <remarks>Compared as the member sets are, ignoring case, so that the index cannot hold one spelling and this the other.</remarks>
+    public ImmutableDictionary<string, string?> Users { get; private init; } = ImmutableDictionary.Create<string, string?>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The users of each account named in <see cref="Users"/> (also of accounts removed and not yet emptied).</summary>
     public ImmutableDictionary<string, ImmutableHashSet<string>> Members { get; private init; } =
@@ -86,8 +87,11 @@ public sealed record SubscriptionPoolState
     {
         var members = new Dictionary<string, ImmutableHashSet<string>.Builder>(StringComparer.OrdinalIgnoreCase);
         var unassigned = NoUsers.ToBuilder();
+        var byUser = ImmutableDictionary.CreateBuilder<string, string?>(StringComparer.OrdinalIgnoreCase);
         foreach (var (user, account) in users)
         {
+            if (!byUser.TryAdd(user, account))
+                continue; // a second spelling of a user (a snapshot written before users were compared ignoring case)
             if (account is null)
             {
                 unassigned.Add(user);
@@ -101,7 +105,7 @@ public sealed record SubscriptionPoolState
 
         return this with
         {
-            Users = users,
+            Users = byUser.ToImmutable(),
             Unassigned = unassigned.ToImmutable(),
             Members = members.ToImmutableDictionary(m => m.Key, m => m.Value.ToImmutable(), StringComparer.OrdinalIgnoreCase),
         };
