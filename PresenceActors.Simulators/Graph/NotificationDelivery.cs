@@ -156,10 +156,8 @@ public sealed partial class NotificationDelivery : IAsyncDisposable
             Pending? heldBack = null;
             while (batch.Count < 100 && reader.TryRead(out var next))
             {
-                // One worker at a time holds an item back, so that the next item, taken by any worker, overtakes it: the
-                // first on its first attempt (redeliveries of older items taken with it neither are held nor overtake).
-                if (heldBack is null && next.Attempts == 0 && !batch.Any(p => p.Attempts == 0) && Chance(Faults.ReorderRate)
-                    && Interlocked.CompareExchange(ref _holding, 1, 0) == 0)
+                // One worker at a time holds an item back, so that the next item, taken by any worker, overtakes it.
+                if (heldBack is null && batch.Count == 0 && Chance(Faults.ReorderRate) && Interlocked.CompareExchange(ref _holding, 1, 0) == 0)
                     heldBack = next; // goes out after whatever comes next
                 else
                     batch.Add(next);
@@ -167,7 +165,7 @@ public sealed partial class NotificationDelivery : IAsyncDisposable
 
             if (heldBack is not null)
             {
-                if (!batch.Any(p => p.Sequence > heldBack.Sequence))
+                if (batch.Count == 0)
                     await WaitForOvertakerAsync(reader, batch, heldBack.Sequence);
                 batch.Add(heldBack);
                 Interlocked.Exchange(ref _holding, 0);
@@ -196,9 +194,7 @@ public sealed partial class NotificationDelivery : IAsyncDisposable
             if (reader.TryRead(out var overtaking))
             {
                 batch.Add(overtaking);
-                if (overtaking.Sequence > heldSequence)
-                    return;
-                continue; // a redelivery of an older item: it goes too, and the newer one is still awaited
+                return;
             }
 
             using var slice = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
