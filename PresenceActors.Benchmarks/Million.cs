@@ -85,7 +85,7 @@ internal static class Million
         });
 
         // kill -9 of a node holding no singleton, once a third are watched; started again as its supervisor would.
-        await UntilAsync(() => Watched(cluster) >= users / 3 || put.IsFaulted, TimeSpan.FromMinutes(30), cluster);
+        await UntilAsync(watched => watched >= users / 3 || put.IsFaulted, TimeSpan.FromMinutes(30), cluster);
         var singleton = await cluster.SingletonNodeAsync();
         var victim = cluster.Nodes.First(n => n.Running && n != singleton);
         var killedAt = watch.Elapsed;
@@ -95,7 +95,7 @@ internal static class Million
         await cluster.StartNodeAsync(victim);
 
         await put;
-        await UntilAsync(() => Watched(cluster) >= users, TimeSpan.FromMinutes(40), cluster);
+        await UntilAsync(watched => watched >= users, TimeSpan.FromMinutes(40), cluster);
         var allWatched = watch.Elapsed;
         Console.Error.WriteLine($"million: all {users} watched at {allWatched.TotalSeconds:0} s");
 
@@ -130,25 +130,26 @@ internal static class Million
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 
-    private static async Task UntilAsync(Func<bool> condition, TimeSpan limit, ClusterHarness cluster)
+    private static async Task UntilAsync(Func<int, bool> condition, TimeSpan limit, ClusterHarness cluster)
     {
         // Counting the watched users walks a million ids in the simulator: every 5 s, with progress every 30 s.
         var watch = Stopwatch.StartNew();
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
         var ticks = 0;
         var (last, since) = (-1, Stopwatch.StartNew());
-        while (!condition())
+        // Counted once per tick: the condition, the stall check and the progress line share the count.
+        for (var now = Watched(cluster); !condition(now); now = Watched(cluster))
         {
             if (watch.Elapsed > limit)
                 throw new TimeoutException($"Not done after {limit}.");
-            if (Watched(cluster) is var now && now != last)
+            if (now != last)
                 (last, since) = (now, Stopwatch.StartNew());
             else if (since.Elapsed > StallLimit)
                 throw new TimeoutException($"Stalled: {last} watched for {StallLimit}.");
             if (++ticks % 6 == 0)
             {
                 var rss = string.Join(" / ", cluster.Nodes.Select(n => n.Running ? $"{Rss(n.Process!.Id) / 1e6:0}" : "-"));
-                Console.Error.WriteLine($"million: {Watched(cluster)} watched, {cluster.Graph.Tenant.ListSubscriptions().Count} subscriptions, RSS {rss} MB");
+                Console.Error.WriteLine($"million: {now} watched, {cluster.Graph.Tenant.ListSubscriptions().Count} subscriptions, RSS {rss} MB");
             }
 
             await timer.WaitForNextTickAsync();

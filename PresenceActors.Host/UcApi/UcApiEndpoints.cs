@@ -252,10 +252,16 @@ public static partial class UcApiEndpoints
         await Parallel.ForEachAsync(RegistryPages.Chunks(found, f => RegistryPages.Weight(f.Mapping), BulkMessageBytes, batches ? RegisterMany.RegisterManyAtOnce : 1),
             parallel, async (chunk, cancellationToken) =>
             {
-                var answer = batches
-                    ? await registry.ActorRef.Ask<RegisteredMany>(new RegisterMany([.. chunk.Select(c => c.Mapping)]), BulkAskTimeout, cancellationToken)
-                    : await registry.ActorRef.Ask<RegisterResult>(new Register(chunk[0].Mapping, Relink: false), AskTimeout, cancellationToken) is var one
-                        ? new RegisteredMany([one.Outcome], [one.ConflictingUcUserId]) : null!;
+                RegisteredMany answer;
+                if (batches)
+                {
+                    answer = await registry.ActorRef.Ask<RegisteredMany>(new RegisterMany([.. chunk.Select(c => c.Mapping)]), BulkAskTimeout, cancellationToken);
+                }
+                else
+                {
+                    var one = await registry.ActorRef.Ask<RegisterResult>(new Register(chunk[0].Mapping, Relink: false), AskTimeout, cancellationToken);
+                    answer = new RegisteredMany([one.Outcome], [one.ConflictingUcUserId]);
+                }
                 for (var i = 0; i < chunk.Length; i++)
                 {
                     var (index, mapping) = chunk[i];

@@ -120,29 +120,24 @@ public class BulkRegistryTests
         Assert.Equal([["é"], ["x"]], RegistryPages.Chunks(["é", "x"], _ => 10, 15, 5).Select(c => c.ToArray()).ToArray());
     }
 
-    private static long JournalRows(string file) => Count(file, "SELECT COUNT(*) FROM journal WHERE persistence_id = 'user-registry'");
+    private static long JournalRows(string file) => (long)Query(file, "SELECT COUNT(*) FROM journal WHERE persistence_id = 'user-registry'")[0];
 
-    private static long SnapshotRows(string file) => Count(file, "SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'user-registry'");
+    private static long SnapshotRows(string file) => (long)Query(file, "SELECT COUNT(*) FROM snapshot WHERE persistence_id = 'user-registry'")[0];
 
-    private static List<string> Manifests(string file)
-    {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file}");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT DISTINCT manifest FROM journal WHERE persistence_id = 'user-registry'";
-        using var reader = command.ExecuteReader();
-        var manifests = new List<string>();
-        while (reader.Read())
-            manifests.Add(reader.GetString(0));
-        return manifests;
-    }
+    private static List<string> Manifests(string file) =>
+        [.. Query(file, "SELECT DISTINCT manifest FROM journal WHERE persistence_id = 'user-registry'").Cast<string>()];
 
-    private static long Count(string file, string sql)
+    /// <summary>The first column of every row the query gives, read from the journal's SQLite file.</summary>
+    private static List<object> Query(string file, string sql)
     {
         using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file}");
         connection.Open();
         using var command = connection.CreateCommand();
         command.CommandText = sql;
-        return (long)command.ExecuteScalar()!;
+        using var reader = command.ExecuteReader();
+        var values = new List<object>();
+        while (reader.Read())
+            values.Add(reader.GetValue(0));
+        return values;
     }
 }
