@@ -16,6 +16,8 @@ public class ClusterTimingsTests
         Assert.Equal(TimeSpan.FromSeconds(2), clustered.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
         Assert.Equal(TimeSpan.FromSeconds(2), clustered.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
         Assert.Equal(TimeSpan.FromSeconds(1), clustered.GetTimeSpan("akka.cluster.down-removal-margin"));
+        Assert.Equal(TimeSpan.FromMilliseconds(250), clustered.GetTimeSpan("akka.cluster.gossip-interval"));
+        Assert.Equal(TimeSpan.FromMilliseconds(250), clustered.GetTimeSpan("akka.cluster.leader-actions-interval"));
 
         // Alone (the sandbox): nobody to send heartbeats to, and the "heartbeat was delayed" warning after a 2 s stall.
         var alone = ConfigOf(new PresenceClusterOptions());

@@ -28,10 +28,12 @@ public static class ClusterSetup
             });
         // Fail-over timings (docs/decisions.md, "Fail-over timings"): Akka's defaults (a 3 s pause, stable-after 20 s, a
         // removal margin equal to stable-after) kept a dead node's users waiting about 45 s. Heartbeats every 500 ms, the
-        // detector read every 250 ms, and gossip and the leader's actions every 500 ms take another 2 s off; for 3 to 10
-        // nodes that traffic is negligible. A node without seed nodes runs alone (the sandbox, a single node): it has nobody
-        // to send heartbeats to, so it keeps Akka's 1 s, whose "heartbeat was delayed" warning waits for a 2 s stall
-        // instead of 1 s (a starting sandbox on a busy machine warned about a failure detector it does not use).
+        // detector read every 250 ms, and gossip and the leader's actions every 250 ms take more off; for 3 to 10 nodes
+        // that traffic is a few small messages a second. Heartbeats stay at 500 ms: Akka warns of a delayed heartbeat
+        // after twice the interval, and a 500 ms stall is common on a busy node. A node without seed nodes runs alone (the
+        // sandbox, a single node): it has nobody to send heartbeats to, so it keeps Akka's 1 s, whose "heartbeat was
+        // delayed" warning waits for a 2 s stall instead of 1 s (a starting sandbox on a busy machine warned about a
+        // failure detector it does not use).
         var heartbeat = options.SeedNodes.Count > 0 ? 500 : 1000;
         builder.AddHocon(string.Create(System.Globalization.CultureInfo.InvariantCulture, $$"""
             akka.cluster.failure-detector.acceptable-heartbeat-pause = {{options.HeartbeatPause.TotalMilliseconds}}ms
@@ -39,8 +41,8 @@ public static class ClusterSetup
             akka.cluster.down-removal-margin = {{options.DownRemovalMargin.TotalMilliseconds}}ms
             akka.cluster.failure-detector.heartbeat-interval = {{heartbeat}}ms
             akka.cluster.unreachable-nodes-reaper-interval = 250ms
-            akka.cluster.gossip-interval = 500ms
-            akka.cluster.leader-actions-interval = 500ms
+            akka.cluster.gossip-interval = 250ms
+            akka.cluster.leader-actions-interval = 250ms
             """), HoconAddMode.Prepend);
         if (options.SeedNodes.Count > 0)
         {
