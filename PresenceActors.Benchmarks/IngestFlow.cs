@@ -139,7 +139,9 @@ internal static class IngestFlow
             await DrainAsync(rig, TimeSpan.FromMinutes(5));
             if (kept)
                 break;
-            rate *= 0.85;
+            // What the actors confirmed while falling behind is the best estimate of what they can take: a little under
+            // it next (and always under the last offer), rather than a fixed step that skips past the answer.
+            rate = Math.Min(0.95 * offered, 0.97 * confirmed);
         }
 
         var best = tries.LastOrDefault(t => t.KeptUp);

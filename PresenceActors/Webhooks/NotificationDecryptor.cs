@@ -39,8 +39,8 @@ public sealed class NotificationDecryptor(EncryptionCertificates certificates)
                           ?? await certificates.FindOrReloadAsync(content.EncryptionCertificateId, content.EncryptionCertificateThumbprint, cancellationToken);
         if (certificate is null)
             return (null, UnknownCertificate);
-        var plaintext = Decrypt(content, certificate, out var problem);
-        return (plaintext, problem);
+        // On the lane's threads, not the thread pool's (DecryptionLane).
+        return await DecryptionLane.Shared.Run(() => (Decrypt(content, certificate, out var problem), problem));
     }
 
     /// <summary>Whether this node (or, after a reload, the cluster's store) holds the certificate named.</summary>

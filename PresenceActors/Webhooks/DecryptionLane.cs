@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+
+namespace PresenceActors.Webhooks;
+
+/// <summary>
+/// Threads of their own for the ingress log's decryptions (docs/decisions.md, "The webhook and the processing share the
+/// cores"). On the thread pool, an entry's ten RSA unwraps ran as one 3 ms block, and a request arriving while every pool
+/// thread held such a block waited in the pool's queue for its 202. Here the unwraps compete with the requests for the
+/// cores in the operating system's scheduler, which lets a woken request thread in within a time slice, and the pool
+/// only runs the short steps around them. The threads never queue work of their own: a result completes its task, and
+/// the code awaiting it goes on on the thread pool.
+/// </summary>
+public sealed class DecryptionLane : IDisposable
+{
+    private readonly BlockingCollection<Job> _jobs = new();
+
+    /// <summary>One lane per process: like the thread pool, it is sized to the machine, not to a caller.</summary>
+    public static DecryptionLane Shared { get; } = new(Environment.ProcessorCount);
+
+    public DecryptionLane(int threads)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        for (var i = 0; i < threads; i++)
+            new Thread(Loop) { IsBackground = true, Name = $"presence-decrypt-{i}" }.Start();
+    }
+
+    /// <summary>Runs <paramref name="work"/> on one of the lane's threads; an exception it throws faults the task.</summary>
+    public Task<T> Run<T>(Func<T> work)
+    {
+        var job = new Job<T>(work);
+        _jobs.Add(job);
+        return job.Task;
+    }
+
+    public void Dispose() => _jobs.CompleteAdding();
+
+    private void Loop()
+    {
+        foreach (var job in _jobs.GetConsumingEnumerable())
+            job.Execute();
+    }
+
+    private abstract class Job
+    {
+        public abstract void Execute();
+    }
+
+    private sealed class Job<T>(Func<T> work) : Job
+    {
+        // Continuations run on the thread pool, never inline on a lane thread.
+        private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<T> Task => _done.Task;
+
+        public override void Execute()
+        {
+            try
+            {
+                _done.SetResult(work());
+            }
+            catch (Exception e)
+            {
+                _done.SetException(e);
+            }
+        }
+    }
+}
