@@ -98,7 +98,8 @@ internal static class IngestFlow
     /// The highest offered rate the node keeps up with: open-loop load at a rate for <paramref name="seconds"/>, kept when
     /// every item was answered 202, the actors confirmed what was offered (within 5 %) and the backlog at the end holds
     /// less than a second of load. The first rate tried is what the node confirms per second draining a backlog with no
-    /// load (its processing alone); each failure tries 85 % of the rate before, up to five times.
+    /// load (its processing alone); after each failure a little under what the actors confirmed while falling behind,
+    /// between 85 % and 95 % of the rate before, up to eight times.
     /// </summary>
     public static async Task<Sustained> SustainedAsync(Rig rig, List<(string UcUserId, string TeamsId)> users, int seconds, double rsaMicroseconds,
         SequenceBox sequence)
@@ -124,7 +125,7 @@ internal static class IngestFlow
 
         var rate = drainRate;
         var tries = new List<RateTry>();
-        for (var attempt = 0; attempt < 5; attempt++)
+        for (var attempt = 0; attempt < 8 && rate >= Batch; attempt++)
         {
             var offered = (int)(rate / Batch) * Batch;
             var bodies = Ingest.BuildBodies(rig, users, subscription, token, Batch, offered / Batch * seconds + 1, ref sequence.Value);
@@ -140,8 +141,9 @@ internal static class IngestFlow
             if (kept)
                 break;
             // What the actors confirmed while falling behind is the best estimate of what they can take: a little under
-            // it next (and always under the last offer), rather than a fixed step that skips past the answer.
-            rate = Math.Min(0.95 * offered, 0.97 * confirmed);
+            // it next, rather than a fixed step that skips past the answer; at least 5 % and at most 15 % down, so that a
+            // try failing on its backlog alone (confirmed close to the offer) still moves on.
+            rate = Math.Min(0.95 * offered, Math.Max(0.85 * offered, 0.97 * confirmed));
         }
 
         var best = tries.LastOrDefault(t => t.KeptUp);

@@ -9,7 +9,7 @@ namespace PresenceActors.Tests.Cluster;
 public class ClusterTimingsTests
 {
     [Fact]
-    public void A_cluster_node_sends_heartbeats_every_500_ms_and_a_node_alone_keeps_akkas_second()
+    public void A_cluster_node_sends_heartbeats_every_500_ms_gossips_every_250_ms_and_a_node_alone_keeps_akkas_second()
     {
         var clustered = ConfigOf(new PresenceClusterOptions { SeedNodes = ["akka.tcp://presence@127.0.0.1:4053", "akka.tcp://presence@127.0.0.1:4054"] });
         Assert.Equal(TimeSpan.FromMilliseconds(500), clustered.GetTimeSpan("akka.cluster.failure-detector.heartbeat-interval"));

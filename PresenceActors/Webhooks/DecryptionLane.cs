@@ -13,26 +13,49 @@ namespace PresenceActors.Webhooks;
 public sealed class DecryptionLane : IDisposable
 {
     private readonly BlockingCollection<Job> _jobs = new();
+    private readonly bool _shared;
 
-    /// <summary>One lane per process: like the thread pool, it is sized to the machine, not to a caller.</summary>
-    public static DecryptionLane Shared { get; } = new(Environment.ProcessorCount);
+    /// <summary>One lane per process: like the thread pool, it is sized to the machine, not to a caller, and lives as long.</summary>
+    public static DecryptionLane Shared { get; } = new(Environment.ProcessorCount, shared: true);
 
     public DecryptionLane(int threads)
+        : this(threads, shared: false)
+    {
+    }
+
+    private DecryptionLane(int threads, bool shared)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        _shared = shared;
         for (var i = 0; i < threads; i++)
             new Thread(Loop) { IsBackground = true, Name = $"presence-decrypt-{i}" }.Start();
     }
 
-    /// <summary>Runs <paramref name="work"/> on one of the lane's threads; an exception it throws faults the task.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> on one of the lane's threads; an exception it throws faults the task, and so does
+    /// work handed to a lane that was disposed.
+    /// </summary>
     public Task<T> Run<T>(Func<T> work)
     {
         var job = new Job<T>(work);
-        _jobs.Add(job);
+        try
+        {
+            _jobs.Add(job);
+        }
+        catch (InvalidOperationException)
+        {
+            return Task.FromException<T>(new ObjectDisposedException(nameof(DecryptionLane)));
+        }
+
         return job.Task;
     }
 
-    public void Dispose() => _jobs.CompleteAdding();
+    /// <summary>Lets the threads finish the work queued and end; the shared lane is never ended.</summary>
+    public void Dispose()
+    {
+        if (!_shared)
+            _jobs.CompleteAdding();
+    }
 
     private void Loop()
     {

@@ -40,7 +40,7 @@ public sealed class NotificationDecryptor(EncryptionCertificates certificates)
         if (certificate is null)
             return (null, UnknownCertificate);
         // On the lane's threads, not the thread pool's (DecryptionLane).
-        return await DecryptionLane.Shared.Run(() => (Decrypt(content, certificate, out var problem), problem));
+        return await DecryptionLane.Shared.Run(() => (Decrypt(content, certificate, out var problem), problem)).WaitAsync(cancellationToken);
     }
 
     /// <summary>Whether this node (or, after a reload, the cluster's store) holds the certificate named.</summary>
