@@ -185,8 +185,13 @@ public static partial class UcApiEndpoints
         }
 
         var existing = (await registry.ActorRef.AllMappingsAsync(AskTimeout)).ToArray();
-        // A full list can name a million users: they are looked up in bulk, then registered thousands per message.
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = BulkParallelism, CancellationToken = context.RequestAborted };
+        // A full list can name a million users: they are looked up in bulk, then registered thousands per message
+        // (docs/scale.md, "Registrations in batches"), a few at a time: the registry journals what arrives together in
+        // one write. Until every node understands those messages (a rolling upgrade: PresenceActors.Cluster.Capabilities),
+        // one message per user, as the previous release's registry expects, many at a time.
+        var batches = PresenceActors.Cluster.Capabilities.EveryMember(system, PresenceActors.Cluster.Capabilities.RegistryBatches);
+        var perMessage = batches ? RegisterMany.RegisterManyAtOnce : 1;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = batches ? BulkParallelism : ReconcileParallelism, CancellationToken = context.RequestAborted };
         var stale = existing.Where(m => !wanted.ContainsKey(m.UcUserId)).ToArray();
         // A list that would remove more than half of the registrations (all of them, for an empty list) is refused unless
         // the caller confirms how many: a UC back end that sends a truncated list by mistake must not unwatch everyone.
@@ -219,14 +224,7 @@ public static partial class UcApiEndpoints
             return GraphUnreachable($"{lookups.Count} users", e);
         }
 
-        // Removed and registered in messages of thousands (docs/scale.md, "Registrations in batches"), a few at a time:
-        // the registry journals what arrives together in one write.
-        // Until every node understands those messages (a rolling upgrade: PresenceActors.Cluster.Capabilities), one
-        // message per user, as the previous release's registry expects.
-        var batches = PresenceActors.Cluster.Capabilities.EveryMember(system, PresenceActors.Cluster.Capabilities.RegistryBatches);
-        if (!batches)
-            parallel = new ParallelOptions { MaxDegreeOfParallelism = ReconcileParallelism, CancellationToken = context.RequestAborted };
-        await Parallel.ForEachAsync(RegistryPages.Chunks(stale.Select(m => m.UcUserId), RegistryPages.Escaped, BulkMessageBytes, batches ? RegisterMany.RegisterManyAtOnce : 1),
+        await Parallel.ForEachAsync(RegistryPages.Chunks(stale.Select(m => m.UcUserId), RegistryPages.Escaped, BulkMessageBytes, perMessage),
             parallel, async (chunk, cancellationToken) =>
             {
                 if (batches)
@@ -249,7 +247,7 @@ public static partial class UcApiEndpoints
                 found.Add((item.Index, new UserMapping(item.Uc, user.Id, user.UserPrincipalName)));
         }
 
-        await Parallel.ForEachAsync(RegistryPages.Chunks(found, f => RegistryPages.Weight(f.Mapping), BulkMessageBytes, batches ? RegisterMany.RegisterManyAtOnce : 1),
+        await Parallel.ForEachAsync(RegistryPages.Chunks(found, f => RegistryPages.Weight(f.Mapping), BulkMessageBytes, perMessage),
             parallel, async (chunk, cancellationToken) =>
             {
                 RegisteredMany answer;

@@ -12,7 +12,7 @@ namespace PresenceActors.Webhooks;
 /// </summary>
 public sealed class DecryptionLane : IDisposable
 {
-    private readonly BlockingCollection<Job> _jobs = new();
+    private readonly BlockingCollection<Task> _jobs = new();
     private readonly bool _shared;
 
     /// <summary>One lane per process: like the thread pool, it is sized to the machine, not to a caller, and lives as long.</summary>
@@ -37,7 +37,8 @@ public sealed class DecryptionLane : IDisposable
     /// </summary>
     public Task<T> Run<T>(Func<T> work)
     {
-        var job = new Job<T>(work);
+        // Continuations run on the thread pool, never inline on a lane thread.
+        var job = new Task<T>(work, TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
             _jobs.Add(job);
@@ -47,7 +48,7 @@ public sealed class DecryptionLane : IDisposable
             return Task.FromException<T>(new ObjectDisposedException(nameof(DecryptionLane)));
         }
 
-        return job.Task;
+        return job;
     }
 
     /// <summary>Lets the threads finish the work queued and end; the shared lane is never ended.</summary>
@@ -60,31 +61,6 @@ public sealed class DecryptionLane : IDisposable
     private void Loop()
     {
         foreach (var job in _jobs.GetConsumingEnumerable())
-            job.Execute();
-    }
-
-    private abstract class Job
-    {
-        public abstract void Execute();
-    }
-
-    private sealed class Job<T>(Func<T> work) : Job
-    {
-        // Continuations run on the thread pool, never inline on a lane thread.
-        private readonly TaskCompletionSource<T> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task<T> Task => _done.Task;
-
-        public override void Execute()
-        {
-            try
-            {
-                _done.SetResult(work());
-            }
-            catch (Exception e)
-            {
-                _done.SetException(e);
-            }
-        }
+            job.RunSynchronously(TaskScheduler.Default);
     }
 }
