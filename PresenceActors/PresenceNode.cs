@@ -27,6 +27,9 @@ public static class PresenceNode
     public static IServiceCollection AddPresenceNode(
         this IServiceCollection services, PresenceNodeOptions options, Action<AkkaConfigurationBuilder, IServiceProvider>? more = null) =>
         services.AddSingleton(new Mapping.PresenceRulesSource(options.Users.Rules)).AddSingleton<WorkInFlight>().AddMetrics().AddSingleton<PresenceMetrics>()
+            .AddSingleton(sp => new JournalTrim(options.Persistence, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<JournalTrim>>(),
+                sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetService<TimeProvider>()))
+            .AddHostedService(sp => sp.GetRequiredService<JournalTrim>())
             .AddAkka(PresenceClusterOptions.SystemName, (builder, provider) =>
         {
             var metrics = provider.GetRequiredService<PresenceMetrics>();

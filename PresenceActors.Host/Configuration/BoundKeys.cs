@@ -45,6 +45,12 @@ public sealed class IngressKeys
     public TimeSpan Lease { get; set; } = Defaults.Lease;
 }
 
+/// <summary>presence.persistence.*: how often the journal's trim runs (the provider and connection string are read as text).</summary>
+public sealed class PersistenceKeys
+{
+    public TimeSpan TrimInterval { get; set; } = PresenceActors.Persistence.PresencePersistenceOptions.DefaultTrimInterval;
+}
+
 /// <summary>presence.graph.*: connections and the presence budget.</summary>
 public sealed class GraphKeys
 {
@@ -88,6 +94,12 @@ public sealed class IngressKeysValidation : IValidateOptions<IngressKeys>
         BoundKeys.Within("presence.ingress.lease", keys.Lease, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(5)));
 }
 
+public sealed class PersistenceKeysValidation : IValidateOptions<PersistenceKeys>
+{
+    public ValidateOptionsResult Validate(string? name, PersistenceKeys keys) => BoundKeys.Result(
+        BoundKeys.Within("presence.persistence.trimInterval", keys.TrimInterval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)));
+}
+
 public sealed class GraphKeysValidation : IValidateOptions<GraphKeys>
 {
     public ValidateOptionsResult Validate(string? name, GraphKeys keys) => BoundKeys.Result(
@@ -115,6 +127,7 @@ public static partial class BoundKeys
         Add<ClusterKeys, ClusterKeysValidation>("presence:cluster");
         Add<IngressKeys, IngressKeysValidation>("presence:ingress");
         Add<GraphKeys, GraphKeysValidation>("presence:graph");
+        Add<PersistenceKeys, PersistenceKeysValidation>("presence:persistence");
         return services;
     }
 

@@ -172,6 +172,7 @@ public static partial class PresenceConfiguration
         var clusterKeys = BoundKeys.Bind("presence:cluster", bound, new ClusterKeysValidation(), found);
         var ingressKeys = BoundKeys.Bind("presence:ingress", bound, new IngressKeysValidation(), found);
         var graphKeys = BoundKeys.Bind("presence:graph", bound, new GraphKeysValidation(), found);
+        var trimInterval = BoundKeys.Bind("presence:persistence", bound, new PersistenceKeysValidation(), found).TrimInterval;
         var maxCall = BoundKeys.Bind("presence:uc", bound, new UcKeysValidation(), found).MaxCallLength;
         var callActivities = (Get(configuration, "presence.callActivities") ?? string.Join(',', PresenceMapping.SeedCallActivities))
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(TeamsActivity.Parse).ToList();
@@ -358,7 +359,10 @@ public static partial class PresenceConfiguration
             Node = new PresenceNodeOptions
             {
                 Cluster = cluster,
-                Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = connection ?? Path.Combine(dataFolder, "presence.db") },
+                Persistence = new PresencePersistenceOptions
+                {
+                    Provider = provider, ConnectionString = connection ?? Path.Combine(dataFolder, "presence.db"), TrimInterval = trimInterval,
+                },
                 Users = new UserPresenceOptions
                 {
                     Rules = PresenceSettings.Default with { SessionTtl = session.Ttl, SessionRefresh = session.Refresh, LongestSessionTtl = session.MaxTtl, Mapping = PresenceMapping.SeedWith(callActivities), MaxUcCallLength = maxCall },

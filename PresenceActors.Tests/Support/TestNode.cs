@@ -21,6 +21,9 @@ internal sealed class TestNode : IAsyncDisposable
 
     public IActorRef Users => ActorRegistry.For(System).Get<UserPresenceRegion>();
 
+    /// <summary>The node's journal trim (docs/decisions.md, "Trimming the journal in bulk").</summary>
+    public JournalTrim Trim => _host.Services.GetRequiredService<JournalTrim>();
+
     /// <summary>Akka's TestKit on this node's actor system (AwaitAssert, probes, ExpectMsg).</summary>
     public Akka.TestKit.Xunit2.TestKit Kit => _kit ??= new Akka.TestKit.Xunit2.TestKit(System);
 
@@ -28,7 +31,7 @@ internal sealed class TestNode : IAsyncDisposable
 
     /// <param name="capabilities">What the node advertises it understands (default: all of this release's); fewer acts as a node of an earlier release.</param>
     public static async Task<TestNode> StartAsync(string databaseFile, RecordingFrontEnd frontEnd, RecordingTeams teams, UserPresenceOptions? users = null,
-        PersistenceProvider provider = PersistenceProvider.Sqlite, IReadOnlyList<string>? capabilities = null)
+        PersistenceProvider provider = PersistenceProvider.Sqlite, IReadOnlyList<string>? capabilities = null, TimeSpan? trimInterval = null)
     {
         var host = new HostBuilder()
             .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning))
@@ -39,7 +42,10 @@ internal sealed class TestNode : IAsyncDisposable
                 services.AddPresenceNode(new PresenceNodeOptions
                 {
                     Cluster = new PresenceClusterOptions { Port = 0, Capabilities = capabilities ?? PresenceActors.Cluster.Capabilities.All },
-                    Persistence = new PresencePersistenceOptions { Provider = provider, ConnectionString = databaseFile },
+                    Persistence = new PresencePersistenceOptions
+                    {
+                        Provider = provider, ConnectionString = databaseFile, TrimInterval = trimInterval ?? PresencePersistenceOptions.DefaultTrimInterval,
+                    },
                     Users = users ?? new UserPresenceOptions(),
                 });
             })

@@ -13,4 +13,9 @@ public sealed record PresencePersistenceOptions
 
     /// <summary>For SQLite: a file path or a full connection string. For PostgreSQL: an Npgsql connection string.</summary>
     public string ConnectionString { get; init; } = "data/presence.db";
+
+    /// <summary>How often the users' events that their snapshots hold are removed from the journal (<see cref="JournalTrim"/>).</summary>
+    public TimeSpan TrimInterval { get; init; } = DefaultTrimInterval;
+
+    public static readonly TimeSpan DefaultTrimInterval = TimeSpan.FromMinutes(10);
 }

@@ -120,14 +120,10 @@ public sealed partial class UserPresenceActor : ReceivePersistentActor, IWithTim
         });
         // Stashed while a write is in flight, like every command: the actor stops once its events are journaled.
         Command<StopUserActor>(_ => Context.Stop(Self));
-        Command<SaveSnapshotSuccess>(s =>
-        {
-            DeleteMessages(s.Metadata.SequenceNr);
-            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
-        });
+        // The events the snapshot holds stay until the journal's trim removes them in bulk (docs/decisions.md, "Trimming
+        // the journal in bulk"): deleting them here rewrote as many pages as writing them had.
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning("Snapshot of {0} failed: {1}", PersistenceId, f.Cause.Message));
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(f => _log.Warning("Deleting journal of {0} failed: {1}", PersistenceId, f.Cause.Message));
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
     }
