@@ -101,7 +101,7 @@ public sealed class NotificationHandler(
         // The region first: a wait for it that is cancelled (the node stopping) must not leave an item marked as seen.
         var region = await UserRegion.GetAsync(cancellationToken);
         var tokens = new PostTokens(this, root);
-        var confirming = new List<(Task<UserPresenceCommands.Taken> Taken, ChangeItem Item)>();
+        var opened = new List<(UserPresenceCommands.ObserveTeamsPresence Observed, ChangeItem Item)>();
         var basic = new List<ChangeItem>();
         foreach (var raw in items)
         {
@@ -116,10 +116,14 @@ public sealed class NotificationHandler(
             if (item is not null)
                 (observed, stop) = await OpenAsync(item, tokens, traceParent, cancellationToken);
             if (observed is not null)
-                confirming.Add((Send(region, observed), item!));
+                opened.Add((observed, item!));
             else
                 Stopped(stop!, raw, later);
         }
+
+        // The post's changes go to their actors together, once all are decrypted: their journal writes then meet in few
+        // transactions instead of one each (docs/decisions.md, "The journal's transactions on SQLite").
+        var confirming = opened.Select(o => (Taken: Send(region, o.Observed), o.Item)).ToList();
 
         if (basic.Count > 0)
             await ResyncAsync(basic, later);

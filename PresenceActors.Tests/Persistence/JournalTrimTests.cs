@@ -9,7 +9,7 @@ using PresenceActors.Users;
 using Xunit;
 using static PresenceActors.Users.UserPresenceCommands;
 
-namespace PresenceActors.Tests.Users;
+namespace PresenceActors.Tests.Persistence;
 
 /// <summary>The journal's trim (docs/decisions.md, "Trimming the journal in bulk") on SQLite and on PostgreSQL.</summary>
 public class JournalTrimTests
