@@ -67,8 +67,9 @@ public sealed class JournalTrim : BackgroundService
                 {
                     await TrimOnceAsync(stoppingToken);
                 }
-                catch (Exception e) when (e is DbException or InvalidOperationException or TimeoutException && !stoppingToken.IsCancellationRequested)
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {
+                    // Housekeeping: whatever stopped this round, the node goes on and the next round tries again.
                     _log.LogWarning("journal-trim-failed: {Message}; the next round in {Interval} tries again", e.Message.Split('\n')[0], _options.TrimInterval);
                 }
             }
