@@ -57,7 +57,7 @@ public static partial class PresenceConfiguration
         ("presence.clientState.previousKeys", "", true, "base64 keys (comma-separated) replaced in presence.clientState.key: still accepted (and still opening the certificates sealed with them) until removed, and every subscription signed with one is re-created; see Rotating the clientState key"),
         ("presence.persistence.provider", "Sqlite", false, "Sqlite or PostgreSql"),
         ("presence.persistence.connectionString", "data/presence.db", true, "SQLite file or Npgsql connection string (PostgreSQL: up to 56 connections per node, the journal 20 of them unless it sets Maximum Pool Size)"),
-        ("presence.persistence.trimInterval", Shown(PresenceActors.Persistence.PresencePersistenceOptions.DefaultTrimInterval), false, "how often the users' journal events that their snapshots hold are removed, in bulk (one node at a time on PostgreSQL); see docs/decisions.md, Trimming the journal in bulk"),
+        ("presence.persistence.trimInterval", Shown(PresenceActors.Persistence.PresencePersistenceOptions.DefaultTrimInterval), false, "how often a round removes the users' journal events that their snapshots (at least 5 minutes old) hold, in bulk: one node at a time on PostgreSQL, on one of the journal's connections; see docs/decisions.md, Trimming the journal in bulk"),
         ("presence.cluster.hostname", "127.0.0.1", false, "address Akka remoting binds to"),
         ("presence.cluster.publicHostname", "the hostname", false, "address other nodes reach this one at"),
         ("presence.cluster.port", $"{Cluster.Port}", false, "Akka remoting port"),

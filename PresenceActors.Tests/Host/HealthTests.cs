@@ -31,9 +31,9 @@ public class HealthTests
         var dataOptions = loop.System.Settings.Setup.Get<Akka.Persistence.Sql.Config.MultiDataOptionsSetup>();
         Assert.True(dataOptions.HasValue);
         Assert.True(dataOptions.Value.TryGetDataOptionsFor("akka.persistence.journal.sql", out var journalOptions));
-        Assert.Contains(journalOptions!.DataContextOptions.Interceptors ?? [], i => i is PresenceActors.Persistence.SqliteConnectionTuning);
+        Assert.Contains(journalOptions!.DataContextOptions.Interceptors ?? [], i => i is PresenceActors.Persistence.SqliteConnectionTuning { YieldsOnOpen: true });
         Assert.True(dataOptions.Value.TryGetDataOptionsFor("akka.persistence.snapshot-store.sql", out var snapshotOptions));
-        Assert.Contains(snapshotOptions!.DataContextOptions.Interceptors ?? [], i => i is PresenceActors.Persistence.SqliteConnectionTuning);
+        Assert.Contains(snapshotOptions!.DataContextOptions.Interceptors ?? [], i => i is PresenceActors.Persistence.SqliteConnectionTuning { YieldsOnOpen: false });
 
         var live = await http.GetAsync("/healthz/live");
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);

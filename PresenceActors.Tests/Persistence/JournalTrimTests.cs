@@ -1,6 +1,8 @@
 using System.Data.Common;
 using Akka.Actor;
+using Akka.Persistence;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using PresenceActors.Persistence;
 using PresenceActors.Presence;
@@ -17,7 +19,7 @@ public class JournalTrimTests
     private static readonly UserPresenceOptions SnapshotEveryFive = new() { SnapshotEvery = 5 };
 
     [Fact]
-    public async Task Trim_removes_only_users_events_a_newer_snapshot_holds_and_recovery_goes_on_from_the_highest()
+    public async Task Trim_removes_only_users_events_a_settled_snapshot_holds_and_recovery_goes_on_from_the_highest()
     {
         using var db = new TempDatabase();
         var frontEnd = new RecordingFrontEnd();
@@ -30,17 +32,10 @@ public class JournalTrimTests
         await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams, SnapshotEveryFive))
         {
             await using var sql = Sqlite(db.Path);
-            node.Users.Tell(new LinkUser("busy", "uc-busy"));
-            for (var i = 1; i <= 12; i++)
-                node.Users.Tell(new ObserveTeamsPresence("busy", i % 2 == 0 ? "Away" : "Available", i % 2 == 0 ? "Away" : "Available", $"{i:D4}", TeamsPresenceSource.Notification));
-            node.Users.Tell(new LinkUser("quiet", "uc-quiet"));
-            node.Users.Tell(new ObserveTeamsPresence("quiet", "Away", "Away", "0001", TeamsPresenceSource.Notification));
-            await node.Kit.AwaitAssertAsync(async () =>
-            {
-                Assert.Equal("Away", (await node.StateOfAsync("busy")).Teams?.Availability.Value);
-                Assert.Equal("Away", (await node.StateOfAsync("quiet")).Teams?.Availability.Value);
-                Assert.True(await LongAsync(sql, "SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = @p", busy) >= 10);
-            }, TimeSpan.FromSeconds(15));
+            await ChangesAsync(node, "busy", 12);
+            await ChangesAsync(node, "quiet", 1);
+            var snapshot = await NewestSnapshotAsync(node, busy);
+            Assert.True(snapshot >= 10);
             before = (await node.StateOfAsync("busy")).Teams;
             highest = await LongAsync(sql, "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p", busy);
             var quietRows = await LongAsync(sql, "SELECT COUNT(*) FROM journal WHERE persistence_id = @p", quiet);
@@ -48,19 +43,24 @@ public class JournalTrimTests
             await CopyAsync(sql, "journal", busy, "registry-like");
             await CopyAsync(sql, "snapshot", busy, "registry-like");
             var otherRows = await LongAsync(sql, "SELECT COUNT(*) FROM journal WHERE persistence_id = @p", "registry-like");
-            Assert.True(await CoveredAsync(sql, busy) > 0);
+            var covered = await CoveredAsync(sql, busy);
+            Assert.Equal(snapshot - 1, covered);
 
-            var removed = await node.Trim.TrimOnceAsync(CancellationToken.None);
+            // A snapshot younger than the trim's margin protects its events: a save Akka reports failed is deleted again.
+            var wary = node.TrimWith(TimeSpan.FromHours(1));
+            Assert.Equal(0, await wary.TrimOnceAsync(CancellationToken.None));
+            Assert.Equal(1, wary.Rounds);
+            Assert.Equal(covered, await CoveredAsync(sql, busy));
 
-            Assert.Equal(removed, node.Trim.Trimmed);
-            Assert.True(removed > 0);
-            Assert.Equal(0, await CoveredAsync(sql, busy));
+            var trim = node.TrimWith(TimeSpan.Zero);
+            Assert.Equal(covered, await trim.TrimOnceAsync(CancellationToken.None));
+            Assert.Equal(covered, trim.Trimmed);
+            Assert.Equal(snapshot, await LongAsync(sql, "SELECT MIN(sequence_number) FROM journal WHERE persistence_id = @p", busy));
             Assert.Equal(highest, await LongAsync(sql, "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p", busy));
-            Assert.Equal(await LongAsync(sql, "SELECT MAX(sequence_number) FROM snapshot WHERE persistence_id = @p", busy),
-                await LongAsync(sql, "SELECT MIN(sequence_number) FROM journal WHERE persistence_id = @p", busy));
+            Assert.Equal(highest - snapshot + 1, await LongAsync(sql, "SELECT COUNT(*) FROM journal WHERE persistence_id = @p", busy));
             Assert.Equal(quietRows, await LongAsync(sql, "SELECT COUNT(*) FROM journal WHERE persistence_id = @p", quiet));
             Assert.Equal(otherRows, await LongAsync(sql, "SELECT COUNT(*) FROM journal WHERE persistence_id = @p", "registry-like"));
-            Assert.Equal(0, await node.Trim.TrimOnceAsync(CancellationToken.None));
+            Assert.Equal(0, await trim.TrimOnceAsync(CancellationToken.None));
             await node.CrashAsync();
         }
 
@@ -75,6 +75,37 @@ public class JournalTrimTests
     }
 
     [Fact]
+    public async Task A_round_covers_the_rows_there_were_when_it_began_so_that_a_steady_load_cannot_keep_it_going()
+    {
+        using var db = new TempDatabase();
+        await using var node = await TestNode.StartAsync(db.Path, new RecordingFrontEnd(), new RecordingTeams(), SnapshotEveryFive);
+        await using var sql = Sqlite(db.Path);
+        var steady = UserPresenceActor.PersistenceIdFor("steady");
+        await ChangesAsync(node, "steady", 12);
+        var first = await NewestSnapshotAsync(node, steady);
+        var last = await LongAsync(sql, "SELECT MAX(ordering) FROM journal", "");
+
+        // The round's pause between windows waits for this clock: it stops after its first window.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow.AddHours(1));
+        var trim = node.TrimWith(TimeSpan.Zero, clock);
+        var round = trim.TrimOnceAsync(CancellationToken.None);
+        await node.Kit.AwaitAssertAsync(async () => Assert.Equal(0, await CoveredAsync(sql, steady)), TimeSpan.FromSeconds(15));
+
+        // Meanwhile the load goes on: more events, and a newer snapshot that holds some of them.
+        await ChangesAsync(node, "steady", 24, first: 13);
+        var second = await NewestSnapshotAsync(node, steady);
+        Assert.True(second > first);
+        var laterCovered = await LongAsync(sql, $"SELECT COUNT(*) FROM journal WHERE persistence_id = @p AND ordering > {last} AND sequence_number < {second}", steady);
+        Assert.True(laterCovered > 0);
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(first - 1, await round.WaitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Equal(1, trim.Rounds);
+        // What was written after the round began waits for the next round.
+        Assert.Equal(laterCovered, await LongAsync(sql, $"SELECT COUNT(*) FROM journal WHERE persistence_id = @p AND ordering > {last} AND sequence_number < {second}", steady));
+    }
+
+    [Fact]
     public async Task On_postgresql_one_node_at_a_time_trims()
     {
         await using var db = await PostgresDatabase.CreateAsync();
@@ -82,27 +113,61 @@ public class JournalTrimTests
         await using var node = await TestNode.StartAsync(db.ConnectionString, new RecordingFrontEnd(), new RecordingTeams(), SnapshotEveryFive, PersistenceProvider.PostgreSql);
         await using var sql = new NpgsqlConnection(db.ConnectionString);
         await sql.OpenAsync();
-        node.Users.Tell(new LinkUser("pg-busy", "uc-pg-busy"));
-        for (var i = 1; i <= 12; i++)
-            node.Users.Tell(new ObserveTeamsPresence("pg-busy", i % 2 == 0 ? "Away" : "Available", i % 2 == 0 ? "Away" : "Available", $"{i:D4}", TeamsPresenceSource.Notification));
-        await node.Kit.AwaitAssertAsync(async () =>
-            Assert.True(await LongAsync(sql, "SELECT COALESCE(MAX(sequence_number), 0) FROM snapshot WHERE persistence_id = @p", busy) >= 10), TimeSpan.FromSeconds(15));
-        var covered = await CoveredAsync(sql, busy);
-        Assert.True(covered > 0);
+        await ChangesAsync(node, "pg-busy", 12);
+        var snapshot = await NewestSnapshotAsync(node, busy);
+        Assert.Equal(snapshot - 1, await CoveredAsync(sql, busy));
+        var trim = node.TrimWith(TimeSpan.Zero);
+        var unpooled = new NpgsqlConnectionStringBuilder(db.ConnectionString) { Pooling = false }.ConnectionString;
 
         // Another node's round holds the lock: this one skips its round and removes nothing.
-        await using (var other = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(db.ConnectionString) { Pooling = false }.ConnectionString))
+        await using (var other = new NpgsqlConnection(unpooled))
         {
             await other.OpenAsync();
             await using (var hold = new NpgsqlCommand($"SELECT pg_advisory_lock({JournalTrim.TrimLockKey})", other))
                 await hold.ExecuteNonQueryAsync();
-            Assert.Equal(0, await node.Trim.TrimOnceAsync(CancellationToken.None));
-            Assert.Equal(covered, await CoveredAsync(sql, busy));
+            Assert.Equal(0, await trim.TrimOnceAsync(CancellationToken.None));
+            Assert.Equal(snapshot - 1, await CoveredAsync(sql, busy));
+            await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({JournalTrim.TrimLockKey})", other);
+            Assert.True((bool)(await release.ExecuteScalarAsync())!);
         }
 
-        // That node is gone (its session ended with it): the next round trims.
-        Assert.Equal(covered, await node.Trim.TrimOnceAsync(CancellationToken.None));
+        // That node's round ended: the next round here trims, and gives the lock back when it ends.
+        Assert.Equal(snapshot - 1, await trim.TrimOnceAsync(CancellationToken.None));
         Assert.Equal(0, await CoveredAsync(sql, busy));
+        await using var after = new NpgsqlConnection(unpooled);
+        await after.OpenAsync();
+        await using var take = new NpgsqlCommand($"SELECT pg_try_advisory_lock({JournalTrim.TrimLockKey})", after);
+        Assert.True((bool)(await take.ExecuteScalarAsync())!);
+    }
+
+    /// <summary>
+    /// Links <paramref name="userId"/> and sends Teams changes numbered <paramref name="first"/> to <paramref name="changes"/>, then waits until every one and the
+    /// link's UC work are journaled: nothing of this user is written after it but the snapshot in flight.
+    /// </summary>
+    private static async Task ChangesAsync(TestNode node, string userId, int changes, int first = 1)
+    {
+        if (first == 1)
+            node.Users.Tell(new LinkUser(userId, $"uc-{userId}"));
+        for (var i = first; i <= changes; i++)
+            node.Users.Tell(new ObserveTeamsPresence(userId, i % 2 == 0 ? "Away" : "Available", i % 2 == 0 ? "Away" : "Available", $"{i:D6}", TeamsPresenceSource.Notification));
+        await node.Kit.AwaitAssertAsync(async () =>
+        {
+            var state = await node.StateOfAsync(userId);
+            Assert.Equal($"{changes:D6}", state.Teams?.SequenceNumber);
+            Assert.Equal(state.Outbox.LastSequence, state.Outbox.LastAcknowledged);
+        }, TimeSpan.FromSeconds(15));
+    }
+
+    /// <summary>
+    /// The newest snapshot's sequence number, asked of the snapshot store itself: it takes its messages in order, so a
+    /// save the actor sent before is done.
+    /// </summary>
+    private static async Task<long> NewestSnapshotAsync(TestNode node, string persistenceId)
+    {
+        var store = Akka.Persistence.Persistence.Instance.Apply(node.System).SnapshotStoreFor(null);
+        var loaded = await store.Ask<LoadSnapshotResult>(new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), TimeSpan.FromSeconds(15));
+        Assert.NotNull(loaded.Snapshot);
+        return loaded.Snapshot.Metadata.SequenceNr;
     }
 
     private static SqliteConnection Sqlite(string file)

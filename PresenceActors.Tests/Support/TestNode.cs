@@ -14,7 +14,9 @@ internal sealed class TestNode : IAsyncDisposable
 {
     private readonly IHost _host;
 
-    private TestNode(IHost host) => _host = host;
+    private readonly PresencePersistenceOptions _persistence;
+
+    private TestNode(IHost host, PresencePersistenceOptions persistence) => (_host, _persistence) = (host, persistence);
 
 
     public ActorSystem System => _host.Services.GetRequiredService<ActorSystem>();
@@ -24,6 +26,10 @@ internal sealed class TestNode : IAsyncDisposable
     /// <summary>The node's journal trim (docs/decisions.md, "Trimming the journal in bulk").</summary>
     public JournalTrim Trim => _host.Services.GetRequiredService<JournalTrim>();
 
+    /// <summary>Another trim of this node's journal, trusting snapshots of at least <paramref name="snapshotAge"/>.</summary>
+    public JournalTrim TrimWith(TimeSpan snapshotAge, TimeProvider? clock = null) => new(_persistence with { TrimSnapshotAge = snapshotAge },
+        _host.Services.GetRequiredService<ILogger<JournalTrim>>(), _host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), clock);
+
     /// <summary>Akka's TestKit on this node's actor system (AwaitAssert, probes, ExpectMsg).</summary>
     public Akka.TestKit.Xunit2.TestKit Kit => _kit ??= new Akka.TestKit.Xunit2.TestKit(System);
 
@@ -31,8 +37,15 @@ internal sealed class TestNode : IAsyncDisposable
 
     /// <param name="capabilities">What the node advertises it understands (default: all of this release's); fewer acts as a node of an earlier release.</param>
     public static async Task<TestNode> StartAsync(string databaseFile, RecordingFrontEnd frontEnd, RecordingTeams teams, UserPresenceOptions? users = null,
-        PersistenceProvider provider = PersistenceProvider.Sqlite, IReadOnlyList<string>? capabilities = null, TimeSpan? trimInterval = null)
+        PersistenceProvider provider = PersistenceProvider.Sqlite, IReadOnlyList<string>? capabilities = null, TimeSpan? trimInterval = null,
+        TimeSpan? trimSnapshotAge = null)
     {
+        var persistence = new PresencePersistenceOptions
+        {
+            Provider = provider, ConnectionString = databaseFile, TrimInterval = trimInterval ?? PresencePersistenceOptions.DefaultTrimInterval,
+        };
+        if (trimSnapshotAge is { } age)
+            persistence = persistence with { TrimSnapshotAge = age };
         var host = new HostBuilder()
             .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning))
             .ConfigureServices(services =>
@@ -42,16 +55,13 @@ internal sealed class TestNode : IAsyncDisposable
                 services.AddPresenceNode(new PresenceNodeOptions
                 {
                     Cluster = new PresenceClusterOptions { Port = 0, Capabilities = capabilities ?? PresenceActors.Cluster.Capabilities.All },
-                    Persistence = new PresencePersistenceOptions
-                    {
-                        Provider = provider, ConnectionString = databaseFile, TrimInterval = trimInterval ?? PresencePersistenceOptions.DefaultTrimInterval,
-                    },
+                    Persistence = persistence,
                     Users = users ?? new UserPresenceOptions(),
                 });
             })
             .Build();
         await host.StartAsync();
-        return new TestNode(host);
+        return new TestNode(host, persistence);
     }
 
     public async Task<UserPresenceState> StateOfAsync(string userId) =>

@@ -197,7 +197,8 @@ public class UserPresenceActorTests
         var teams = new RecordingTeams();
         UserPresenceState before;
 
-        await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams, FastKeepAlive, trimInterval: TimeSpan.FromMilliseconds(300)))
+        await using (var node = await TestNode.StartAsync(db.Path, frontEnd, teams, FastKeepAlive,
+                         trimInterval: TimeSpan.FromMilliseconds(300), trimSnapshotAge: TimeSpan.Zero))
         {
             node.Users.Tell(new LinkUser("u4", "uc-4"));
             for (var i = 0; i < 6; i++)

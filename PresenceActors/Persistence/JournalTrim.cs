@@ -14,7 +14,9 @@ namespace PresenceActors.Persistence;
 /// them deleted, then deletes them) and each index page that held it: as many page writes as the events cost when
 /// written. Here a round walks the journal from its oldest row in windows of <see cref="Window"/> rows, one statement
 /// each, and deletes a window's rows of users whose snapshot is newer; the rows left hold what the newest snapshot does
-/// not, and each user's newest event (Akka reads the highest sequence number from it).
+/// not, and each user's newest event. Only a snapshot older than <see cref="PresencePersistenceOptions.TrimSnapshotAge"/>
+/// counts: a save that Akka reports failed after its timeout is deleted again, and may have been committed meanwhile.
+/// A round covers the rows there were when it began, so that a steady load cannot keep it going.
 /// </summary>
 public sealed class JournalTrim : BackgroundService
 {
@@ -27,13 +29,15 @@ public sealed class JournalTrim : BackgroundService
     /// <summary>Between two windows: the journal's writer (one on SQLite) takes its turn.</summary>
     private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(50);
 
-    private const string NextWindow = "SELECT MAX(ordering) FROM (SELECT ordering FROM journal WHERE ordering > @low ORDER BY ordering LIMIT @rows) w";
+    private const string Newest = "SELECT MAX(ordering) FROM journal";
+
+    private const string NextWindow = "SELECT MAX(ordering) FROM (SELECT ordering FROM journal WHERE ordering > @low AND ordering <= @last ORDER BY ordering LIMIT @rows) w";
 
     private const string DeleteCovered = $"""
         DELETE FROM journal WHERE ordering IN (
           SELECT j.ordering FROM journal j
           WHERE j.ordering > @low AND j.ordering <= @high AND j.persistence_id LIKE '{UserEvents}'
-            AND EXISTS (SELECT 1 FROM snapshot s WHERE s.persistence_id = j.persistence_id AND s.sequence_number > j.sequence_number))
+            AND EXISTS (SELECT 1 FROM snapshot s WHERE s.persistence_id = j.persistence_id AND s.sequence_number > j.sequence_number AND s.created <= @settled))
         """;
 
     private readonly PresencePersistenceOptions _options;
@@ -94,9 +98,12 @@ public sealed class JournalTrim : BackgroundService
         try
         {
             long removed = 0, low = long.MinValue;
-            while (await ScalarAsync(connection, NextWindow, cancellationToken, ("@low", low), ("@rows", Window)) is long high)
+            var last = await ScalarAsync(connection, Newest, cancellationToken) as long? ?? long.MinValue;
+            // Akka.Persistence.Sql keeps a snapshot's time in UTC ticks on SQLite and PostgreSQL.
+            var settled = _clock.GetUtcNow().UtcDateTime.Ticks - _options.TrimSnapshotAge.Ticks;
+            while (await ScalarAsync(connection, NextWindow, cancellationToken, ("@low", low), ("@last", last), ("@rows", Window)) is long high)
             {
-                var count = await ExecuteAsync(connection, DeleteCovered, cancellationToken, ("@low", low), ("@high", high));
+                var count = await ExecuteAsync(connection, DeleteCovered, cancellationToken, ("@low", low), ("@high", high), ("@settled", settled));
                 removed += count;
                 Interlocked.Add(ref _trimmed, count);
                 _trimmedCounter.Add(count);

@@ -18,10 +18,12 @@ public static class PersistenceSetup
 
         // SQLite's connections are tuned as they open (SqliteConnectionTuning); on PostgreSQL the nodes create the tables
         // one at a time (PostgresSchemaLock).
-        var data = options.Provider == PersistenceProvider.Sqlite ? SqliteDataOptions(connectionString) : PostgresDataOptions(connectionString);
+        var (journalData, snapshotData) = options.Provider == PersistenceProvider.Sqlite
+            ? (SqliteDataOptions(connectionString, yieldOnOpen: true), SqliteDataOptions(connectionString, yieldOnOpen: false))
+            : (PostgresDataOptions(connectionString), PostgresDataOptions(connectionString));
         builder = builder.WithSqlPersistence(
-            new SqlJournalOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = data, AutoInitialize = true },
-            new SqlSnapshotOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = data, AutoInitialize = true },
+            new SqlJournalOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = journalData, AutoInitialize = true },
+            new SqlSnapshotOptions(isDefaultPlugin: true) { ConnectionString = connectionString, ProviderName = provider, DataOptions = snapshotData, AutoInitialize = true },
             journal => journal.WithHealthCheck(),
             snapshot => snapshot.WithHealthCheck());
 
@@ -50,9 +52,12 @@ public static class PersistenceSetup
             : builder;
     }
 
-    /// <summary>How the journal and snapshot store reach SQLite: every connection gets synchronous=NORMAL and SQLite's own busy wait.</summary>
-    internal static DataOptions SqliteDataOptions(string connectionString) =>
-        new DataOptions().UseConnectionString(ProviderName.SQLiteMS, connectionString).UseInterceptor(new SqliteConnectionTuning());
+    /// <summary>
+    /// How the journal and snapshot store reach SQLite: every connection gets synchronous=NORMAL and SQLite's own busy wait;
+    /// the journal's also yield on opening (<see cref="SqliteConnectionTuning"/>).
+    /// </summary>
+    internal static DataOptions SqliteDataOptions(string connectionString, bool yieldOnOpen) =>
+        new DataOptions().UseConnectionString(ProviderName.SQLiteMS, connectionString).UseInterceptor(new SqliteConnectionTuning(yieldOnOpen));
 
     /// <summary>How the journal and snapshot store reach PostgreSQL: their table creation takes the cluster-wide schema lock.</summary>
     internal static DataOptions PostgresDataOptions(string connectionString) =>

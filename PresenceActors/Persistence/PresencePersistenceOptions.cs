@@ -18,4 +18,10 @@ public sealed record PresencePersistenceOptions
     public TimeSpan TrimInterval { get; init; } = DefaultTrimInterval;
 
     public static readonly TimeSpan DefaultTrimInterval = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How old a snapshot must be before the trim removes the events it holds: longer than Akka's snapshot timeout (20 s)
+    /// plus the deletion it sends after a save it reports failed, which SQLite lets wait for its lock up to 30 s.
+    /// </summary>
+    public TimeSpan TrimSnapshotAge { get; init; } = TimeSpan.FromMinutes(5);
 }

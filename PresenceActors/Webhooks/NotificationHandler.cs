@@ -103,22 +103,32 @@ public sealed class NotificationHandler(
         var tokens = new PostTokens(this, root);
         var opened = new List<(UserPresenceCommands.ObserveTeamsPresence Observed, ChangeItem Item)>();
         var basic = new List<ChangeItem>();
-        foreach (var raw in items)
+        try
         {
-            var (item, stop) = ReadEnvelope(raw);
-            if (item is { Content: null })
+            foreach (var raw in items)
             {
-                basic.Add(item); // a basic notification names the user only: its presence is read
-                continue;
-            }
+                var (item, stop) = ReadEnvelope(raw);
+                if (item is { Content: null })
+                {
+                    basic.Add(item); // a basic notification names the user only: its presence is read
+                    continue;
+                }
 
-            UserPresenceCommands.ObserveTeamsPresence? observed = null;
-            if (item is not null)
-                (observed, stop) = await OpenAsync(item, tokens, traceParent, cancellationToken);
-            if (observed is not null)
-                opened.Add((observed, item!));
-            else
-                Stopped(stop!, raw, later);
+                UserPresenceCommands.ObserveTeamsPresence? observed = null;
+                if (item is not null)
+                    (observed, stop) = await OpenAsync(item, tokens, traceParent, cancellationToken);
+                if (observed is not null)
+                    opened.Add((observed, item!));
+                else
+                    Stopped(stop!, raw, later);
+            }
+        }
+        catch
+        {
+            // The entry is tried again whole: what was opened and not sent must not be taken for a copy then.
+            foreach (var (_, item) in opened)
+                duplicates.Forget(item.Content!.DataSignature);
+            throw;
         }
 
         // The post's changes go to their actors together, once all are decrypted: their journal writes then meet in few
