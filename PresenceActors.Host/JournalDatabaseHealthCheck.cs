@@ -1,7 +1,5 @@
 using System.Data.Common;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Npgsql;
 using PresenceActors.Persistence;
 
 namespace PresenceActors.Host;
@@ -18,9 +16,7 @@ public sealed class JournalDatabaseHealthCheck(PresencePersistenceOptions persis
         deadline.CancelAfter(TimeSpan.FromSeconds(3));
         try
         {
-            await using DbConnection connection = persistence.Provider == PersistenceProvider.PostgreSql
-                ? new NpgsqlConnection(persistence.ConnectionString)
-                : new SqliteConnection(persistence.ConnectionString.Contains('=') ? persistence.ConnectionString : $"Data Source={persistence.ConnectionString}");
+            await using var connection = PersistenceSetup.JournalConnection(persistence);
             await connection.OpenAsync(deadline.Token);
             await using var command = connection.CreateCommand();
             command.CommandText = "SELECT 1";

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using PresenceActors.Persistence;
 
 namespace PresenceActors.Ingress;
 
@@ -27,9 +28,7 @@ public sealed class SqliteIngressStore : IIngressStore
     /// <summary>The ingress file that belongs to a SQLite journal (a file path or a connection string).</summary>
     public static string PathBeside(string journalFileOrConnectionString)
     {
-        var journal = journalFileOrConnectionString.Contains('=')
-            ? new SqliteConnectionStringBuilder(journalFileOrConnectionString).DataSource
-            : journalFileOrConnectionString;
+        var journal = PersistenceSetup.SqliteBuilder(journalFileOrConnectionString).DataSource;
         var folder = Path.GetDirectoryName(Path.GetFullPath(journal)) ?? ".";
         return Path.Combine(folder, Path.GetFileNameWithoutExtension(journal) + "-ingress.db");
     }

@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Diagnostics.Metrics;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -87,7 +86,7 @@ public sealed class JournalTrim : BackgroundService
     public async Task<long> TrimOnceAsync(CancellationToken cancellationToken)
     {
         var started = _clock.GetTimestamp();
-        await using var connection = Connection();
+        await using var connection = PersistenceSetup.JournalConnection(_options);
         await connection.OpenAsync(cancellationToken);
         var postgres = connection is NpgsqlConnection;
         if (!postgres)
@@ -126,10 +125,6 @@ public sealed class JournalTrim : BackgroundService
 
     /// <summary>The advisory lock a trimming round holds on PostgreSQL (beside <see cref="PostgresSchemaLock.LockKey"/>).</summary>
     public const long TrimLockKey = PostgresSchemaLock.LockKey + 1;
-
-    private DbConnection Connection() => _options.Provider == PersistenceProvider.PostgreSql
-        ? new NpgsqlConnection(PersistenceSetup.PreparePostgres(_options.ConnectionString))
-        : new SqliteConnection(_options.ConnectionString.Contains('=') ? _options.ConnectionString : $"Data Source={_options.ConnectionString}");
 
     private static async Task<object?> ScalarAsync(DbConnection connection, string sql, CancellationToken cancellationToken, params (string Name, long Value)[] parameters)
     {

@@ -101,12 +101,20 @@ public static class PersistenceSetup
         return builder.ConnectionString;
     }
 
+    /// <summary>What <c>presence.persistence.connectionString</c> names on SQLite: a file path or a full connection string.</summary>
+    public static SqliteConnectionStringBuilder SqliteBuilder(string fileOrConnectionString) => fileOrConnectionString.Contains('=')
+        ? new SqliteConnectionStringBuilder(fileOrConnectionString)
+        : new SqliteConnectionStringBuilder { DataSource = fileOrConnectionString };
+
+    /// <summary>A connection (not yet open) to the journal's database, from the journal's own pool on PostgreSQL.</summary>
+    public static System.Data.Common.DbConnection JournalConnection(PresencePersistenceOptions options) => options.Provider == PersistenceProvider.PostgreSql
+        ? new Npgsql.NpgsqlConnection(PreparePostgres(options.ConnectionString))
+        : new SqliteConnection(SqliteBuilder(options.ConnectionString).ConnectionString);
+
     /// <summary>Creates the file's folder and switches it to WAL once, so that journal and snapshot writers do not lock each other out.</summary>
     internal static string PrepareSqlite(string fileOrConnectionString)
     {
-        var builder = fileOrConnectionString.Contains('=')
-            ? new SqliteConnectionStringBuilder(fileOrConnectionString)
-            : new SqliteConnectionStringBuilder { DataSource = fileOrConnectionString };
+        var builder = SqliteBuilder(fileOrConnectionString);
         if (builder.Mode != SqliteOpenMode.Memory && !string.IsNullOrEmpty(builder.DataSource))
         {
             var folder = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
