@@ -130,10 +130,13 @@ public sealed partial class NotificationDelivery : IAsyncDisposable
             var pending = new Pending(subscription.NotificationUrl, subscription.ApplicationId, item, subscription.IncludeResourceData, _clock.GetUtcNow(), 0)
             {
                 Sequence = Interlocked.Increment(ref _published),
+                // Decided here, in publication order: deciding when a worker takes it let a later item, taken by another
+                // worker a moment earlier, be the one held back (and the order come out unchanged).
+                HoldBack = Chance(Faults.ReorderRate) && Interlocked.CompareExchange(ref _holding, 1, 0) == 0,
             };
             _queue.Writer.TryWrite(pending);
             if (Chance(Faults.DuplicateRate))
-                _queue.Writer.TryWrite(pending);
+                _queue.Writer.TryWrite(pending with { HoldBack = false });
         }
     }
 
@@ -156,8 +159,8 @@ public sealed partial class NotificationDelivery : IAsyncDisposable
             Pending? heldBack = null;
             while (batch.Count < 100 && reader.TryRead(out var next))
             {
-                // One worker at a time holds an item back, so that the next item, taken by any worker, overtakes it.
-                if (heldBack is null && batch.Count == 0 && Chance(Faults.ReorderRate) && Interlocked.CompareExchange(ref _holding, 1, 0) == 0)
+                // One item at a time is held back, so that the next item, taken by any worker, overtakes it.
+                if (next.HoldBack)
                     heldBack = next; // goes out after whatever comes next
                 else
                     batch.Add(next);
@@ -165,9 +168,9 @@ public sealed partial class NotificationDelivery : IAsyncDisposable
 
             if (heldBack is not null)
             {
-                if (batch.Count == 0)
+                if (!batch.Any(p => p.Sequence > heldBack.Sequence))
                     await WaitForOvertakerAsync(reader, batch, heldBack.Sequence);
-                batch.Add(heldBack);
+                batch.Add(heldBack with { HoldBack = false }); // its retries are not held again
                 Interlocked.Exchange(ref _holding, 0);
             }
 
@@ -356,6 +359,9 @@ public sealed partial class NotificationDelivery : IAsyncDisposable
         public long Sequence { get; init; }
 
         public DateTimeOffset NotBefore { get; init; } = DateTimeOffset.MinValue;
+
+        /// <summary>Held back by the reorder fault until a later item has overtaken it.</summary>
+        public bool HoldBack { get; init; }
 
         /// <summary>Already held back once because its host was delayed for slowness.</summary>
         public bool HeldForSlowness { get; init; }

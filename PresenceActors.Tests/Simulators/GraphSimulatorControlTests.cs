@@ -202,9 +202,8 @@ public class GraphSimulatorControlTests : IAsyncLifetime
         tenant.SetClient(user.Id, TeamsClientState.Available);
         Assert.Equal(1, delivery.DroppedByFault);
 
-        // Before reordering: both InACall items acknowledged. Under load an attempt can pass the deadline after the
-        // receiver got it and be sent again (as Graph does); such a retry, queued once the reorder fault is on, would
-        // take the place of the item held back.
+        // Before reordering: both InACall items acknowledged. The item held back is chosen as it is published, so neither
+        // a late retry of an InACall nor a worker taking the newer item first can take its place.
         await Eventually.TrueAsync(() => delivery.Delivered >= 2, what: "the duplicated items acknowledged");
         delivery.Faults = new SimDeliveryFaults { ReorderRate = 1 };
         tenant.SetMeeting(user.Id, true); // Busy/InAMeeting first ...
