@@ -34,7 +34,7 @@ public class JournalTrimTests
             await using var sql = Sqlite(db.Path);
             await ChangesAsync(node, "busy", 12);
             await ChangesAsync(node, "quiet", 1);
-            var snapshot = await NewestSnapshotAsync(node, busy);
+            var snapshot = await NewestSnapshotAsync(node, sql, busy);
             Assert.True(snapshot >= 10);
             before = (await node.StateOfAsync("busy")).Teams;
             highest = await LongAsync(sql, "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p", busy);
@@ -82,7 +82,7 @@ public class JournalTrimTests
         await using var sql = Sqlite(db.Path);
         var steady = UserPresenceActor.PersistenceIdFor("steady");
         await ChangesAsync(node, "steady", 12);
-        var first = await NewestSnapshotAsync(node, steady);
+        var first = await NewestSnapshotAsync(node, sql, steady);
         var last = await LongAsync(sql, "SELECT MAX(ordering) FROM journal", "");
 
         // The round's pause between windows waits for this clock: it stops after its first window.
@@ -93,7 +93,7 @@ public class JournalTrimTests
 
         // Meanwhile the load goes on: more events, and a newer snapshot that holds some of them.
         await ChangesAsync(node, "steady", 24, first: 13);
-        var second = await NewestSnapshotAsync(node, steady);
+        var second = await NewestSnapshotAsync(node, sql, steady);
         Assert.True(second > first);
         var laterCovered = await LongAsync(sql, $"SELECT COUNT(*) FROM journal WHERE persistence_id = @p AND ordering > {last} AND sequence_number < {second}", steady);
         Assert.True(laterCovered > 0);
@@ -114,7 +114,7 @@ public class JournalTrimTests
         await using var sql = new NpgsqlConnection(db.ConnectionString);
         await sql.OpenAsync();
         await ChangesAsync(node, "pg-busy", 12);
-        var snapshot = await NewestSnapshotAsync(node, busy);
+        var snapshot = await NewestSnapshotAsync(node, sql, busy);
         Assert.Equal(snapshot - 1, await CoveredAsync(sql, busy));
         var trim = node.TrimWith(TimeSpan.Zero);
         var unpooled = new NpgsqlConnectionStringBuilder(db.ConnectionString) { Pooling = false }.ConnectionString;
@@ -159,15 +159,24 @@ public class JournalTrimTests
     }
 
     /// <summary>
-    /// The newest snapshot's sequence number, asked of the snapshot store itself: it takes its messages in order, so a
-    /// save the actor sent before is done.
+    /// The newest snapshot's sequence number once the snapshot the actor asked for last is in the store. The actor saves
+    /// one each time a write crosses a multiple of <see cref="UserPresenceOptions.SnapshotEvery"/>, so the last one lies in
+    /// the same step as the highest event. The store's loads do not wait for its saves (on PostgreSQL one can answer before
+    /// a save sent earlier has committed), hence the wait.
     /// </summary>
-    private static async Task<long> NewestSnapshotAsync(TestNode node, string persistenceId)
+    private static async Task<long> NewestSnapshotAsync(TestNode node, DbConnection sql, string persistenceId)
     {
         var store = Akka.Persistence.Persistence.Instance.Apply(node.System).SnapshotStoreFor(null);
-        var loaded = await store.Ask<LoadSnapshotResult>(new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), TimeSpan.FromSeconds(15));
-        Assert.NotNull(loaded.Snapshot);
-        return loaded.Snapshot.Metadata.SequenceNr;
+        var highest = await LongAsync(sql, "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p", persistenceId);
+        long newest = 0;
+        await node.Kit.AwaitAssertAsync(async () =>
+        {
+            var loaded = await store.Ask<LoadSnapshotResult>(new LoadSnapshot(persistenceId, SnapshotSelectionCriteria.Latest, long.MaxValue), TimeSpan.FromSeconds(15));
+            Assert.NotNull(loaded.Snapshot);
+            newest = loaded.Snapshot.Metadata.SequenceNr;
+            Assert.Equal(highest / SnapshotEveryFive.SnapshotEvery, newest / SnapshotEveryFive.SnapshotEvery);
+        }, TimeSpan.FromSeconds(15));
+        return newest;
     }
 
     private static SqliteConnection Sqlite(string file)
