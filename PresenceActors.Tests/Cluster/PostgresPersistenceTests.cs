@@ -22,14 +22,8 @@ public class PostgresPersistenceTests
         await using (var node = await TestNode.StartAsync(db.ConnectionString, frontEnd, teams, users, PersistenceProvider.PostgreSql))
         {
             // The journal and snapshot store create their tables under the cluster-wide lock (PostgresSchemaLock).
-            var dataOptions = node.System.Settings.Setup.Get<Akka.Persistence.Sql.Config.MultiDataOptionsSetup>();
-            Assert.True(dataOptions.HasValue);
-            foreach (var plugin in new[] { "akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql", "akka.persistence.journal.sharding", "akka.persistence.snapshot-store.sharding" })
-            {
-                Assert.True(dataOptions.Value.TryGetDataOptionsFor(plugin, out var pluginOptions), plugin);
-                Assert.Contains(pluginOptions!.DataContextOptions.Interceptors ?? [], i => i is PostgresSchemaLock);
-            }
-
+            foreach (var plugin in new[] { PersistencePlugins.Journal, PersistencePlugins.SnapshotStore, "akka.persistence.journal.sharding", "akka.persistence.snapshot-store.sharding" })
+                PersistencePlugins.InterceptorOf<PostgresSchemaLock>(node.System, plugin);
 
             node.Users.Tell(new LinkUser("p1", "uc-p1"));
             node.Users.Tell(new ReportUcPresence("p1", "Lunch (custom)", false, DateTimeOffset.UtcNow));

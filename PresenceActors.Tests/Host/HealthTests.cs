@@ -28,12 +28,8 @@ public class HealthTests
         Assert.Equal(1, config.GetInt("akka.persistence.journal.sql.parallelism"));
         Assert.Equal("read-uncommitted", config.GetString("akka.persistence.journal.sql.read-isolation-level"));
         // ...and the journal and snapshot store open their connections through the tuned options (SqliteConnectionTuning).
-        var dataOptions = loop.System.Settings.Setup.Get<Akka.Persistence.Sql.Config.MultiDataOptionsSetup>();
-        Assert.True(dataOptions.HasValue);
-        Assert.True(dataOptions.Value.TryGetDataOptionsFor("akka.persistence.journal.sql", out var journalOptions));
-        Assert.Contains(journalOptions!.DataContextOptions.Interceptors ?? [], i => i is PresenceActors.Persistence.SqliteConnectionTuning { YieldsOnOpen: true });
-        Assert.True(dataOptions.Value.TryGetDataOptionsFor("akka.persistence.snapshot-store.sql", out var snapshotOptions));
-        Assert.Contains(snapshotOptions!.DataContextOptions.Interceptors ?? [], i => i is PresenceActors.Persistence.SqliteConnectionTuning { YieldsOnOpen: false });
+        Assert.True(PersistencePlugins.InterceptorOf<PresenceActors.Persistence.SqliteConnectionTuning>(loop.System, PersistencePlugins.Journal).YieldsOnOpen);
+        Assert.False(PersistencePlugins.InterceptorOf<PresenceActors.Persistence.SqliteConnectionTuning>(loop.System, PersistencePlugins.SnapshotStore).YieldsOnOpen);
 
         var live = await http.GetAsync("/healthz/live");
         Assert.Equal(HttpStatusCode.OK, live.StatusCode);

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Persistence.Sql.Config;
 using PresenceActors.Persistence;
 using PresenceActors.Tests.Support;
 using PresenceActors.Users;
@@ -29,10 +28,7 @@ public class JournalTransactionsTests
                 Assert.Equal(state.Outbox.LastSequence, state.Outbox.LastAcknowledged);
             }
         }, TimeSpan.FromSeconds(30));
-        var setup = node.System.Settings.Setup.Get<MultiDataOptionsSetup>();
-        Assert.True(setup.HasValue);
-        Assert.True(setup.Value.TryGetDataOptionsFor("akka.persistence.journal.sql", out var options));
-        var journal = options!.DataContextOptions.Interceptors!.OfType<SqliteConnectionTuning>().Single();
+        var journal = PersistencePlugins.InterceptorOf<SqliteConnectionTuning>(node.System, PersistencePlugins.Journal);
         var before = journal.Opened;
 
         foreach (var user in users)

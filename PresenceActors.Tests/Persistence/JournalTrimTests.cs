@@ -37,12 +37,12 @@ public class JournalTrimTests
             var snapshot = await NewestSnapshotAsync(node, sql, busy);
             Assert.True(snapshot >= 10);
             before = (await node.StateOfAsync("busy")).Teams;
-            highest = await LongAsync(sql, "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p", busy);
-            var quietRows = await LongAsync(sql, "SELECT COUNT(*) FROM journal WHERE persistence_id = @p", quiet);
+            highest = await JournalAsync(sql, "MAX(sequence_number)", busy);
+            var quietRows = await JournalAsync(sql, "COUNT(*)", quiet);
             // Another actor's events below its own snapshot (as a singleton's would be): not the trim's to remove.
             await CopyAsync(sql, "journal", busy, "registry-like");
             await CopyAsync(sql, "snapshot", busy, "registry-like");
-            var otherRows = await LongAsync(sql, "SELECT COUNT(*) FROM journal WHERE persistence_id = @p", "registry-like");
+            var otherRows = await JournalAsync(sql, "COUNT(*)", "registry-like");
             var covered = await CoveredAsync(sql, busy);
             Assert.Equal(snapshot - 1, covered);
 
@@ -55,11 +55,11 @@ public class JournalTrimTests
             var trim = node.TrimWith(TimeSpan.Zero);
             Assert.Equal(covered, await trim.TrimOnceAsync(CancellationToken.None));
             Assert.Equal(covered, trim.Trimmed);
-            Assert.Equal(snapshot, await LongAsync(sql, "SELECT MIN(sequence_number) FROM journal WHERE persistence_id = @p", busy));
-            Assert.Equal(highest, await LongAsync(sql, "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p", busy));
-            Assert.Equal(highest - snapshot + 1, await LongAsync(sql, "SELECT COUNT(*) FROM journal WHERE persistence_id = @p", busy));
-            Assert.Equal(quietRows, await LongAsync(sql, "SELECT COUNT(*) FROM journal WHERE persistence_id = @p", quiet));
-            Assert.Equal(otherRows, await LongAsync(sql, "SELECT COUNT(*) FROM journal WHERE persistence_id = @p", "registry-like"));
+            Assert.Equal(snapshot, await JournalAsync(sql, "MIN(sequence_number)", busy));
+            Assert.Equal(highest, await JournalAsync(sql, "MAX(sequence_number)", busy));
+            Assert.Equal(highest - snapshot + 1, await JournalAsync(sql, "COUNT(*)", busy));
+            Assert.Equal(quietRows, await JournalAsync(sql, "COUNT(*)", quiet));
+            Assert.Equal(otherRows, await JournalAsync(sql, "COUNT(*)", "registry-like"));
             Assert.Equal(0, await trim.TrimOnceAsync(CancellationToken.None));
             await node.CrashAsync();
         }
@@ -70,7 +70,7 @@ public class JournalTrimTests
             node.Users.Tell(new ObserveTeamsPresence("busy", "Available", "Available", "0013", TeamsPresenceSource.Notification));
             await using var sql = Sqlite(db.Path);
             await node.Kit.AwaitAssertAsync(async () =>
-                Assert.Equal(highest + 1, await LongAsync(sql, "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p", busy)), TimeSpan.FromSeconds(15));
+                Assert.Equal(highest + 1, await JournalAsync(sql, "MAX(sequence_number)", busy)), TimeSpan.FromSeconds(15));
         }
     }
 
@@ -167,7 +167,7 @@ public class JournalTrimTests
     private static async Task<long> NewestSnapshotAsync(TestNode node, DbConnection sql, string persistenceId)
     {
         var store = Akka.Persistence.Persistence.Instance.Apply(node.System).SnapshotStoreFor(null);
-        var highest = await LongAsync(sql, "SELECT MAX(sequence_number) FROM journal WHERE persistence_id = @p", persistenceId);
+        var highest = await JournalAsync(sql, "MAX(sequence_number)", persistenceId);
         long newest = 0;
         await node.Kit.AwaitAssertAsync(async () =>
         {
@@ -185,6 +185,10 @@ public class JournalTrimTests
         connection.Open();
         return connection;
     }
+
+    /// <summary>An aggregate (<c>COUNT(*)</c>, <c>MAX(sequence_number)</c>, ...) over the journal's rows of <paramref name="persistenceId"/>.</summary>
+    private static Task<long> JournalAsync(DbConnection connection, string aggregate, string persistenceId) =>
+        LongAsync(connection, $"SELECT {aggregate} FROM journal WHERE persistence_id = @p", persistenceId);
 
     /// <summary>Events of <paramref name="persistenceId"/> older than its newest snapshot.</summary>
     private static Task<long> CoveredAsync(DbConnection connection, string persistenceId) => LongAsync(connection,
