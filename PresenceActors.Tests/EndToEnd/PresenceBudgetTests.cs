@@ -44,9 +44,8 @@ public class PresenceBudgetTests : IAsyncLifetime
         await Eventually.TrueAsync(() => Gateway.Governor.Waiting[PresenceCallKind.Clear] == 1, what: "the clear waiting for the budget, behind the reads");
 
         await Task.WhenAll(reads).WaitAsync(TimeSpan.FromMinutes(2));
-        // The simulator clears the session before it answers, and logs the call as the answer starts: wait for both.
         await Eventually.TrueAsync(() => !_loop.Graph.Tenant.FindUser(teams.Id)!.Sessions.ContainsKey(Loop.ClientId)
-                                         && _loop.Graph.Faults.Calls.Skip(before).Any(c => c.Api == "presence.clear" && c.Path.Contains(teams.Id)), what: "our session cleared");
+                                         && _loop.GraphAnswered("presence.clear", teams.Id, before), what: "our session cleared");
         var after = _loop.Graph.Faults.Calls.Skip(before).Where(c => c.Api is "presence.get" or "presence.clear").ToList();
         var clearAt = after.FindIndex(c => c.Api == "presence.clear" && c.Path.Contains(teams.Id));
         var readsAfterClear = after.Skip(clearAt + 1).Count(c => c.Api == "presence.get");

@@ -67,9 +67,8 @@ public class SeedTableEndToEndTests(LoopFixture fixture) : IClassFixture<LoopFix
         await _loop.CaughtUpAsync(teams); // our own echo has reached the service by now
 
         await _loop.Uc.SetPhoneAsync(ucUserId, false);
-        // The simulator clears the session before it answers, and logs the call as the answer starts: wait for both.
         await Eventually.TrueAsync(() => !_loop.Graph.Tenant.FindUser(teams.Id)!.Sessions.ContainsKey(Loop.ClientId)
-                                         && _loop.Graph.Faults.Calls.Any(c => c.Api == "presence.clear" && c.Path.Contains(teams.Id)), what: "our session cleared");
+                                         && _loop.GraphAnswered("presence.clear", teams.Id), what: "our session cleared");
         var after = _loop.Graph.Tenant.GetPresence(teams.Id);
         Assert.Equal((priorAvailability, priorActivity), (after.Availability, after.Activity));
         await _loop.CaughtUpAsync(teams);

@@ -22,11 +22,6 @@ public class SeveralApplicationsTests
     private static int PresenceCallsAnswered429(Loop loop) =>
         loop.Graph.Faults.Calls.Count(c => c.Api.StartsWith("presence", StringComparison.Ordinal) && c.Status == 429);
 
-    /// <summary>Whether the simulator's call log holds, from position <paramref name="from"/>, an answered call of
-    /// <paramref name="api"/> for the user (logged as the answer starts, so after the state it changed).</summary>
-    private static bool Logged(Loop loop, int from, string api, string userId) =>
-        loop.Graph.Faults.Calls.Skip(from).Any(c => c.Api == api && c.Status < 400 && c.Path.Contains(userId, StringComparison.OrdinalIgnoreCase));
-
     private static string? SessionHolder(Loop loop, string userId) => loop.Graph.Tenant.FindUser(userId)!.Sessions.Keys.SingleOrDefault();
 
     [Fact]
@@ -60,8 +55,7 @@ public class SeveralApplicationsTests
         foreach (var (uc, _) in users)
             await loop.Uc.SetPhoneAsync(uc, false);
         await Eventually.TrueAsync(() => users.All(u => SessionHolder(loop, u.Teams.Id) is null), TimeSpan.FromSeconds(90), "every session cleared");
-        // The simulator logs a call as its answer starts, after the session is gone: the last clear may not be logged yet.
-        await Eventually.TrueAsync(() => users.All(u => Logged(loop, from, "presence.clear", u.Teams.Id)), TimeSpan.FromSeconds(10), "every clear logged");
+        await Eventually.TrueAsync(() => users.All(u => loop.GraphAnswered("presence.clear", u.Teams.Id, from)), TimeSpan.FromSeconds(10), "every clear logged");
 
         // Graph, which counts each application's budget on its own, refused nothing: each stayed within its own budget,
         // while the two together sent more than one application's budget within one window.
@@ -130,7 +124,7 @@ public class SeveralApplicationsTests
             foreach (var (uc, _) in inCall)
                 await loop.Uc.SetPhoneAsync(uc, false);
             await Eventually.TrueAsync(() => inCall.All(u => SessionHolder(loop, u.Teams.Id) is null), TimeSpan.FromSeconds(60), "every session cleared");
-            await Eventually.TrueAsync(() => inCall.All(u => Logged(loop, from, "presence.clear", u.Teams.Id)), TimeSpan.FromSeconds(10), "every clear logged");
+            await Eventually.TrueAsync(() => inCall.All(u => loop.GraphAnswered("presence.clear", u.Teams.Id, from)), TimeSpan.FromSeconds(10), "every clear logged");
             var clears = loop.Graph.Faults.Calls.Skip(from).Where(c => c.Api == "presence.clear").ToList();
             Assert.All(inCall, u => Assert.Contains(clears, c => c.Path.Contains(u.Teams.Id, StringComparison.OrdinalIgnoreCase) && c.Caller == $"app:{Loop.ClientId}" && c.Status == 200));
             Assert.DoesNotContain(clears, c => c.Status == 404);

@@ -44,6 +44,14 @@ internal sealed class Loop : IAsyncDisposable
 
     public GraphSimulator Graph { get; }
 
+    /// <summary>
+    /// Whether the Graph simulator's call log holds, from position <paramref name="from"/>, a successful call of
+    /// <paramref name="api"/> for the user. The simulator logs a call as its answer starts, after the state it changed:
+    /// a test that saw the state wait for this before reading the log.
+    /// </summary>
+    public bool GraphAnswered(string api, string userId, int from = 0) =>
+        Graph.Faults.Calls.Skip(from).Any(c => c.Api == api && c.Status < 400 && c.Path.Contains(userId, StringComparison.OrdinalIgnoreCase));
+
     public UcSimulator Uc { get; }
 
     public WebApplication Service { get; private set; }
